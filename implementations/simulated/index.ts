@@ -1,0 +1,109 @@
+// The embedded default target: the simulated back-end (device.ts) behind the
+// Target interface, in-process. It behaves like a back-end process as the
+// suite sees one: a fault inside the device "kills" it (health exited,
+// every later request answered as a closed connection), and a loop it would
+// never leave makes it "hang" (health hung, requests time out).
+import type { Reply, VhostRequest } from '../../spec/requests.ts';
+import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
+import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
+import { Backend, MAX_QUEUE_SIZE } from './device.ts';
+import { DeviceFault, DeviceHang } from './faults.ts';
+import { findMutant, MUTANTS, type MutantName } from './mutants/index.ts';
+
+export interface SimulatedTargetOptions {
+  readonly deviceType: 'blk' | 'net';
+  /** blk: request queues (default 1). net: always receiveq1 + transmitq1. */
+  readonly queues?: number;
+  /** A name from MUTANTS. */
+  readonly mutant?: string;
+}
+
+/** Request queues a simulated blk device accepts (virtio_blk_config.num_queues is a u16; more is pointless here). */
+const MAX_BLK_QUEUES = 64;
+const NET_QUEUES = 2;
+const VERSION = '0.1.0';
+
+export function createSimulatedTarget(opts: SimulatedTargetOptions): Target {
+  const { deviceType, mutant } = opts;
+  if (deviceType !== 'blk' && deviceType !== 'net') throw new Error(`simulated target: unknown device type '${String(deviceType)}' (known: blk, net)`);
+  const queues = opts.queues ?? (deviceType === 'net' ? NET_QUEUES : 1);
+  if (deviceType === 'net' && queues !== NET_QUEUES) throw new Error(`simulated target: a net device has exactly ${NET_QUEUES} queues, not ${queues}`);
+  if (!Number.isInteger(queues) || queues < 1 || queues > MAX_BLK_QUEUES) throw new Error(`simulated target: queues must be 1..${MAX_BLK_QUEUES}, not ${queues}`);
+  let defect: MutantName | undefined;
+  if (mutant !== undefined) {
+    const info = findMutant(mutant);
+    if (info === undefined) throw new Error(`simulated target: unknown mutant '${mutant}' (known: ${MUTANTS.map((m) => m.name).join(', ')})`);
+    if (info.deviceType !== undefined && info.deviceType !== deviceType) {
+      throw new Error(`simulated target: mutant '${mutant}' lives in the ${info.deviceType} device; use simulated:device=${info.deviceType},mutant=${mutant}`);
+    }
+    defect = info.name;
+  }
+  return new SimulatedTarget(deviceType, queues, defect);
+}
+
+type Life = { readonly state: 'alive' } | { readonly state: 'hung' } | { readonly state: 'crashed'; readonly signal: string } | { readonly state: 'closed' };
+
+class SimulatedTarget implements Target {
+  readonly info: TargetInfo;
+  readonly memory: GuestMemory;
+  private readonly backend: Backend;
+  private life: Life = { state: 'alive' };
+
+  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined) {
+    this.info = {
+      name: mutant === undefined ? 'simulated' : `simulated:mutant=${mutant}`,
+      kind: 'simulated',
+      version: VERSION,
+      deviceType,
+      queues,
+      maxQueueSize: MAX_QUEUE_SIZE,
+    };
+    this.memory = layOutGuestMemory(Buffer.alloc(backingSize()));
+    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant });
+  }
+
+  async send(req: VhostRequest): Promise<Reply> {
+    const reply = this.run(() => this.backend.handle(req));
+    if (reply !== undefined) return reply;
+    return this.life.state === 'hung' ? { timeout: true } : { closed: true };
+  }
+
+  async kick(vq: number): Promise<void> {
+    this.run(() => this.backend.kick(vq));
+  }
+
+  /** The device finishes a kick before kick() resolves, so a call not signalled yet never will be: no waiting. */
+  async waitCall(vq: number, _timeoutMs: number): Promise<boolean> {
+    return this.life.state === 'alive' && this.backend.takeCall(vq);
+  }
+
+  async health(): Promise<Health> {
+    switch (this.life.state) {
+      case 'alive':
+        return { state: 'alive' };
+      case 'hung':
+        return { state: 'hung' };
+      case 'crashed':
+        return { state: 'exited', code: null, signal: this.life.signal };
+      case 'closed':
+        return { state: 'exited', code: 0, signal: null };
+    }
+  }
+
+  async close(): Promise<void> {
+    // Closing a hung back-end means killing it.
+    if (this.life.state === 'hung') this.life = { state: 'crashed', signal: 'SIGKILL' };
+    else if (this.life.state === 'alive') this.life = { state: 'closed' };
+  }
+
+  /** Runs device code unless the device is gone; a fault or hang inside it is recorded, never thrown to the suite. */
+  private run<T>(fn: () => T): T | undefined {
+    if (this.life.state !== 'alive') return undefined;
+    try {
+      return fn();
+    } catch (e) {
+      this.life = e instanceof DeviceHang ? { state: 'hung' } : { state: 'crashed', signal: e instanceof DeviceFault ? e.signal : 'SIGSEGV' };
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,343 @@
+// Named, switchable defects of the simulated device (DESIGN.md
+// "implementations/", /work/shared/bug-catalog.md "Mutants"). Each one
+// re-creates, at the place in the device code where a real back-end had it,
+// a mistake from the bug catalogue, so `vhostcheck mutants` can measure
+// whether the suite notices. The device code tests `has(name)` at that place;
+// this file is only the catalogue.
+
+/** The mutant operators: the classes of mistake listed at the top of bug-catalog.md. */
+export const MISTAKE_CLASSES = {
+  'index-bound': 'missing idx < num / id < size checks',
+  'loop-bound': 'missing loop or chain-length bounds',
+  'integer-overflow': 'integer overflow in addr+len, size+offset, iova+size',
+  'partial-translation': 'translating only part of a range',
+  'zero-length': 'zero-length descriptors',
+  'wrap-arithmetic': 'wrong wrap arithmetic (packed rings need not be a power of two)',
+  'dirty-log': 'dirty-log off-by-N',
+  'resource-leak': 'fd and allocation leaks per message',
+  'uninitialised-bytes': 'uninitialised bytes sent to the peer',
+  'ring-state': 'wrong ring-state transitions',
+  'avail-runaway': 'available-index runaway (more heads claimed than the ring holds)',
+  'torn-index': 'torn (non-atomic) index accesses',
+  'head-not-returned': 'heads not returned on error',
+  'header-size': 'header-size assumptions that ignore the negotiated features',
+} as const;
+
+export type MistakeClass = keyof typeof MISTAKE_CLASSES;
+
+export interface MutantInfo {
+  readonly name: string;
+  /** Row of bug-catalog.md this defect re-creates or is closest to (e.g. `L2`, `D14`). */
+  readonly catalogueRow: string;
+  readonly mistakeClass: MistakeClass;
+  /** Requirement ids (spec/requirements) whose checks must catch the mutant. */
+  readonly requirementIds: readonly string[];
+  /** Set when the defect lives in one device personality only. */
+  readonly deviceType?: 'blk' | 'net';
+  readonly description: string;
+}
+
+const CATALOGUE = [
+  // -- descriptor and chain walking ------------------------------------------------
+  {
+    name: 'split-no-head-bound',
+    catalogueRow: 'L2',
+    mistakeClass: 'index-bound',
+    requirementIds: ['virtio.robust.desc-index-bound', 'virtio.split.used.id-is-head'],
+    description: 'A head >= queue size from the avail ring is not rejected: the chain is read at head & (num-1) and completed with the bogus head as used id, instead of setting NEEDS_RESET.',
+  },
+  {
+    name: 'chain-no-loop-bound',
+    catalogueRow: 'D13',
+    mistakeClass: 'loop-bound',
+    requirementIds: ['virtio.robust.chain-loop-bounded', 'virtio.split.used.len-written', 'virtio.robust.write-bound'],
+    description: 'The split chain walk has no "more descriptors than the ring" check: a looping chain is followed until a 4 x num iovec array fills, so buffers are written several times and used len exceeds the writable bytes.',
+  },
+  {
+    name: 'indirect-loop-bound-by-ring',
+    catalogueRow: 'L11',
+    mistakeClass: 'loop-bound',
+    requirementIds: ['virtio.robust.indirect-loop-bounded', 'virtio.split.used.len-written'],
+    description: 'Loop detection inside an indirect table counts against the ring size instead of len/16, so a looping table of fewer entries than the ring is walked up to num times (repeated buffers, used len too large).',
+  },
+  {
+    name: 'nested-indirect-followed',
+    catalogueRow: 'L11',
+    mistakeClass: 'loop-bound',
+    requirementIds: ['virtio.robust.nested-indirect-rejected'],
+    description: 'An INDIRECT descriptor inside an indirect table is followed into the nested table instead of rejecting the chain (a self-referencing table makes the device hang).',
+  },
+  {
+    name: 'indirect-len-unchecked',
+    catalogueRow: 'D1',
+    mistakeClass: 'index-bound',
+    requirementIds: ['virtio.robust.indirect-len-invalid'],
+    description: 'An indirect table length that is 0 or not a multiple of 16 is not rejected: the walk reads ceil(len/16) entries (at least one), the last partly beyond the table, and serves the request.',
+  },
+  {
+    name: 'out-after-in-status',
+    catalogueRow: 'L6',
+    mistakeClass: 'index-bound',
+    deviceType: 'blk',
+    requirementIds: ['virtio.robust.out-after-in', 'virtio.split.desc.no-write-readable', 'virtio.blk.status-byte'],
+    description: 'Readable descriptors after writable ones are accepted, and the blk status byte goes to the last byte of the last iovec whatever its direction: a trailing device-readable buffer gets written.',
+  },
+  {
+    name: 'zero-len-hang',
+    catalogueRow: 'L12',
+    mistakeClass: 'zero-length',
+    requirementIds: ['virtio.robust.zero-len-desc', 'virtio.robust.survives'],
+    description: 'Zero-length descriptors are kept in the iovec array and the copy loop makes no progress on them (vringh_kiov_advance): the device hangs.',
+  },
+  {
+    name: 'avail-idx-runaway',
+    catalogueRow: 'Q2',
+    mistakeClass: 'avail-runaway',
+    requirementIds: ['virtio.robust.avail-idx-runaway', 'virtio.split.used.id-is-head'],
+    description: 'No "avail idx - last_avail_idx <= num" check: an avail idx far ahead makes the device re-use stale avail ring slots and complete far more requests than the ring holds, without NEEDS_RESET.',
+  },
+  {
+    name: 'avail-idx-torn-read',
+    catalogueRow: 'D8',
+    mistakeClass: 'torn-index',
+    requirementIds: ['virtio.robust.avail-idx-runaway', 'virtio.blk.read-after-write', 'virtio.robust.survives'],
+    description: 'avail idx is read as two byte loads with the high byte from the previous kick (a torn read racing the driver store): when idx crosses a multiple of 256 the device sees a runaway index and breaks a valid queue.',
+  },
+  {
+    name: 'rejected-head-dropped',
+    catalogueRow: 'Q4',
+    mistakeClass: 'head-not-returned',
+    requirementIds: ['virtio.robust.addr-unmapped', 'virtio.robust.chain-loop-bounded', 'virtio.robust.survives'],
+    description: 'A chain rejected while walking it (bad index, loop, bad address, bad indirect table) is skipped without a used entry: its head is never returned to the driver.',
+  },
+  // -- address translation ----------------------------------------------------------
+  {
+    name: 'translate-start-only',
+    catalogueRow: 'D1',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['virtio.robust.addr-unmapped', 'virtio.robust.write-bound'],
+    description: 'Guest address translation checks only that the first byte is mapped and assumes the rest of the buffer follows in host memory: a buffer running past the end of a region hits the guard after it.',
+  },
+  {
+    name: 'cross-region-contiguous',
+    catalogueRow: 'L1',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['virtio.robust.write-bound', 'virtio.blk.read-after-write'],
+    description: 'A buffer crossing a memory-region boundary is checked to be covered, then used as one host range from its start: the second part lands in the guard between the (GPA-contiguous, host-discontiguous) regions.',
+  },
+  {
+    name: 'translate-off-by-one-end',
+    catalogueRow: 'L10',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['virtio.robust.addr-unmapped', 'virtio.blk.read-after-write'],
+    description: 'Translation looks up [addr, addr+len] instead of [addr, addr+len-1]: a valid buffer ending exactly at the end of mapped memory is rejected.',
+  },
+  {
+    name: 'addr-len-overflow-unchecked',
+    catalogueRow: 'Q4',
+    mistakeClass: 'integer-overflow',
+    requirementIds: ['virtio.robust.addr-len-overflow'],
+    description: 'No addr + len overflow check, and the last byte computed modulo 2^64: a guest-physical buffer wrapping past 2^64 silently becomes empty (the request is served), and through an IOTLB mapping at the top of the IOVA space the device accesses memory beyond the mapping.',
+  },
+  {
+    name: 'iotlb-translate-start-only',
+    catalogueRow: 'D1',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['vhost.iotlb.translate-whole-range', 'virtio.robust.addr-unmapped'],
+    description: 'IOVA translation uses the IOTLB entry holding the first byte for the whole buffer: the tail beyond that entry is accessed through the front-end address that follows, although the IOTLB does not map it.',
+  },
+  {
+    name: 'iotlb-perm-ignored',
+    catalogueRow: 'L10',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['vhost.iotlb.perm-enforced', 'virtio.robust.iotlb-perm'],
+    description: 'IOTLB lookups ignore the entry permission: the device writes through read-only mappings and reads through write-only ones.',
+  },
+  {
+    name: 'iotlb-zero-size-accepted',
+    catalogueRow: 'L9',
+    mistakeClass: 'integer-overflow',
+    requirementIds: ['vhost.iotlb.update-zero-size-rejected'],
+    description: 'IOTLB update with size 0 is accepted as the range [iova, iova-1]: for iova 0 that wraps to a mapping of the whole 64-bit space.',
+  },
+  {
+    name: 'iotlb-invalidate-start-only',
+    catalogueRow: 'D15',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['vhost.iotlb.invalidate-removes', 'vhost-user.iotlb.invalidate-removes'],
+    description: 'IOTLB invalidate removes only entries containing the start address of the range; entries that start inside the range stay usable.',
+  },
+  // -- rings ---------------------------------------------------------------------
+  {
+    name: 'packed-wrap-pow2-mask',
+    catalogueRow: 'D14',
+    mistakeClass: 'wrap-arithmetic',
+    requirementIds: ['virtio.packed.size-not-power-of-2', 'virtio.packed.used.flags-wrap'],
+    description: 'Packed ring indices advance as (i + 1) & (num - 1), toggling the wrap counter when the result is 0: correct only for power-of-2 sizes.',
+  },
+  {
+    name: 'packed-size-pow2-required',
+    catalogueRow: 'D14',
+    mistakeClass: 'wrap-arithmetic',
+    requirementIds: ['virtio.packed.size-not-power-of-2'],
+    description: 'SET_VRING_NUM rejects sizes that are not a power of 2 even when RING_PACKED is negotiated.',
+  },
+  {
+    name: 'packed-wrap-counter-stuck',
+    catalogueRow: 'D14',
+    mistakeClass: 'wrap-arithmetic',
+    requirementIds: ['virtio.packed.used.flags-wrap'],
+    description: 'The packed ring index wraps to 0 without toggling the avail and used wrap counters: used flags are wrong from the second lap and new buffers are not seen.',
+  },
+  {
+    name: 'packed-used-id-from-first-desc',
+    catalogueRow: 'L2',
+    mistakeClass: 'head-not-returned',
+    requirementIds: ['virtio.packed.used.id-is-buffer-id'],
+    description: 'The used descriptor carries the id of the first descriptor of a chain instead of the last (the Buffer ID), so the driver never gets its buffer id back.',
+  },
+  {
+    name: 'packed-event-wrap-ignored',
+    catalogueRow: 'D14',
+    mistakeClass: 'wrap-arithmetic',
+    requirementIds: ['virtio.packed.notify.desc-event'],
+    description: 'RING_EVENT_FLAGS_DESC ignores the wrap bit of off_wrap and places the event offset in the current lap: a batch crossing the wrap misses the notification asked for on the next lap.',
+  },
+  {
+    name: 'event-idx-off-by-one',
+    catalogueRow: 'D16',
+    mistakeClass: 'wrap-arithmetic',
+    requirementIds: ['virtio.split.notify.event-idx-must'],
+    description: 'vring_need_event is evaluated with used_event + 1, so the device does not notify when it writes the used entry at index used_event.',
+  },
+  {
+    name: 'ignore-no-interrupt',
+    catalogueRow: 'D16',
+    mistakeClass: 'ring-state',
+    requirementIds: ['virtio.split.notify.flags-no-interrupt'],
+    description: 'Without EVENT_IDX the device notifies after every batch, ignoring VRING_AVAIL_F_NO_INTERRUPT (a SHOULD NOT: reported NON_STRICT).',
+  },
+  {
+    name: 'never-notify-flags-zero',
+    catalogueRow: 'D16',
+    mistakeClass: 'ring-state',
+    requirementIds: ['virtio.split.notify.flags-must-notify'],
+    description: 'The NO_INTERRUPT test is inverted: with avail flags 0 the device never notifies (and notifies when the driver asked not to).',
+  },
+  {
+    name: 'call-invalid-fd-notify',
+    catalogueRow: 'D16',
+    mistakeClass: 'ring-state',
+    requirementIds: ['vhost-user.vring.call-invalid-fd', 'virtio.robust.survives'],
+    description: 'After SET_VRING_CALL with the invalid-fd flag the device still signals the call fd (-1) and dies.',
+  },
+  // -- vhost-user control plane ----------------------------------------------------
+  {
+    name: 'vring-index-u16-truncation',
+    catalogueRow: 'D4',
+    mistakeClass: 'index-bound',
+    requirementIds: ['vhost-user.robust.vring-index-range'],
+    description: 'The 32-bit vring index is truncated to 16 bits before the range check: index 0x10000 is accepted and acts on vring 0.',
+  },
+  {
+    name: 'get-vring-base-no-stop',
+    catalogueRow: 'L21',
+    mistakeClass: 'ring-state',
+    requirementIds: ['vhost-user.ring.get-vring-base-stops', 'vhost-user.ring.stopped-no-processing'],
+    description: 'GET_VRING_BASE returns the index but leaves the ring started: later kicks are still processed.',
+  },
+  {
+    name: 'protocol-features-rings-enabled',
+    catalogueRow: 'L21',
+    mistakeClass: 'ring-state',
+    requirementIds: ['vhost-user.ring.disabled-with-protocol-features'],
+    description: 'SET_FEATURES enables every ring even when VHOST_USER_F_PROTOCOL_FEATURES is negotiated, so rings run before SET_VRING_ENABLE(1).',
+  },
+  {
+    name: 'reset-keeps-vring-base',
+    catalogueRow: 'L21',
+    mistakeClass: 'ring-state',
+    requirementIds: ['virtio.status.reset-clears'],
+    description: 'Device reset restores every vring field except the avail/used indices and wrap counters: GET_VRING_BASE after reset reports the old progress.',
+  },
+  {
+    name: 'features-ok-accepts-unoffered',
+    catalogueRow: 'D20',
+    mistakeClass: 'ring-state',
+    requirementIds: ['virtio.status.features-ok-refusal'],
+    description: 'SET_FEATURES stores bits the device never offered, and FEATURES_OK stays set for that feature set.',
+  },
+  {
+    name: 'config-uninit-leak',
+    catalogueRow: 'L15',
+    mistakeClass: 'uninitialised-bytes',
+    requirementIds: ['vhost-user.config.get-config'],
+    description: 'GET_CONFIG beyond the end of config space is not refused: the reply is built in a reused scratch buffer and the bytes past the config space are stale data from earlier messages.',
+  },
+  {
+    name: 'vring-fd-leak',
+    catalogueRow: 'D2',
+    mistakeClass: 'resource-leak',
+    requirementIds: ['vhost-user.robust.no-leak-on-repeat', 'vhost-user.robust.survives', 'virtio.robust.survives'],
+    description: 'Replacing a kick or call fd never closes the previous one: after a few hundred SET_VRING_KICK/CALL messages the back-end runs out of fds and aborts.',
+  },
+  // -- device personalities --------------------------------------------------------
+  {
+    name: 'used-len-includes-readable',
+    catalogueRow: 'L6',
+    mistakeClass: 'dirty-log',
+    requirementIds: ['virtio.split.used.len-written', 'virtio.packed.used.len-written'],
+    description: 'The written-bytes count (what a back-end also logs as dirty) includes the device-readable descriptors, as L6 counted log entries for non-writable descriptors: used len is too large by the readable bytes.',
+  },
+  {
+    name: 'blk-unsupp-ok',
+    catalogueRow: 'L15',
+    mistakeClass: 'uninitialised-bytes',
+    deviceType: 'blk',
+    requirementIds: ['virtio.blk.unsupported-type'],
+    description: 'Unknown request types complete with VIRTIO_BLK_S_OK, so the driver trusts buffers the device never filled.',
+  },
+  {
+    name: 'blk-sector-u32-wrap',
+    catalogueRow: 'D3',
+    mistakeClass: 'integer-overflow',
+    deviceType: 'blk',
+    requirementIds: ['virtio.blk.read-after-write', 'virtio.blk.status-byte'],
+    description: 'sector * 512 is computed in 32 bits: sector 0x800000 wraps to offset 0, passes the capacity check and reads or overwrites sector 0 instead of failing with IOERR.',
+  },
+  {
+    name: 'rx-len-unclamped',
+    catalogueRow: 'L3',
+    mistakeClass: 'index-bound',
+    deviceType: 'net',
+    requirementIds: ['virtio.robust.write-bound', 'virtio.split.used.len-written'],
+    description: 'A received frame larger than the RX buffer is copied whole: the bytes beyond the last writable iovec go to the host memory that follows it, and used len exceeds the buffer.',
+  },
+  {
+    name: 'net-hdr-size-legacy',
+    catalogueRow: 'Q6',
+    mistakeClass: 'header-size',
+    deviceType: 'net',
+    requirementIds: ['virtio.net.hdr-size'],
+    description: 'The net header is always taken as the 10-byte legacy struct, even with VERSION_1 (12 bytes): TX frames gain two bytes and RX frames start two bytes early.',
+  },
+  {
+    name: 'net-num-buffers-unset',
+    catalogueRow: 'Q5',
+    mistakeClass: 'uninitialised-bytes',
+    deviceType: 'net',
+    requirementIds: ['virtio.net.num-buffers-one'],
+    description: 'The RX header is written as the 10-byte legacy struct into the 12-byte header slot: num_buffers keeps whatever the driver left in the buffer instead of 1.',
+  },
+] as const satisfies readonly MutantInfo[];
+
+export type MutantName = (typeof CATALOGUE)[number]['name'];
+
+export const MUTANTS: readonly (MutantInfo & { readonly name: MutantName })[] = CATALOGUE;
+
+/** Asks whether the device was built with a given defect. */
+export type MutantSwitch = (name: MutantName) => boolean;
+
+export function findMutant(name: string): (MutantInfo & { readonly name: MutantName }) | undefined {
+  return MUTANTS.find((m) => m.name === name);
+}

@@ -1,0 +1,64 @@
+// The one interface every implementation adapter provides (DESIGN.md
+// "implementations/ — the Target interface"). The suite, acting as the virtio
+// driver and the vhost front-end, talks to a Target only through this.
+import type { Reply, VhostRequest } from '../spec/requests.ts';
+
+/** One region of guest memory that the suite shares with the device. */
+export interface GuestRegion {
+  /** Guest physical address: what descriptors carry. */
+  readonly gpa: bigint;
+  /** Front-end virtual address: what SET_VRING_ADDR and IOTLB uaddr carry. */
+  readonly uaddr: bigint;
+  /** The shared mapping itself (memfd-backed for socket and kernel targets): a view into `GuestMemory.backing`. */
+  readonly bytes: Buffer;
+  /** Where `bytes` starts inside `GuestMemory.backing` (also the mmap offset into the memfd). */
+  readonly backingOffset: number;
+}
+
+export interface GuestMemory {
+  readonly regions: readonly GuestRegion[];
+  /** The whole shared area: regions plus the guard bytes around them (see guestMemory.ts). */
+  readonly backing: Buffer;
+  /** Byte ranges of `backing` that belong to no region; the canary oracle watches them. */
+  readonly guards: readonly { readonly start: number; readonly end: number }[];
+}
+
+export type TargetKind = 'simulated' | 'socket' | 'kernel';
+export type DeviceType = 'net' | 'blk' | 'fs';
+
+export interface TargetInfo {
+  /** e.g. `simulated`, `simulated:mutant=split-no-desc-bound`, `qemu-storage-daemon`. */
+  readonly name: string;
+  readonly kind: TargetKind;
+  readonly version: string;
+  readonly deviceType: DeviceType;
+  /** Number of virtqueues the device exposes. */
+  readonly queues: number;
+  /** Largest queue size the device accepts. */
+  readonly maxQueueSize: number;
+}
+
+/** A raw transport frame for fuzzing: bytes plus how many fresh fds to attach. */
+export interface RawFrame {
+  readonly bytes: Uint8Array;
+  readonly fds?: number;
+}
+
+export type Health =
+  | { readonly state: 'alive' }
+  | { readonly state: 'exited'; readonly code: number | null; readonly signal: string | null }
+  | { readonly state: 'hung' };
+
+export interface Target {
+  readonly info: TargetInfo;
+  readonly memory: GuestMemory;
+  send(req: VhostRequest): Promise<Reply>;
+  sendRaw?(frame: RawFrame): Promise<Reply>;
+  /** Signal the kick notifier of `vq` (eventfd write, or the in-process equivalent). */
+  kick(vq: number): Promise<void>;
+  /** True if the device signalled `vq`'s call notifier within `timeoutMs`; consumes the signal. */
+  waitCall(vq: number, timeoutMs: number): Promise<boolean>;
+  health(): Promise<Health>;
+  /** Releases every fd, mapping and child process. Idempotent. */
+  close(): Promise<void>;
+}

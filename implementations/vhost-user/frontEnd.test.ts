@@ -1,0 +1,275 @@
+// The front-end against a scripted back-end on a real UNIX socket: what goes
+// on the wire (codes, flags, payloads, fds) and how every kind of bad or
+// missing reply comes back (vhost-user.rst "Header", "REPLY_ACK").
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { close as closeFd, eventfdRead, eventfdWrite, fdCount, liveMappings, mmapShared, munmap, UnixListener, type UnixSocket } from '../../native/index.ts';
+import { encodeFrame, VHOST_USER_NEED_REPLY_MASK, VHOST_USER_REPLY_MASK, VHOST_USER_VERSION } from '../../spec/vhostUser/frame.ts';
+import * as M from '../../spec/vhostUser/messages.ts';
+import { bit } from '../../spec/virtio/features.ts';
+import { PROTOCOL_FEATURES } from '../../spec/vhostUser/protocolFeatures.ts';
+import { VhostUserTarget } from './frontEnd.ts';
+
+const REPLY = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+
+interface Msg {
+  readonly request: number;
+  readonly flags: number;
+  readonly payload: Buffer;
+  readonly fds: number[];
+}
+
+/** A back-end that does exactly what each test tells it to. */
+class ScriptedBackEnd {
+  #rx = Buffer.alloc(0);
+  #fds: number[] = [];
+  constructor(readonly conn: UnixSocket) {}
+
+  async next(timeoutMs = 1000): Promise<Msg> {
+    for (;;) {
+      if (this.#rx.length >= 12) {
+        const size = this.#rx.readUInt32LE(8);
+        if (this.#rx.length >= 12 + size) {
+          const m = { request: this.#rx.readUInt32LE(0), flags: this.#rx.readUInt32LE(4), payload: this.#rx.subarray(12, 12 + size), fds: this.#fds };
+          this.#rx = this.#rx.subarray(12 + size);
+          this.#fds = [];
+          return m;
+        }
+      }
+      if (!(await this.conn.wait('in', timeoutMs))) throw new Error('back-end: nothing received');
+      const r = this.conn.recv(4096, 16);
+      if (!r || r.closed) throw new Error('back-end: front-end hung up');
+      this.#rx = Buffer.concat([this.#rx, r.data]);
+      this.#fds.push(...r.fds);
+    }
+  }
+
+  reply(request: number, payload: Uint8Array, flags = REPLY): void {
+    this.conn.send(encodeFrame(request, flags, payload));
+  }
+
+  replyU64(request: number, v: bigint): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(v);
+    this.reply(request, b);
+  }
+}
+
+let dir: string;
+let listener: UnixListener;
+let backEnd: ScriptedBackEnd;
+let t: VhostUserTarget;
+
+async function connect(opts: { replyTimeoutMs?: number } = {}): Promise<void> {
+  t = await VhostUserTarget.open({ socketPath: join(dir, 'be.sock'), deviceType: 'blk', replyTimeoutMs: opts.replyTimeoutMs ?? 300 });
+  backEnd = new ScriptedBackEnd(listener.accept()!);
+}
+
+/** Sends `req` while the back-end answers the message with `answer`. */
+async function exchange<T>(send: () => Promise<T>, answer: (m: Msg) => void): Promise<{ reply: T; msg: Msg }> {
+  const pending = send();
+  const msg = await backEnd.next();
+  answer(msg);
+  return { reply: await pending, msg };
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vhostcheck-fe-'));
+  listener = UnixListener.listen(join(dir, 'be.sock'));
+  await connect();
+});
+
+afterEach(async () => {
+  await t.close();
+  backEnd.conn.close();
+  listener.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('VhostUserTarget wire format', () => {
+  it('GET_FEATURES: header only, version 1, no NEED_REPLY; the u64 reply is the value', async () => {
+    const { reply, msg } = await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.replyU64(m.request, 0x1_4000_0000n));
+    expect(msg).toMatchObject({ request: M.VHOST_USER_GET_FEATURES, flags: VHOST_USER_VERSION, fds: [] });
+    expect(msg.payload.length).toBe(0);
+    expect(reply).toEqual({ ok: true, value: 0x1_4000_0000n });
+  });
+
+  it('sets NEED_REPLY once REPLY_ACK is negotiated and maps a non-zero ack to EIO', async () => {
+    const pf = await t.send({ op: 'setProtocolFeatures', features: bit(PROTOCOL_FEATURES.REPLY_ACK.bit) });
+    const sent = await backEnd.next();
+    expect(sent).toMatchObject({ request: M.VHOST_USER_SET_PROTOCOL_FEATURES, flags: VHOST_USER_VERSION });
+    expect(pf).toEqual({ ok: true });
+    expect(t.protocolFeatures).toBe(bit(PROTOCOL_FEATURES.REPLY_ACK.bit));
+    const bad = await exchange(() => t.send({ op: 'setOwner' }), (m) => backEnd.replyU64(m.request, 1n));
+    expect(bad.msg.flags).toBe(VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK);
+    expect(bad.reply).toEqual({ ok: false, errno: 'EIO' });
+    const good = await exchange(() => t.send({ op: 'setVringNum', index: 0, num: 64 }), (m) => backEnd.replyU64(m.request, 0n));
+    expect(good.reply).toEqual({ ok: true });
+    expect([good.msg.payload.readUInt32LE(0), good.msg.payload.readUInt32LE(4)]).toEqual([0, 64]);
+    // A message with a reply of its own never asks for an ack.
+    const f = await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.replyU64(m.request, 7n));
+    expect(f.msg.flags).toBe(VHOST_USER_VERSION);
+  });
+
+  it('SET_MEM_TABLE: one region per entry, the memfd once per region, mmap_offset pointing at the region in it', async () => {
+    const regions = t.memory.regions.map((r) => ({ gpa: r.gpa, size: BigInt(r.bytes.length), uaddr: r.uaddr }));
+    regions.push({ gpa: 0x10_0000_0000n, size: 0x1000n, uaddr: t.memory.regions[1].uaddr + 0x2000n });
+    await t.send({ op: 'setMemTable', regions });
+    const m = await backEnd.next();
+    expect(m.request).toBe(M.VHOST_USER_SET_MEM_TABLE);
+    expect(m.payload.readUInt32LE(0)).toBe(3);
+    expect(m.fds.length).toBe(3);
+    t.memory.regions[1].bytes.write('region one', 0x2000);
+    for (let i = 0; i < 3; i++) {
+      const e = m.payload.subarray(8 + 32 * i, 40 + 32 * i);
+      expect(e.readBigUInt64LE(0)).toBe(regions[i].gpa);
+      expect(e.readBigUInt64LE(8)).toBe(regions[i].size);
+      expect(e.readBigUInt64LE(16)).toBe(regions[i].uaddr);
+    }
+    // The back-end's view: map the received fd and look where mmap_offset says.
+    const off = Number(m.payload.readBigUInt64LE(8 + 64 + 24));
+    expect(off).toBe(t.memory.regions[1].backingOffset + 0x2000);
+    const ab = mmapShared(m.fds[2], off + 16);
+    expect(Buffer.from(ab, off, 10).toString()).toBe('region one');
+    munmap(ab);
+    m.fds.forEach(closeFd);
+  });
+
+  it('SET_VRING_KICK/CALL attach a fresh eventfd, or set bit 8 and attach none when invalid; kick and waitCall use them', async () => {
+    await t.send({ op: 'setVringKick', index: 1 });
+    const k = await backEnd.next();
+    expect(k.payload.readBigUInt64LE(0)).toBe(1n);
+    expect(k.fds.length).toBe(1);
+    await t.kick(1);
+    expect(eventfdRead(k.fds[0])).toBe(1n);
+
+    await t.send({ op: 'setVringCall', index: 1 });
+    const c = await backEnd.next();
+    expect(await t.waitCall(1, 10)).toBe(false);
+    const before = Date.now();
+    // The back-end's side of a call: a write on its duplicate of the eventfd.
+    setTimeout(() => eventfdWrite(c.fds[0], 1n), 20);
+    expect(await t.waitCall(1, 1000)).toBe(true);
+    expect(Date.now() - before).toBeLessThan(900);
+    expect(await t.waitCall(1, 10)).toBe(false);
+
+    await t.send({ op: 'setVringCall', index: 2, invalid: true });
+    const n = await backEnd.next();
+    expect(n.payload.readBigUInt64LE(0)).toBe(0x102n);
+    expect(n.fds).toEqual([]);
+    expect(await t.waitCall(2, 10)).toBe(false);
+    [...k.fds, ...c.fds].forEach(closeFd);
+  });
+
+  it('resetDevice is RESET_OWNER unless RESET_DEVICE was negotiated; IOTLB and GET_CONFIG payloads', async () => {
+    await t.send({ op: 'resetDevice' });
+    expect((await backEnd.next()).request).toBe(M.VHOST_USER_RESET_OWNER);
+    await t.send({ op: 'setProtocolFeatures', features: bit(PROTOCOL_FEATURES.RESET_DEVICE.bit) });
+    await backEnd.next();
+    await t.send({ op: 'resetDevice' });
+    expect((await backEnd.next()).request).toBe(M.VHOST_USER_RESET_DEVICE);
+
+    await t.send({ op: 'iotlbUpdate', iova: 0x1000n, size: 0x2000n, uaddr: 0x7f00_0000_0000n, perm: 3 });
+    const u = await backEnd.next();
+    expect(u.request).toBe(M.VHOST_USER_IOTLB_MSG);
+    expect(u.payload.length).toBe(32);
+    expect([u.payload.readBigUInt64LE(0), u.payload.readBigUInt64LE(8), u.payload.readBigUInt64LE(16), u.payload[24], u.payload[25]]).toEqual([
+      0x1000n, 0x2000n, 0x7f00_0000_0000n, 3, 2,
+    ]);
+
+    const cfg = await exchange(
+      () => t.send({ op: 'getConfig', offset: 4, size: 2 }),
+      (m) => backEnd.reply(m.request, Buffer.from([4, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd])),
+    );
+    expect([cfg.msg.payload.readUInt32LE(0), cfg.msg.payload.readUInt32LE(4), cfg.msg.payload.readUInt32LE(8), cfg.msg.payload.length]).toEqual([4, 2, 0, 14]);
+    expect(cfg.reply).toEqual({ ok: true, value: new Uint8Array([0xab, 0xcd]) });
+    const empty = await exchange(() => t.send({ op: 'getConfig', offset: 0, size: 2 }), (m) => backEnd.reply(m.request, new Uint8Array()));
+    expect(empty.reply).toEqual({ ok: false, errno: 'EIO' });
+  });
+});
+
+describe('VhostUserTarget failure handling', () => {
+  it('a missing reply is a timeout within the bound, and a late reply is not taken for the next one', async () => {
+    const started = Date.now();
+    const pending = t.send({ op: 'getFeatures' });
+    await backEnd.next();
+    expect(await pending).toEqual({ timeout: true });
+    expect(Date.now() - started).toBeLessThan(1000);
+    backEnd.replyU64(M.VHOST_USER_GET_FEATURES, 1n);
+    await new Promise((r) => setTimeout(r, 20));
+    const { reply } = await exchange(() => t.send({ op: 'getProtocolFeatures' }), (m) => backEnd.replyU64(m.request, 0x8n));
+    expect(reply).toEqual({ ok: true, value: 0x8n });
+  });
+
+  const malformed: [string, (m: Msg) => void, RegExp][] = [
+    ['no REPLY flag', (m) => backEnd.reply(m.request, Buffer.alloc(8), VHOST_USER_VERSION), /REPLY flag/],
+    ['another request code', (m) => backEnd.reply(m.request + 1, Buffer.alloc(8)), /expected 1/],
+    ['version 2', (m) => backEnd.reply(m.request, Buffer.alloc(8), 2 | VHOST_USER_REPLY_MASK), /version 2/],
+    ['a 4-byte u64', (m) => backEnd.reply(m.request, Buffer.alloc(4)), /u64/],
+    ['an absurd size', (m) => backEnd.conn.send(encodeFrame(m.request, REPLY, new Uint8Array(), 0x7fff_ffff)), /exceeds/],
+  ];
+  for (const [what, answer, why] of malformed) {
+    it(`a reply with ${what} closes the session and records a protocol error`, async () => {
+      const { reply } = await exchange(() => t.send({ op: 'getFeatures' }), answer);
+      expect(reply).toEqual({ closed: true });
+      expect(t.lastProtocolError).toMatch(why);
+      expect(await t.send({ op: 'getFeatures' })).toEqual({ closed: true });
+      expect(await t.health()).toEqual({ state: 'exited', code: null, signal: null });
+    });
+  }
+
+  it('a back-end that hangs up: closed, never a throw; health says exited', async () => {
+    expect(await t.health()).toEqual({ state: 'alive' });
+    const pending = t.send({ op: 'getFeatures' });
+    await backEnd.next();
+    backEnd.conn.close();
+    expect(await pending).toEqual({ closed: true });
+    expect(await t.send({ op: 'setOwner' })).toEqual({ closed: true });
+    expect(await t.sendRaw({ bytes: new Uint8Array(12) })).toEqual({ closed: true });
+    expect(await t.health()).toEqual({ state: 'exited', code: null, signal: null });
+  });
+
+  it('close() during a request in flight ends it as closed at once', async () => {
+    await t.close();
+    backEnd.conn.close();
+    await connect({ replyTimeoutMs: 5000 });
+    const started = Date.now();
+    const pending = t.send({ op: 'getFeatures' });
+    await backEnd.next();
+    await t.close();
+    expect(await pending).toEqual({ closed: true });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('sendRaw sends the bytes with fresh fds and returns one reply frame, or ok when none comes', async () => {
+    const raw = encodeFrame(M.VHOST_USER_SET_VRING_KICK, VHOST_USER_VERSION, Buffer.alloc(8));
+    const { reply, msg } = await exchange(() => t.sendRaw({ bytes: raw, fds: 2 }), (m) => backEnd.replyU64(m.request, 5n));
+    expect(msg.fds.length).toBe(2);
+    expect(reply).toMatchObject({ ok: true });
+    expect(Buffer.from((reply as { value: Uint8Array }).value).toString('hex')).toBe(encodeFrame(M.VHOST_USER_SET_VRING_KICK, REPLY, Buffer.from([5, 0, 0, 0, 0, 0, 0, 0])).toString('hex'));
+    msg.fds.forEach(closeFd);
+    expect(await t.sendRaw({ bytes: raw })).toEqual({ ok: true });
+  });
+
+  it('close() is idempotent and 200 open/close cycles leave fds and mappings at baseline', async () => {
+    await t.close();
+    await t.close();
+    backEnd.conn.close();
+    const fds = fdCount();
+    const maps = liveMappings();
+    for (let i = 0; i < 200; i++) {
+      await connect();
+      await t.send({ op: 'setVringKick', index: 0 });
+      await t.send({ op: 'setVringCall', index: 0 });
+      (await backEnd.next()).fds.forEach(closeFd);
+      (await backEnd.next()).fds.forEach(closeFd);
+      await t.close();
+      backEnd.conn.close();
+    }
+    expect(fdCount()).toBe(fds);
+    expect(liveMappings()).toBe(maps);
+    await connect();
+  });
+});

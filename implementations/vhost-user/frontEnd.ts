@@ -1,0 +1,516 @@
+// A vhost-user front-end behind the Target interface (DESIGN.md
+// "implementations/ — the Target interface"). The suite plays QEMU's role:
+// it owns guest memory (one memfd, shared by SET_MEM_TABLE), the kick and
+// call eventfds, and speaks the protocol of QEMU docs/interop/vhost-user.rst
+// over a UNIX stream socket. Transport trouble is never thrown: it becomes
+// `{ closed: true }` or `{ timeout: true }` so the model can judge it.
+import type { Reply, VhostRequest } from '../../spec/requests.ts';
+import { VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_UPDATE } from '../../spec/vhost/types.ts';
+import {
+  decodeHeader,
+  decodePayload,
+  encodeFrame,
+  VHOST_USER_HEADER,
+  VHOST_USER_NEED_REPLY_MASK,
+  VHOST_USER_REPLY_MASK,
+  VHOST_USER_VERSION,
+} from '../../spec/vhostUser/frame.ts';
+import * as M from '../../spec/vhostUser/messages.ts';
+import { encodePayload, VHOST_USER_VRING_IDX_MASK, VHOST_USER_VRING_NOFD_MASK, type Payload } from '../../spec/vhostUser/payloads.ts';
+import { hasProtocolFeature } from '../../spec/vhostUser/protocolFeatures.ts';
+import { close as closeFd, EventFd, isErrnoError, sendmsg, SharedMemory, UnixSocket, type RecvResult } from '../../native/index.ts';
+import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
+import type { DeviceType, GuestMemory, Health, RawFrame, Target, TargetInfo } from '../target.ts';
+
+/** What a spawned back-end contributes to a session: its process status, and what to do when the session closes. */
+export interface VhostUserPeer {
+  health(): Health;
+  /** Called once, by close(), after the connection is released. */
+  release(): Promise<void>;
+}
+
+export interface VhostUserOptions {
+  readonly socketPath: string;
+  readonly deviceType: DeviceType;
+  readonly name?: string;
+  readonly version?: string;
+  /** Virtqueues the device exposes (default 1). */
+  readonly queues?: number;
+  /** Largest queue size the back-end accepts (default 1024, libvhost-user's VIRTQUEUE_MAX_SIZE). */
+  readonly maxQueueSize?: number;
+  /** How long to keep retrying connect() while the socket is absent or refusing (default 2000 ms). */
+  readonly connectTimeoutMs?: number;
+  /** Bound on every wait for a reply (default 2000 ms). */
+  readonly replyTimeoutMs?: number;
+  /** How long sendRaw waits for a reply that may never come (default 200 ms). */
+  readonly rawReplyTimeoutMs?: number;
+  readonly peer?: VhostUserPeer;
+}
+
+type Failure = { readonly closed: true } | { readonly timeout: true };
+interface Frame {
+  readonly request: number;
+  readonly flags: number;
+  readonly payload: Uint8Array;
+  readonly raw: Uint8Array;
+}
+
+const CLOSED: Failure = { closed: true };
+const TIMEOUT: Failure = { timeout: true };
+const RECV_BYTES = 4096;
+// No front-end message we send solicits fds except GET_INFLIGHT_FD (one) and
+// GET_SHARED_OBJECT (zero or one); room for a few more so a misbehaving peer
+// does not make recvmsg drop the bytes (MSG_CTRUNC).
+const RECV_FDS = 8;
+// The native sendmsg caps SCM_RIGHTS at 16 fds; a SET_MEM_TABLE with more
+// regions than that is invalid anyway ("Multiple Memory regions
+// description": at most 8), so the surplus regions go without an fd.
+const MAX_SEND_FDS = 16;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// EBADF also covers OwnedFd's own "fd already closed" error (a code without
+// an errno): close() racing a request in flight.
+function isTransportErrno(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['EPIPE', 'ECONNRESET', 'ENOTCONN', 'EBADF', 'ECANCELED', 'ECONNREFUSED'].includes(code);
+}
+
+/**
+ * Bits 0-7 of the SET_VRING_KICK/CALL word carry the index and bit 8 the
+ * no-fd flag ("VHOST_USER_SET_VRING_KICK"). An index above 255 cannot be
+ * expressed; its higher bits are sent above bit 8 (bits the doc leaves
+ * undefined) so a hostile index still reaches the back-end, while bit 8
+ * always tells the truth about the ancillary data.
+ */
+function vringFileWord(index: number, noFd: boolean): bigint {
+  const i = BigInt(index >>> 0);
+  return (i & BigInt(VHOST_USER_VRING_IDX_MASK)) | ((i >> 8n) << 9n) | (noFd ? BigInt(VHOST_USER_VRING_NOFD_MASK) : 0n);
+}
+
+export class VhostUserTarget implements Target {
+  readonly info: TargetInfo;
+  readonly memory: GuestMemory;
+  /** Why the last reply was rejected as malformed (the session was then closed), or undefined. */
+  lastProtocolError: string | undefined;
+
+  readonly #sock: UnixSocket;
+  readonly #shm: SharedMemory;
+  readonly #kick = new Map<number, EventFd>();
+  readonly #call = new Map<number, EventFd>();
+  readonly #replyTimeoutMs: number;
+  readonly #rawReplyTimeoutMs: number;
+  readonly #peer: VhostUserPeer | undefined;
+  #rx: Buffer = Buffer.alloc(0);
+  #protocolFeatures = 0n;
+  #peerClosed = false;
+  #released = false;
+  // A request that timed out may still be answered later; those bytes must
+  // not be taken for the reply to the next request.
+  #stale = false;
+  #lock: Promise<unknown> = Promise.resolve();
+
+  private constructor(sock: UnixSocket, shm: SharedMemory, opts: VhostUserOptions) {
+    this.#sock = sock;
+    this.#shm = shm;
+    this.#replyTimeoutMs = opts.replyTimeoutMs ?? 2000;
+    this.#rawReplyTimeoutMs = opts.rawReplyTimeoutMs ?? 200;
+    this.#peer = opts.peer;
+    this.memory = layOutGuestMemory(Buffer.from(shm.buffer, 0, shm.size));
+    this.info = {
+      name: opts.name ?? 'vhost-user',
+      kind: 'socket',
+      version: opts.version ?? 'unknown',
+      deviceType: opts.deviceType,
+      queues: opts.queues ?? 1,
+      maxQueueSize: opts.maxQueueSize ?? 1024,
+    };
+  }
+
+  /** Connects (retrying while the socket is absent or refusing, up to connectTimeoutMs) and creates guest memory. Throws if no connection could be made. */
+  static async open(opts: VhostUserOptions): Promise<VhostUserTarget> {
+    const deadline = Date.now() + (opts.connectTimeoutMs ?? 2000);
+    let sock: UnixSocket;
+    for (;;) {
+      try {
+        sock = UnixSocket.connect(opts.socketPath);
+        break;
+      } catch (e) {
+        const retry = isErrnoError(e) && ['ENOENT', 'ECONNREFUSED', 'EAGAIN'].includes(e.code);
+        if (!retry || Date.now() >= deadline) throw e;
+        await sleep(10);
+      }
+    }
+    try {
+      sock.setNonblocking(true);
+      const shm = SharedMemory.create('vhostcheck-guest', backingSize());
+      return new VhostUserTarget(sock, shm, opts);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+  }
+
+  /** The protocol feature word last sent with SET_PROTOCOL_FEATURES: what this front-end considers negotiated. */
+  get protocolFeatures(): bigint {
+    return this.#protocolFeatures;
+  }
+
+  send(req: VhostRequest): Promise<Reply> {
+    return this.#exclusive(() => this.#send(req));
+  }
+
+  sendRaw(frame: RawFrame): Promise<Reply> {
+    return this.#exclusive(async () => {
+      if (this.#isClosed()) return CLOSED;
+      this.#drainStale();
+      const fds = Array.from({ length: frame.fds ?? 0 }, () => EventFd.create());
+      try {
+        const sent = await this.#write(frame.bytes, fds.map((f) => f.fd), Date.now() + this.#replyTimeoutMs);
+        if (sent) return sent;
+      } finally {
+        // The receiver holds its own copies (SCM_RIGHTS duplicates them).
+        for (const f of fds) f.close();
+      }
+      const r = await this.#readFrame(Date.now() + this.#rawReplyTimeoutMs);
+      if ('timeout' in r) return { ok: true };
+      if ('closed' in r) return r;
+      return { ok: true, value: r.raw };
+    });
+  }
+
+  async kick(vq: number): Promise<void> {
+    // Without a kick fd (bit 8 sent) "polling should be used instead of
+    // waiting for the kick" (VHOST_USER_SET_VRING_KICK): nothing to signal.
+    const fd = this.#kick.get(vq);
+    if (fd && !fd.closed) fd.signal(1n);
+  }
+
+  async waitCall(vq: number, timeoutMs: number): Promise<boolean> {
+    const fd = this.#call.get(vq);
+    if (!fd || fd.closed) return false;
+    try {
+      if (fd.read() !== null) return true;
+      if (!(await fd.wait('in', timeoutMs))) return false;
+      return fd.read() !== null;
+    } catch (e) {
+      if (isErrnoError(e)) return false;
+      throw e;
+    }
+  }
+
+  async health(): Promise<Health> {
+    if (this.#peer) return this.#peer.health();
+    if (!this.#isClosed()) this.#notice();
+    return this.#isClosed() ? { state: 'exited', code: null, signal: null } : { state: 'alive' };
+  }
+
+  async close(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    // Closing the socket cancels a pending pollAsync (it rejects ECANCELED),
+    // so a request in flight ends as { closed: true } instead of waiting out its timeout.
+    this.#sock.close();
+    for (const fd of [...this.#kick.values(), ...this.#call.values()]) fd.close();
+    this.#kick.clear();
+    this.#call.clear();
+    this.#shm.close();
+    await this.#lock.catch(() => undefined);
+    await this.#peer?.release();
+  }
+
+  #isClosed(): boolean {
+    return this.#released || this.#peerClosed;
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async #send(req: VhostRequest): Promise<Reply> {
+    switch (req.op) {
+      case 'getFeatures':
+        return this.#get(M.VHOST_USER_GET_FEATURES, (p) => (p.type === 'u64' ? p.value.u64 : undefined));
+      case 'getProtocolFeatures':
+        return this.#get(M.VHOST_USER_GET_PROTOCOL_FEATURES, (p) => (p.type === 'u64' ? p.value.u64 : undefined));
+      case 'getQueueNum':
+        return this.#get(M.VHOST_USER_GET_QUEUE_NUM, (p) => (p.type === 'u64' ? Number(p.value.u64) : undefined));
+      case 'getStatus':
+        return this.#get(M.VHOST_USER_GET_STATUS, (p) => (p.type === 'u64' ? Number(p.value.u64) : undefined));
+      case 'getVringBase':
+        return this.#get(
+          M.VHOST_USER_GET_VRING_BASE,
+          (p) => (p.type === 'vringDescIndex' ? p.value.num : undefined),
+          { type: 'vringState', value: { index: req.index >>> 0, num: 0 } },
+        );
+      case 'getConfig':
+        // "VHOST_USER_GET_CONFIG": the front-end sends the header with `size`
+        // bytes of room; flags 0 is VHOST_SET_CONFIG_TYPE_FRONTEND.
+        return this.#get(M.VHOST_USER_GET_CONFIG, (p) => (p.type === 'config' ? p.value.data : undefined), {
+          type: 'config',
+          value: { offset: req.offset >>> 0, size: req.size >>> 0, flags: 0, data: new Uint8Array(req.size >>> 0) },
+        });
+      case 'setFeatures':
+        return this.#set(M.VHOST_USER_SET_FEATURES, { type: 'u64', value: { u64: req.features } });
+      case 'setProtocolFeatures': {
+        const r = await this.#set(M.VHOST_USER_SET_PROTOCOL_FEATURES, { type: 'u64', value: { u64: req.features } });
+        if ('ok' in r && r.ok) this.#protocolFeatures = req.features;
+        return r;
+      }
+      case 'setOwner':
+        return this.#set(M.VHOST_USER_SET_OWNER, { type: 'none' });
+      case 'resetDevice':
+        // RESET_OWNER is deprecated in favour of RESET_DEVICE, which exists
+        // only with VHOST_USER_PROTOCOL_F_RESET_DEVICE ("VHOST_USER_RESET_DEVICE").
+        return this.#set(
+          hasProtocolFeature(this.#protocolFeatures, 'RESET_DEVICE') ? M.VHOST_USER_RESET_DEVICE : M.VHOST_USER_RESET_OWNER,
+          { type: 'none' },
+        );
+      case 'setMemTable':
+        return this.#setMemTable(req.regions);
+      case 'setVringNum':
+        return this.#set(M.VHOST_USER_SET_VRING_NUM, { type: 'vringState', value: { index: req.index >>> 0, num: req.num >>> 0 } });
+      case 'setVringBase':
+        return this.#set(M.VHOST_USER_SET_VRING_BASE, { type: 'vringDescIndex', value: { index: req.index >>> 0, num: req.base >>> 0 } });
+      case 'setVringAddr':
+        return this.#set(M.VHOST_USER_SET_VRING_ADDR, {
+          type: 'vringAddr',
+          value: {
+            index: req.index >>> 0,
+            flags: req.flags >>> 0,
+            desc_user_addr: req.desc,
+            used_user_addr: req.used,
+            avail_user_addr: req.avail,
+            log_guest_addr: req.log,
+          },
+        });
+      case 'setVringKick':
+        return this.#setVringFile(M.VHOST_USER_SET_VRING_KICK, this.#kick, req.index, req.invalid ?? false);
+      case 'setVringCall':
+        return this.#setVringFile(M.VHOST_USER_SET_VRING_CALL, this.#call, req.index, req.invalid ?? false);
+      case 'setVringEnable':
+        return this.#set(M.VHOST_USER_SET_VRING_ENABLE, { type: 'vringState', value: { index: req.index >>> 0, num: req.enable ? 1 : 0 } });
+      case 'setStatus':
+        return this.#set(M.VHOST_USER_SET_STATUS, { type: 'u64', value: { u64: BigInt(req.status >>> 0) } });
+      case 'iotlbUpdate':
+        return this.#set(M.VHOST_USER_IOTLB_MSG, {
+          type: 'iotlb',
+          value: { iova: req.iova, size: req.size, uaddr: req.uaddr, perm: req.perm & 0xff, type: VHOST_IOTLB_UPDATE },
+        });
+      case 'iotlbInvalidate':
+        return this.#set(M.VHOST_USER_IOTLB_MSG, {
+          type: 'iotlb',
+          value: { iova: req.iova, size: req.size, uaddr: 0n, perm: 0, type: VHOST_IOTLB_INVALIDATE },
+        });
+    }
+  }
+
+  #setMemTable(regions: readonly { gpa: bigint; size: bigint; uaddr: bigint }[]): Promise<Reply> {
+    // "VHOST_USER_SET_MEM_TABLE": one fd per region in the ancillary data;
+    // the back-end maps that fd and finds the region at mmap_offset. Every
+    // region lives in the one memfd, so its offset is where the region's
+    // uaddr falls inside the backing. A uaddr outside every region is taken
+    // relative to the region of the same index (mod 2^64): hostile tables
+    // then carry hostile offsets, as a buggy front-end's would.
+    const mine = this.memory.regions;
+    const table = regions.map((r, i) => {
+      const home = mine.find((m) => r.uaddr >= m.uaddr && r.uaddr < m.uaddr + BigInt(m.bytes.length)) ?? mine[i % mine.length];
+      const mmap_offset = BigInt.asUintN(64, BigInt(home.backingOffset) + (r.uaddr - home.uaddr));
+      return { guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: r.uaddr, mmap_offset };
+    });
+    const fds = table.slice(0, MAX_SEND_FDS).map(() => this.#shm.fd);
+    return this.#set(M.VHOST_USER_SET_MEM_TABLE, { type: 'memoryTable', value: { nregions: table.length, padding: 0, regions: table } }, fds);
+  }
+
+  async #setVringFile(code: number, fds: Map<number, EventFd>, index: number, invalid: boolean): Promise<Reply> {
+    const word = vringFileWord(index, invalid);
+    if (invalid) {
+      const r = await this.#set(code, { type: 'vringFile', value: { u64: word } });
+      fds.get(index)?.close();
+      fds.delete(index);
+      return r;
+    }
+    const fd = EventFd.create();
+    const r = await this.#set(code, { type: 'vringFile', value: { u64: word } }, [fd.fd]);
+    // The back-end now holds its own duplicate; ours replaces the previous one.
+    fds.get(index)?.close();
+    fds.set(index, fd);
+    return r;
+  }
+
+  /** A message whose entry names a reply payload: the reply is the answer. */
+  async #get(code: number, pick: (p: Payload) => bigint | number | Uint8Array | undefined, payload: Payload = { type: 'none' }): Promise<Reply> {
+    const r = await this.#transact(code, 0, payload, [], true);
+    if (!('payload' in r)) return r;
+    // "VHOST_USER_GET_CONFIG": an empty payload reports an error.
+    if (r.decoded.type === 'none') return { ok: false, errno: 'EIO' };
+    const value = pick(r.decoded);
+    return value === undefined ? { ok: true } : { ok: true, value };
+  }
+
+  /**
+   * A message without a natural reply. "REPLY_ACK": once negotiated, the
+   * front-end may set need_reply on any request and the back-end must answer
+   * with a u64, zero for success; anything else is reported as EIO, since
+   * the doc gives the non-zero values no meaning.
+   */
+  async #set(code: number, payload: Payload, fds: readonly number[] = []): Promise<Reply> {
+    const ack = hasProtocolFeature(this.#protocolFeatures, 'REPLY_ACK');
+    const r = await this.#transact(code, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload, fds, ack);
+    if (!('payload' in r)) return r;
+    if (r.decoded.type === 'u64' && r.decoded.value.u64 !== 0n) return { ok: false, errno: 'EIO' };
+    return { ok: true };
+  }
+
+  async #transact(
+    code: number,
+    extraFlags: number,
+    payload: Payload,
+    fds: readonly number[],
+    expectReply: boolean,
+  ): Promise<Failure | { ok: true } | { payload: Uint8Array; decoded: Payload }> {
+    if (this.#isClosed()) return CLOSED;
+    this.#drainStale();
+    const xenMmap = hasProtocolFeature(this.#protocolFeatures, 'XEN_MMAP');
+    // "Header": flags carry version 0x1 in bits 0-1; header, payload and fds
+    // go out in one sendmsg so the back-end reads them as one message.
+    const bytes = encodeFrame(code, VHOST_USER_VERSION | extraFlags, encodePayload(payload, { xenMmap }));
+    const deadline = Date.now() + this.#replyTimeoutMs;
+    const sent = await this.#write(bytes, fds, deadline);
+    if (sent) return sent;
+    if (!expectReply) return { ok: true };
+    const f = await this.#readFrame(deadline);
+    if (!('raw' in f)) {
+      if ('timeout' in f) this.#stale = true;
+      return f;
+    }
+    // "Header": a reply has the reply flag (bit 2), version 1 and the
+    // request code of the message it answers.
+    if ((f.flags & VHOST_USER_REPLY_MASK) === 0) return this.#protocolError(`reply to request ${code} lacks the REPLY flag (flags 0x${f.flags.toString(16)})`);
+    if (f.request !== code) return this.#protocolError(`reply carries request ${f.request}, expected ${code}`);
+    try {
+      const decoded = decodePayload(code, 'frontend', f.payload, { reply: true, protocolFeatures: this.#protocolFeatures });
+      return { payload: f.payload, decoded };
+    } catch (e) {
+      return this.#protocolError(`reply to request ${code}: ${(e as Error).message}`);
+    }
+  }
+
+  #protocolError(message: string): Failure {
+    // A stream whose framing can no longer be trusted cannot carry another
+    // request: the session ends here, as QEMU ends it.
+    this.lastProtocolError = message;
+    this.#peerClosed = true;
+    try {
+      this.#sock.shutdown('both');
+    } catch {
+      // Already disconnected: nothing left to shut down.
+    }
+    return CLOSED;
+  }
+
+  /** Sends all of `bytes` (fds with the first chunk); a Failure, or undefined once everything is out. */
+  async #write(bytes: Uint8Array, fds: readonly number[], deadline: number): Promise<Failure | undefined> {
+    // An empty frame sends nothing: sendmsg needs a data byte to carry fds.
+    let off = 0;
+    let first = true;
+    while (off < bytes.length) {
+      try {
+        off += sendmsg(this.#sock.fd, bytes.subarray(off), first ? fds : []);
+        first = false;
+      } catch (e) {
+        if (isErrnoError(e, 'EAGAIN')) {
+          const left = deadline - Date.now();
+          if (left <= 0) {
+            this.#stale = true;
+            return TIMEOUT;
+          }
+          try {
+            await this.#sock.wait('out', left);
+          } catch (pe) {
+            if (isTransportErrno(pe)) return this.#markClosed();
+            throw pe;
+          }
+          continue;
+        }
+        if (isTransportErrno(e)) return this.#markClosed();
+        throw e;
+      }
+    }
+    return undefined;
+  }
+
+  #markClosed(): Failure {
+    this.#peerClosed = true;
+    return CLOSED;
+  }
+
+  /** One whole frame from the stream, or why none came before the deadline. */
+  async #readFrame(deadline: number): Promise<Failure | Frame> {
+    for (;;) {
+      if (this.#rx.length >= VHOST_USER_HEADER.size) {
+        let size: number;
+        try {
+          size = decodeHeader(this.#rx).size;
+        } catch (e) {
+          return this.#protocolError(`malformed reply header ${this.#rx.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
+        }
+        const end = VHOST_USER_HEADER.size + size;
+        if (this.#rx.length >= end) {
+          const raw = this.#rx.subarray(0, end);
+          this.#rx = this.#rx.subarray(end);
+          return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return TIMEOUT;
+      let ready: boolean;
+      try {
+        ready = await this.#sock.wait('in', left);
+      } catch (e) {
+        if (isTransportErrno(e)) return this.#markClosed();
+        throw e;
+      }
+      if (!ready) return TIMEOUT;
+      const got = this.#recv();
+      if (got === 'closed') return CLOSED;
+    }
+  }
+
+  /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed: no request we send uses them. */
+  #recv(): 'closed' | 'data' | 'empty' {
+    let r: RecvResult | null;
+    try {
+      r = this.#sock.recv(RECV_BYTES, RECV_FDS, { dontwait: true });
+    } catch (e) {
+      if (isTransportErrno(e)) {
+        this.#markClosed();
+        return 'closed';
+      }
+      throw e;
+    }
+    if (r === null) return 'empty';
+    for (const fd of r.fds) closeFd(fd);
+    if (r.closed) {
+      this.#markClosed();
+      return 'closed';
+    }
+    this.#rx = this.#rx.length ? Buffer.concat([this.#rx, r.data]) : r.data;
+    return 'data';
+  }
+
+  /** Notices a peer that hung up while no request was waiting. */
+  #notice(): void {
+    while (this.#recv() === 'data');
+  }
+
+  #drainStale(): void {
+    if (!this.#stale) return;
+    this.#stale = false;
+    this.#notice();
+    this.#rx = Buffer.alloc(0);
+  }
+}
+

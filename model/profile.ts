@@ -1,0 +1,28 @@
+// What an implementation offers, as the model needs to know it. Derived from
+// the target's own answers (GET_FEATURES, GET_PROTOCOL_FEATURES, queue num,
+// config), never from a list of implementations known to pass.
+export interface Profile {
+  readonly deviceType: 'net' | 'blk' | 'fs';
+  readonly queues: number;
+  readonly maxQueueSize: number;
+  readonly offeredFeatures: bigint;
+  readonly offeredProtocolFeatures: bigint;
+  /** Size of the device configuration space in bytes. */
+  readonly configSize: number;
+  /**
+   * The config space as read once at offset 0 when the profile was taken;
+   * reads at other offsets must agree with it. Empty for devices whose config
+   * changes at run time (net link status), which are then checked for length only.
+   */
+  readonly config: Uint8Array;
+  /** virtio-blk capacity in 512-byte sectors (config `capacity`). */
+  readonly blkCapacitySectors: bigint;
+  /** The blk device's disk starts zeroed for every session (an in-process RAM disk); a real image persists between sessions. */
+  readonly blkFreshDisk: boolean;
+  /**
+   * Whether a refused request is visible to the front-end. Over vhost-user a
+   * message without a reply is silently dropped unless REPLY_ACK is in use;
+   * an in-process or ioctl target always reports errors.
+   */
+  readonly errorsAlwaysVisible: boolean;
+}

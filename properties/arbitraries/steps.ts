@@ -1,0 +1,145 @@
+// fast-check generators for steps: valid traffic in every layout the spec
+// allows, and hostile input of every class in bug-catalog.md.
+import fc from 'fast-check';
+import { CHAIN_DEFECTS } from '../../model/chain.ts';
+import type { Profile } from '../../model/profile.ts';
+import type { VhostRequest } from '../../spec/requests.ts';
+import { VIRTIO_BLK_SECTOR_SIZE, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../spec/virtio/blk.ts';
+import { NET_RX_QUEUE, NET_TX_QUEUE } from '../../spec/virtio/net.ts';
+import type { LayoutSpec, SetupStep, Step } from '../steps.ts';
+
+export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?: boolean }): fc.Arbitrary<SetupStep> {
+  // Packed rings need not be a power of two (virtio 1.2 §2.8): include odd sizes so wrap arithmetic is exercised.
+  const num = opts.packed ? fc.constantFrom(3, 4, 5, 8, 13, 16) : fc.constantFrom(4, 8, 16, 32);
+  return fc.record({
+    t: fc.constant('setup' as const),
+    packed: fc.constant(opts.packed ?? false),
+    eventIdx: opts.eventIdx === undefined ? fc.boolean() : fc.constant(opts.eventIdx),
+    indirect: fc.boolean(),
+    inOrder: fc.boolean(),
+    platform: fc.constant(opts.platform ?? false),
+    num,
+  });
+}
+
+export const layoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
+  cuts: fc.array(fc.integer({ min: 1, max: 600 }), { maxLength: 3 }),
+  indirect: fc.boolean(),
+  crossRegion: fc.boolean(),
+  atRegionEnd: fc.boolean(),
+});
+
+function blkStep(p: Profile): fc.Arbitrary<Step> {
+  const queue = fc.integer({ min: 0, max: p.queues - 1 });
+  // Sectors near the end of the disk reach the capacity boundary (IOERR expected beyond it).
+  const sector = fc.oneof(fc.bigInt({ min: 0n, max: 8n }), fc.bigInt({ min: p.blkCapacitySectors - 4n, max: p.blkCapacitySectors + 2n }));
+  const sectors = fc.integer({ min: 1, max: 4 });
+  const write = fc.record({ queue, sector, layout: layoutArb, n: sectors, fill: fc.integer({ min: 1, max: 255 }), seed: fc.integer({ min: 0, max: 255 }) }).map(
+    (r): Step => ({ t: 'blk', queue: r.queue, type: VIRTIO_BLK_T_OUT, sector: r.sector, readLen: 0, layout: r.layout, data: Uint8Array.from({ length: r.n * VIRTIO_BLK_SECTOR_SIZE }, (_, i) => (r.fill + i * r.seed) & 0xff) }),
+  );
+  const read = fc.record({ queue, sector, layout: layoutArb, n: sectors }).map(
+    (r): Step => ({ t: 'blk', queue: r.queue, type: VIRTIO_BLK_T_IN, sector: r.sector, readLen: r.n * VIRTIO_BLK_SECTOR_SIZE, layout: r.layout, data: new Uint8Array(0) }),
+  );
+  const other = fc.record({ queue, layout: layoutArb, type: fc.constantFrom(VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, 3, 0x77) }).map(
+    (r): Step => ({ t: 'blk', queue: r.queue, type: r.type, sector: 0n, readLen: r.type === VIRTIO_BLK_T_GET_ID ? 20 : 0, layout: r.layout, data: new Uint8Array(0) }),
+  );
+  return fc.oneof({ arbitrary: write, weight: 3 }, { arbitrary: read, weight: 3 }, { arbitrary: other, weight: 1 });
+}
+
+function netSteps(): fc.Arbitrary<Step> {
+  const tx = fc.record({ layout: layoutArb, len: fc.integer({ min: 14, max: 1514 }), seed: fc.integer({ min: 0, max: 255 }) }).map(
+    (r): Step => ({ t: 'netTx', layout: r.layout, frame: Uint8Array.from({ length: r.len }, (_, i) => (r.seed * 7 + i) & 0xff) }),
+  );
+  // RX buffers large enough for any frame (header + 1514), so a drop is never legitimate.
+  const rx = fc.record({ layout: layoutArb, size: fc.integer({ min: 1526, max: 2048 }) }).map((r): Step => ({ t: 'netRx', size: r.size, layout: r.layout }));
+  return fc.oneof({ arbitrary: rx, weight: 2 }, { arbitrary: tx, weight: 2 });
+}
+
+export function trafficArb(p: Profile): fc.Arbitrary<Step> {
+  return p.deviceType === 'net' ? netSteps() : blkStep(p);
+}
+
+export function kickArb(p: Profile): fc.Arbitrary<Step> {
+  const queues = p.deviceType === 'net' ? [NET_RX_QUEUE, NET_TX_QUEUE] : Array.from({ length: p.queues }, (_, i) => i);
+  return fc.constantFrom(...queues).map((queue): Step => ({ t: 'kick', queue }));
+}
+
+function queueArb(p: Profile): fc.Arbitrary<number> {
+  return p.deviceType === 'net' ? fc.constantFrom(NET_RX_QUEUE, NET_TX_QUEUE) : fc.integer({ min: 0, max: p.queues - 1 });
+}
+
+export function ringStateArb(p: Profile): fc.Arbitrary<Step> {
+  const q = queueArb(p);
+  return fc.oneof(
+    q.map((queue): Step => ({ t: 'stopRing', queue })),
+    q.map((queue): Step => ({ t: 'restartRing', queue })),
+    fc.record({ queue: q, enable: fc.boolean() }).map((r): Step => ({ t: 'enableRing', queue: r.queue, enable: r.enable })),
+    fc.constant<Step>({ t: 'reset' }),
+  );
+}
+
+export function notifyArb(p: Profile): fc.Arbitrary<Step> {
+  return fc.record({ queue: queueArb(p), suppress: fc.boolean(), eventOffset: fc.integer({ min: 0, max: 6 }) }).map((r): Step => ({ t: 'notifyMode', ...r }));
+}
+
+export function hostileArb(p: Profile): fc.Arbitrary<Step> {
+  // Only the queue the device reads requests from: net RX chains must be writable-only anyway.
+  const queue = p.deviceType === 'net' ? fc.constant(NET_TX_QUEUE) : fc.integer({ min: 0, max: p.queues - 1 });
+  return fc.oneof(
+    fc.record({ queue, defect: fc.constantFrom(...CHAIN_DEFECTS), indirect: fc.boolean() }).map((r): Step => ({ t: 'hostile', ...r })),
+    fc.record({ queue, addr: fc.constantFrom('unmapped' as const, 'overflow' as const), indirect: fc.boolean() }).map((r): Step => ({ t: 'hostile', ...r })),
+    fc.record({ queue, indirect: fc.boolean() }).map((r): Step => ({ t: 'hostile', queue: r.queue, zeroLen: true, indirect: r.indirect })),
+    fc.record({ queue, extra: fc.integer({ min: 1, max: 40 }) }).map((r): Step => ({ t: 'runaway', ...r })),
+  );
+}
+
+export function iotlbArb(): fc.Arbitrary<Step> {
+  const region = fc.integer({ min: 0, max: 1 });
+  return fc.oneof(
+    region.map((r): Step => ({ t: 'unmapIotlb', region: r })),
+    fc.record({ region, perm: fc.constantFrom(1, 2, 3) }).map((r): Step => ({ t: 'remapIotlb', ...r })),
+    fc.record({ iova: fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }), uaddr: fc.bigInt({ min: 0n, max: 0xffff_ffffn }), size: fc.constantFrom(0n, 1n, 0xffff_ffff_ffff_ffffn) }).map(
+      (r): Step => ({ t: 'control', req: { op: 'iotlbUpdate', iova: r.iova, size: r.size, uaddr: r.uaddr, perm: 3 } }),
+    ),
+  );
+}
+
+/** Control requests, valid and invalid, that never point the device at memory it would then access. */
+export function controlArb(p: Profile, opts: { safeForDataPath: boolean }): fc.Arbitrary<Step> {
+  const anyIndex = fc.oneof(fc.integer({ min: 0, max: p.queues - 1 }), fc.constantFrom(p.queues, 255, 256, 0xffff, 0x10000, 0xffff_ffff));
+  const badIndex = fc.constantFrom(p.queues, 255, 256, 0xffff, 0x10000, 0x1_0001, 0xffff_ffff);
+  const reqs: fc.Arbitrary<VhostRequest>[] = [
+    fc.constant({ op: 'getFeatures' } as const),
+    fc.record({ op: fc.constant('setVringNum' as const), index: badIndex, num: fc.constantFrom(8, 256) }),
+    fc.record({ op: fc.constant('setVringEnable' as const), index: badIndex, enable: fc.boolean() }),
+    fc.record({ op: fc.constant('getVringBase' as const), index: badIndex }),
+    fc.record({ op: fc.constant('setVringBase' as const), index: badIndex, base: fc.integer({ min: 0, max: 0xffff }) }),
+  ];
+  if (!opts.safeForDataPath) {
+    // Messages gated by protocol features (GET_STATUS, GET_CONFIG, GET_QUEUE_NUM): sent with and
+    // without the feature negotiated; the data-path suites never send them, as a correct front-end would not.
+    reqs.push(
+      fc.constant({ op: 'getQueueNum' } as const),
+      fc.constant({ op: 'getStatus' } as const),
+      fc.record({ op: fc.constant('getConfig' as const), offset: fc.integer({ min: 0, max: 300 }), size: fc.integer({ min: 0, max: 300 }) }),
+      fc.constant({ op: 'getProtocolFeatures' } as const),
+      fc.constant({ op: 'setProtocolFeatures', features: p.offeredProtocolFeatures } as const),
+      fc.constant({ op: 'setProtocolFeatures', features: p.offeredProtocolFeatures } as const),
+      fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }).map((f) => ({ op: 'setFeatures', features: f & (p.offeredFeatures | (1n << 63n) | (1n << 50n)) }) as const),
+      fc.constant({ op: 'setFeatures', features: p.offeredFeatures } as const),
+      fc.constant({ op: 'resetDevice' } as const),
+      fc.constant({ op: 'setOwner' } as const),
+      fc.record({ op: fc.constant('setVringNum' as const), index: anyIndex, num: fc.constantFrom(0, 1, 3, 8, 256, 1024, 32768, 65535) }),
+      fc.record({ op: fc.constant('setVringBase' as const), index: anyIndex, base: fc.integer({ min: 0, max: 0xffff }) }),
+      fc.record({ op: fc.constant('getVringBase' as const), index: anyIndex }),
+      fc.record({ op: fc.constant('setVringEnable' as const), index: anyIndex, enable: fc.boolean() }),
+      fc.record({ op: fc.constant('setVringCall' as const), index: anyIndex, invalid: fc.boolean() }),
+      fc.record({ op: fc.constant('setStatus' as const), status: fc.constantFrom(0, 1, 3, 11, 15) }),
+      fc.record({
+        op: fc.constant('setMemTable' as const),
+        regions: fc.array(fc.record({ gpa: fc.constantFrom(0n, 0x10_0000n, 0xffff_ffff_ffff_f000n), size: fc.constantFrom(0x10_0000n, 0x2000n, 0xffff_ffff_ffff_ffffn), uaddr: fc.constantFrom(0x7f00_0000_0000n, 0xffff_ffff_ffff_f000n) }), { minLength: 1, maxLength: 10 }),
+      }),
+    );
+  }
+  return fc.oneof(...reqs).map((req): Step => ({ t: 'control', req }));
+}

@@ -1,0 +1,144 @@
+// The suite as a packed-virtqueue driver (virtio 1.2 §2.8): descriptors go
+// into one ring in order, marked available with the driver's wrap counter;
+// the device writes used descriptors back in the same ring. Queue sizes need
+// not be powers of two, so indices wrap by comparison, never by mask.
+import { encode } from '../../spec/codec.ts';
+import {
+  PACKED_DESC_SIZE, packedFlagAvail, packedFlagUsed, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE,
+  VRING_PACKED_DESC_F_AVAIL, VRING_PACKED_DESC_F_USED, vring_packed_desc,
+} from '../../spec/virtio/ring.ts';
+import type { ChainShape } from '../../model/chain.ts';
+import type { GuestMemory } from '../../implementations/target.ts';
+import { putU16, readGpa, u16At, writeGpa } from './guestAccess.ts';
+import { INDIRECT_STRIDE, type PlacedChain, type SplitRingAddrs, type UsedElem } from './splitRing.ts';
+
+export interface PackedUsedElem extends UsedElem {
+  /** Ring slot and wrap counter where the device wrote it (for event suppression). */
+  readonly slot: number;
+  readonly wrap: boolean;
+  readonly flags: number;
+}
+
+export class PackedRingDriver {
+  private nextAvail = 0;
+  private availWrap = true;
+  private nextUsed = 0;
+  private usedWrap = true;
+  private freeSlots: number;
+  private readonly freeIds: number[];
+  /** Descriptor count of each outstanding buffer id: the device skips that many slots (§2.8.6). */
+  private readonly slotsOfId = new Map<number, number>();
+
+  constructor(private readonly mem: GuestMemory, readonly addrs: SplitRingAddrs, readonly num: number) {
+    this.freeSlots = num;
+    this.freeIds = Array.from({ length: num }, (_, i) => i);
+    writeGpa(mem, addrs.desc, new Uint8Array(num * PACKED_DESC_SIZE));
+    writeGpa(mem, addrs.avail, new Uint8Array(4));
+    writeGpa(mem, addrs.used, new Uint8Array(4));
+  }
+
+  get freeCount(): number {
+    return Math.min(this.freeSlots, this.freeIds.length);
+  }
+
+  descriptorsNeeded(shape: ChainShape): number {
+    if (shape.defect === 'loop') return this.num;
+    return shape.indirect ? 1 : Math.max(1, shape.buffers.length);
+  }
+
+  private desc(addr: bigint, len: number, id: number, flags: number): Uint8Array {
+    return encode(vring_packed_desc, { addr: BigInt.asUintN(64, addr), len: len >>> 0, id, flags });
+  }
+
+  addChain(shape: ChainShape): PlacedChain | null {
+    const need = this.descriptorsNeeded(shape);
+    if (need > this.freeSlots || this.freeIds.length === 0) return null;
+    const id = this.freeIds.shift()!;
+    const wrapFlags = (w: boolean) => packedFlagAvail(w) | packedFlagUsed(!w);
+    const entries: { slot: number; bytes: Uint8Array }[] = [];
+    let slot = this.nextAvail;
+    let wrap = this.availWrap;
+    const push = (addr: bigint, len: number, flags: number) => {
+      entries.push({ slot, bytes: this.desc(addr, len, id, flags | wrapFlags(wrap)) });
+      if (++slot >= this.num) {
+        slot = 0;
+        wrap = !wrap;
+      }
+    };
+    if (shape.indirect) {
+      const table = this.addrs.indirect + BigInt(id * INDIRECT_STRIDE * PACKED_DESC_SIZE);
+      const bufs = shape.buffers.length ? shape.buffers : [{ addr: 0n, len: 0, write: false }];
+      bufs.forEach((b, k) => {
+        let flags = b.write ? VRING_DESC_F_WRITE : 0;
+        if (shape.defect === 'nested-indirect' && k === 0) flags = VRING_DESC_F_INDIRECT;
+        const addr = shape.defect === 'nested-indirect' && k === 0 ? table : b.addr;
+        // Entries of an indirect table carry no AVAIL/USED bits and no id (§2.8.7).
+        writeGpa(this.mem, table + BigInt(k * PACKED_DESC_SIZE), encode(vring_packed_desc, { addr: BigInt.asUintN(64, addr), len: b.len >>> 0, id: 0, flags }));
+      });
+      const len = bufs.length * PACKED_DESC_SIZE + (shape.defect === 'indirect-len-invalid' ? 3 : 0);
+      push(table, len, VRING_DESC_F_INDIRECT);
+    } else if (shape.defect === 'loop') {
+      const b = shape.buffers[0] ?? { addr: 0n, len: 0, write: false };
+      for (let k = 0; k < need; k++) push(b.addr, b.len, VRING_DESC_F_NEXT | (b.write ? VRING_DESC_F_WRITE : 0));
+    } else {
+      const bufs = shape.buffers.length ? shape.buffers : [{ addr: 0n, len: 0, write: false }];
+      bufs.forEach((b, k) => push(b.addr, b.len, (b.write ? VRING_DESC_F_WRITE : 0) | (k < bufs.length - 1 ? VRING_DESC_F_NEXT : 0)));
+    }
+    // The head's flags make the whole chain visible, so it is written last (§2.8.21 "Making buffers available").
+    for (const e of entries.slice(1)) writeGpa(this.mem, this.addrs.desc + BigInt(e.slot * PACKED_DESC_SIZE), e.bytes);
+    writeGpa(this.mem, this.addrs.desc + BigInt(entries[0].slot * PACKED_DESC_SIZE), entries[0].bytes);
+    this.nextAvail = slot;
+    this.availWrap = wrap;
+    this.freeSlots -= need;
+    this.slotsOfId.set(id, need);
+    return { head: id, descs: [] };
+  }
+
+  /** Packed rings publish through the descriptor flags themselves; nothing else to write. */
+  publish(): void {}
+
+  /** Used descriptors written since the last call, in ring order. */
+  takeUsed(): PackedUsedElem[] {
+    const out: PackedUsedElem[] = [];
+    for (let guard = 0; guard < this.num; guard++) {
+      const b = readGpa(this.mem, this.addrs.desc + BigInt(this.nextUsed * PACKED_DESC_SIZE), PACKED_DESC_SIZE);
+      const dv = new DataView(b.buffer, b.byteOffset, PACKED_DESC_SIZE);
+      const flags = dv.getUint16(14, true);
+      const avail = (flags >> VRING_PACKED_DESC_F_AVAIL) & 1;
+      const used = (flags >> VRING_PACKED_DESC_F_USED) & 1;
+      if (avail !== used || used !== (this.usedWrap ? 1 : 0)) break;
+      const id = dv.getUint16(12, true);
+      out.push({ id, len: dv.getUint32(8, true), slot: this.nextUsed, wrap: this.usedWrap, flags });
+      const skip = this.slotsOfId.get(id) ?? 1;
+      this.freeSlots += skip;
+      this.slotsOfId.delete(id);
+      if (!this.freeIds.includes(id) && id < this.num) this.freeIds.push(id);
+      for (let k = 0; k < skip; k++) {
+        if (++this.nextUsed >= this.num) {
+          this.nextUsed = 0;
+          this.usedWrap = !this.usedWrap;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Driver event suppression structure, in the driver area (§2.8.14). */
+  setDriverEvent(offWrap: number, flags: number): void {
+    putU16(this.mem, this.addrs.avail, offWrap);
+    putU16(this.mem, this.addrs.avail + 2n, flags);
+  }
+
+  get driverEvent(): { offWrap: number; flags: number } {
+    return { offWrap: u16At(this.mem, this.addrs.avail), flags: u16At(this.mem, this.addrs.avail + 2n) };
+  }
+
+  /** Vring base word for SET_VRING_BASE: index | wrap << 15 (Linux vhost packed encoding). */
+  get availState(): { idx: number; wrap: boolean } {
+    return { idx: this.nextAvail, wrap: this.availWrap };
+  }
+
+  driverOwnedAreas(): { gpa: bigint; len: number }[] {
+    return [{ gpa: this.addrs.avail, len: 4 }];
+  }
+}

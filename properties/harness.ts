@@ -1,0 +1,658 @@
+// Runs steps against a target and the reference model side by side and
+// applies every oracle after every step. A failing verdict throws a
+// CheckFailure, which is what fast-check shrinks on.
+import type { Target } from '../implementations/target.ts';
+import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
+import { type ChainClass, type ChainShape, classifyChain, type BufferShape } from '../model/chain.ts';
+import { iotlbMap, memTableMap, translateRange } from '../model/memory.ts';
+import { packedNotifyRule, splitNotifyRule } from '../model/notify.ts';
+import { describeOutcomes, judge } from '../model/outcome.ts';
+import type { Profile } from '../model/profile.ts';
+import { initialSession, ringActive, type SessionModel, stepSession } from '../model/session.ts';
+import { encode } from '../spec/codec.ts';
+import { formatReply, type Reply, type VhostRequest } from '../spec/requests.ts';
+import type { Verdict } from '../spec/verdicts.ts';
+import { VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, virtio_blk_outhdr } from '../spec/virtio/blk.ts';
+import { bit, hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../spec/virtio/features.ts';
+import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr_v1 } from '../spec/virtio/net.ts';
+import { VRING_AVAIL_F_NO_INTERRUPT, VRING_PACKED_EVENT_FLAG_DESC, VRING_PACKED_EVENT_FLAG_DISABLE } from '../spec/virtio/ring.ts';
+import { STATUS_INIT_SEQUENCE } from '../spec/virtio/status.ts';
+import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_STATUS } from '../spec/vhostUser/protocolFeatures.ts';
+import { fillGpa, gpaToUaddr, readGpa, writeGpa } from './driver/guestAccess.ts';
+import { PackedRingDriver, type PackedUsedElem } from './driver/packedRing.ts';
+import { SplitRingDriver, type UsedElem } from './driver/splitRing.ts';
+import { checkLoopback, checkBlk } from './oracles/integrity.ts';
+import { checkGuards, checkUnchanged, WRITE_BOUND } from './oracles/memory.ts';
+import { checkNotification } from './oracles/notify.ts';
+import { fail, type Observation, pass } from './oracles/observation.ts';
+import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/used.ts';
+import type { LayoutSpec, SetupStep, Step } from './steps.ts';
+import { formatStep } from './steps.ts';
+
+export const REGION_BOUNDARY = 0x10_0000n;
+const DATA_START = 0x8_0000n;
+const SLOT = 0x2000n;
+const GAP = 16;
+const GAP_BYTE = 0x5a;
+const RING_AREA = 0x1_8000n;
+const PACKED_INITIAL_BASE = 0x8000_8000;
+/** Requirement checked when a ring that must not run processes buffers anyway. */
+const RING_INACTIVE = 'vhost-user.ring.stopped-no-processing';
+/** Requirement checked when a ring that must run leaves a valid buffer unprocessed. */
+const RING_ACTIVE = 'vhost-user.ring.start-on-kick';
+const SURVIVES = 'virtio.robust.survives';
+const RUNAWAY = 'virtio.robust.avail-idx-runaway';
+const DRIVER_AREAS = 'virtio.split.desc.no-write-readable';
+/** How long a back-end process that closed its socket gets to be reaped before the close counts as deliberate. */
+const EXIT_REAP_MS = 300;
+/** A notification caused by a batch arrives with it; waiting longer only slows every kick down. */
+const NOTIFY_WAIT_MS = 50;
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+export class CheckFailure extends Error {
+  constructor(
+    readonly observation: Observation,
+    readonly expected: readonly string[],
+    readonly actual: string,
+    readonly stepIndex: number,
+  ) {
+    super(`${observation.requirement}: ${observation.detail}`);
+    this.name = 'CheckFailure';
+  }
+}
+
+interface Pending {
+  readonly kind: 'blk' | 'netTx' | 'netRx' | 'hostile';
+  readonly shape: ChainShape;
+  /** Classified when the device can process it: at the kick, against the mappings in force then. */
+  cls: ChainClass;
+  readonly descs: readonly number[];
+  readonly slot: bigint | null;
+  /** Readable bytes and canary gaps as the driver wrote them. */
+  readonly fixed: readonly { gpa: bigint; bytes: Uint8Array }[];
+  readonly writable: readonly BufferShape[];
+  readonly blk?: { exp: BlkExpectation; type: number; write: WriteInFlight | null; read: SectorCandidates[] | null };
+  readonly frame?: Uint8Array;
+}
+
+interface QueueState {
+  readonly driver: SplitRingDriver | PackedRingDriver;
+  readonly outstanding: Map<number, Pending>;
+  /** RX buffers in the order posted, and TX frames awaiting an RX buffer (net loopback model). */
+  readonly rxOrder: number[];
+}
+
+export interface HarnessOptions {
+  /** How long to wait for a device to finish a kick (0 for in-process targets, which finish synchronously). */
+  readonly settleMs: number;
+  /** Whether a verdict ends the run (FAIL always; NON_STRICT under --strict). Requirements already known to fail may be ignored. */
+  readonly failsRun: (o: Observation) => boolean;
+}
+
+export class Harness {
+  session: SessionModel;
+  private disk: Disk = new Map();
+  private readonly queues = new Map<number, QueueState>();
+  private pendingFrames: Uint8Array[] = [];
+  /** Writes dropped by a reset before completing: their data may or may not be on the disk. */
+  private ghostWrites: WriteInFlight[] = [];
+  private setup: SetupStep | null = null;
+  private freeSlots: bigint[] = [];
+  private sessionOver = false;
+  private stepIndex = -1;
+  readonly observations: { requirement: string; verdict: Verdict; detail: string; step: number }[] = [];
+  readonly executed: Step[] = [];
+
+  constructor(readonly target: Target, readonly profile: Profile, private readonly opts: HarnessOptions) {
+    this.session = initialSession(profile);
+    this.resetSlots();
+  }
+
+  private resetSlots(): void {
+    this.freeSlots = [];
+    for (let a = DATA_START; a + SLOT <= 0x20_0000n; a += SLOT) this.freeSlots.push(a);
+  }
+
+  get acked(): bigint {
+    return this.session.acked ?? 0n;
+  }
+
+  get isSetUp(): boolean {
+    return this.setup !== null;
+  }
+
+  queueCount(): number {
+    return this.profile.queues;
+  }
+
+  dataQueues(): number[] {
+    if (this.profile.deviceType === 'net') return [NET_RX_QUEUE, NET_TX_QUEUE];
+    return Array.from({ length: this.profile.queues }, (_, i) => i);
+  }
+
+  freeDescriptors(q: number): number {
+    return this.queues.get(q)?.driver.freeCount ?? 0;
+  }
+
+  outstandingCount(q: number): number {
+    return this.queues.get(q)?.outstanding.size ?? 0;
+  }
+
+  private record(o: Observation, expected: readonly string[] = [], actual = ''): void {
+    this.observations.push({ requirement: o.requirement, verdict: o.verdict, detail: o.detail, step: this.stepIndex });
+    if (this.opts.failsRun(o)) throw new CheckFailure(o, expected, actual || o.detail, this.stepIndex);
+  }
+
+  async exec(step: Step): Promise<void> {
+    // After the back-end legitimately closed the session, nothing more can be observed in it.
+    if (this.sessionOver) return;
+    this.executed.push(step);
+    this.stepIndex = this.executed.length - 1;
+    switch (step.t) {
+      case 'setup': return this.doSetup(step);
+      case 'control': { await this.control(step.req); return; }
+      case 'blk': return this.postBlk(step.queue, step.type, step.sector, step.data, step.readLen, step.layout);
+      case 'netTx': return this.postNetTx(step.frame, step.layout);
+      case 'netRx': return this.postNetRx(step.size, step.layout);
+      case 'hostile': return this.postHostile(step);
+      case 'kick': return this.kickAndCollect(step.queue);
+      case 'notifyMode': return this.setNotifyMode(step.queue, step.suppress, step.eventOffset);
+      case 'runaway': return this.runaway(step.queue, step.extra);
+      case 'stopRing': { await this.control({ op: 'getVringBase', index: step.queue }); return; }
+      case 'restartRing': return this.restartRing(step.queue);
+      case 'enableRing': { await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
+      case 'reset': return this.resetAndSetup();
+      case 'unmapIotlb': return this.iotlbRegion(step.region, 0);
+      case 'remapIotlb': return this.iotlbRegion(step.region, step.perm);
+    }
+  }
+
+  /** Sends one request to the target and judges the reply against the model. */
+  async control(req: VhostRequest): Promise<Reply> {
+    const result = stepSession(this.session, this.profile, req);
+    let reply = await this.target.send(req);
+    // Over a socket a message without a reply is "ok" as soon as it is sent; a cheap request
+    // behind it shows whether the back-end survived it, so a crash is charged to this message.
+    if (!this.profile.errorsAlwaysVisible && 'ok' in reply && reply.ok && reply.value === undefined) {
+      const barrier = await this.target.send({ op: 'getFeatures' });
+      if (!('ok' in barrier)) reply = barrier;
+    }
+    const j = judge(result, reply, this.session);
+    await this.checkAlive(j.requirement, reply);
+    this.session = j.next;
+    this.record({ requirement: j.requirement, verdict: j.verdict, detail: `${formatStep({ t: 'control', req })} → ${formatReply(reply)}: ${j.reason}` }, describeOutcomes(result), formatReply(reply));
+    if ('closed' in reply) this.sessionOver = true;
+    return reply;
+  }
+
+  /**
+   * A dead or hung target is CRASH / TIMEOUT, whatever the step. A process
+   * that closed the connection may not be reaped yet, so a closed reply waits
+   * a moment for the exit before it counts as a deliberate close.
+   */
+  private async checkAlive(requirement: string, reply?: Reply): Promise<void> {
+    let h = await this.target.health();
+    for (let waited = 0; h.state === 'alive' && reply && 'closed' in reply && !this.profile.errorsAlwaysVisible && waited < EXIT_REAP_MS; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+      h = await this.target.health();
+    }
+    if (h.state === 'exited' && h.code === null && h.signal === null && reply && 'closed' in reply) return;
+    if (h.state === 'exited') this.record({ requirement, verdict: 'CRASH', detail: `target exited (code ${h.code}, signal ${h.signal})` });
+    if (h.state === 'hung' || (reply && 'timeout' in reply)) this.record({ requirement, verdict: 'TIMEOUT', detail: 'target stopped answering' });
+  }
+
+  private wantedFeatures(s: SetupStep): bigint {
+    const offered = this.profile.offeredFeatures;
+    let f = offered & (bit(VIRTIO_F_VERSION_1) | bit(VHOST_USER_F_PROTOCOL_FEATURES));
+    const opt = (on: boolean, b: number) => { if (on) f |= offered & bit(b); };
+    opt(s.packed, VIRTIO_F_RING_PACKED);
+    opt(s.eventIdx, VIRTIO_RING_F_EVENT_IDX);
+    opt(s.indirect, VIRTIO_RING_F_INDIRECT_DESC);
+    opt(s.inOrder, VIRTIO_F_IN_ORDER);
+    opt(s.platform, VIRTIO_F_ACCESS_PLATFORM);
+    return f;
+  }
+
+  private ringAddrs(q: number): { desc: bigint; avail: bigint; used: bigint; indirect: bigint } {
+    const base = 0x1000n + BigInt(q) * RING_AREA;
+    return { desc: base, avail: base + 0x4000n, used: base + 0x5000n, indirect: base + 0x8000n };
+  }
+
+  /** The address the device is given for a ring: an IOVA (= GPA here) with ACCESS_PLATFORM, else a front-end virtual address. */
+  private ringAddr(gpa: bigint): bigint {
+    return hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM) ? gpa : gpaToUaddr(this.target.memory, gpa);
+  }
+
+  private async doSetup(s: SetupStep): Promise<void> {
+    this.setup = s;
+    const mem = this.target.memory;
+    const features = this.wantedFeatures(s);
+    await this.control({ op: 'setOwner' });
+    await this.control({ op: 'getFeatures' });
+    if (hasFeature(this.profile.offeredFeatures, VHOST_USER_F_PROTOCOL_FEATURES)) {
+      await this.control({ op: 'getProtocolFeatures' });
+      await this.control({ op: 'setProtocolFeatures', features: this.profile.offeredProtocolFeatures });
+    }
+    await this.control({ op: 'setFeatures', features });
+    await this.control({ op: 'setMemTable', regions: mem.regions.map((r) => ({ gpa: r.gpa, size: BigInt(r.bytes.length), uaddr: r.uaddr })) });
+    if (hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) {
+      for (let i = 0; i < mem.regions.length; i++) await this.iotlbRegion(i, 3);
+    }
+    const usePacked = hasFeature(this.acked, VIRTIO_F_RING_PACKED);
+    for (const q of this.dataQueues()) {
+      const addrs = this.ringAddrs(q);
+      const driver = usePacked ? new PackedRingDriver(mem, addrs, s.num) : new SplitRingDriver(mem, addrs, s.num);
+      this.queues.set(q, { driver, outstanding: new Map(), rxOrder: [] });
+      await this.control({ op: 'setVringNum', index: q, num: s.num });
+      // Packed wrap counters start at 1 (virtio 1.2 §2.8.1): avail index 0 | wrap << 15 in the low half,
+      // the used index and wrap likewise in the high half (Linux vhost VHOST_SET_VRING_BASE).
+      await this.control({ op: 'setVringBase', index: q, base: usePacked ? PACKED_INITIAL_BASE : 0 });
+      await this.control({ op: 'setVringAddr', index: q, flags: 0, desc: this.ringAddr(addrs.desc), used: this.ringAddr(addrs.used), avail: this.ringAddr(addrs.avail), log: 0n });
+      await this.control({ op: 'setVringKick', index: q });
+      await this.control({ op: 'setVringCall', index: q });
+      if (hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES)) await this.control({ op: 'setVringEnable', index: q, enable: true });
+    }
+    if ((this.session.protocol ?? 0n) & bit(VHOST_USER_PROTOCOL_F_STATUS)) {
+      for (const st of STATUS_INIT_SEQUENCE) await this.control({ op: 'setStatus', status: st });
+    }
+    // Some back-ends signal a call notifier when it is installed (vhost-user.rst allows it);
+    // consume those so a later notification check sees only calls caused by used buffers.
+    for (const q of this.dataQueues()) await this.target.waitCall(q, 0);
+  }
+
+  private async resetAndSetup(): Promise<void> {
+    // Writes outstanding at the reset may or may not have reached the disk.
+    this.ghostWrites.push(...this.blkInFlight().writes);
+    await this.control({ op: 'resetDevice' });
+    this.queues.clear();
+    this.pendingFrames = [];
+    this.resetSlots();
+    if (this.setup) await this.doSetup(this.setup);
+  }
+
+  private async iotlbRegion(i: number, perm: number): Promise<void> {
+    const r = this.target.memory.regions[i];
+    if (!r) return;
+    // A remap replaces the region's mapping: invalidate first, so no two mappings ever overlap.
+    await this.control({ op: 'iotlbInvalidate', iova: r.gpa, size: BigInt(r.bytes.length) });
+    if (perm !== 0) await this.control({ op: 'iotlbUpdate', iova: r.gpa, size: BigInt(r.bytes.length), uaddr: r.uaddr, perm });
+  }
+
+  private translationMap() {
+    return hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM) ? iotlbMap(this.session.iotlb) : memTableMap(this.session.memTable ?? []);
+  }
+
+  private takeSlot(layout: LayoutSpec): bigint | null {
+    if (layout.crossRegion || layout.atRegionEnd) {
+      // The slot straddling the boundary and the slot ending at the top of memory are special-purpose.
+      const want = layout.crossRegion ? REGION_BOUNDARY - SLOT / 2n : 0x20_0000n - SLOT;
+      const i = this.freeSlots.findIndex((a) => a <= want && want < a + SLOT);
+      const j = this.freeSlots.findIndex((a) => a <= want + SLOT - 1n && want + SLOT - 1n < a + SLOT);
+      if (i < 0 || j < 0) return null;
+      const taken = [this.freeSlots[i], this.freeSlots[j]];
+      this.freeSlots = this.freeSlots.filter((a) => !taken.includes(a));
+      this.slotOwners.set(want, taken);
+      return want;
+    }
+    const a = this.freeSlots.shift();
+    if (a === undefined) return null;
+    this.slotOwners.set(a, [a]);
+    return a;
+  }
+
+  private readonly slotOwners = new Map<bigint, bigint[]>();
+
+  private releaseSlot(slot: bigint | null): void {
+    if (slot === null) return;
+    for (const a of this.slotOwners.get(slot) ?? []) this.freeSlots.push(a);
+    this.slotOwners.delete(slot);
+  }
+
+  /**
+   * Lays out `readable` then `writable` bytes in a slot, split at the cut
+   * points, each buffer followed by a canary gap. Returns the buffer shapes.
+   */
+  private layOut(slot: bigint, readable: Uint8Array, writableLen: number, layout: LayoutSpec): { buffers: BufferShape[]; fixed: { gpa: bigint; bytes: Uint8Array }[] } {
+    const mem = this.target.memory;
+    const total = readable.length + writableLen;
+    const cuts = [...new Set(layout.cuts.filter((c) => c > 0 && c < total)), readable.length].filter((c) => c > 0 && c < total).sort((a, b) => a - b);
+    const bounds = [0, ...new Set(cuts), total];
+    const pieces = bounds.length - 1;
+    let at = layout.atRegionEnd ? slot + SLOT - BigInt(total + pieces * GAP) + BigInt(GAP) : slot;
+    const buffers: BufferShape[] = [];
+    const fixed: { gpa: bigint; bytes: Uint8Array }[] = [];
+    for (let k = 0; k < pieces; k++) {
+      const from = bounds[k];
+      const to = bounds[k + 1];
+      const write = from >= readable.length;
+      const len = to - from;
+      if (!write) {
+        const bytes = readable.subarray(from, to);
+        writeGpa(mem, at, bytes);
+        fixed.push({ gpa: at, bytes: Uint8Array.from(bytes) });
+      } else fillGpa(mem, at, len, 0);
+      buffers.push({ addr: at, len, write });
+      at += BigInt(len);
+      if (k < pieces - 1 || !layout.atRegionEnd) {
+        fillGpa(mem, at, GAP, GAP_BYTE);
+        fixed.push({ gpa: at, bytes: new Uint8Array(GAP).fill(GAP_BYTE) });
+        at += BigInt(GAP);
+      }
+    }
+    return { buffers, fixed };
+  }
+
+  private useIndirect(layout: LayoutSpec): boolean {
+    return layout.indirect && hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC);
+  }
+
+  private post(q: number, shape: ChainShape, pending: Omit<Pending, 'descs' | 'cls' | 'shape'>, cls: ChainClass): boolean {
+    const qs = this.queues.get(q);
+    if (!qs) return false;
+    const placed = qs.driver.addChain(shape);
+    if (!placed) {
+      this.releaseSlot(pending.slot);
+      return false;
+    }
+    qs.driver.publish();
+    qs.outstanding.set(placed.head, { ...pending, shape, descs: placed.descs, cls });
+    if (pending.kind === 'netRx') qs.rxOrder.push(placed.head);
+    return true;
+  }
+
+  private async postBlk(q: number, type: number, sector: bigint, data: Uint8Array, readLen: number, layout: LayoutSpec): Promise<void> {
+    const slot = this.takeSlot(layout);
+    if (slot === null) return;
+    const hdr = encode(virtio_blk_outhdr, { type, ioprio: 0, sector });
+    const readable = Buffer.concat([hdr, data]);
+    const writableLen = (type === VIRTIO_BLK_T_OUT || type === VIRTIO_BLK_T_FLUSH ? 0 : readLen) + 1;
+    const { buffers, fixed } = this.layOut(slot, readable, writableLen, layout);
+    const shape: ChainShape = { buffers, indirect: this.useIndirect(layout) };
+    const cls = classifyChain(shape, this.translationMap());
+    const exp = expectBlk({ type, sector, data, readLen }, { capacitySectors: this.profile.blkCapacitySectors, readOnly: false, initiallyZero: this.profile.blkFreshDisk });
+    const write = type === VIRTIO_BLK_T_OUT && exp.statuses.includes(VIRTIO_BLK_S_OK) ? { sector, data } : null;
+    const inFlight = this.blkInFlight();
+    const read = type === VIRTIO_BLK_T_IN && exp.statuses.includes(VIRTIO_BLK_S_OK) ? readCandidates(this.disk, inFlight.writes, sector, readLen, this.profile.blkFreshDisk) : null;
+    // Outstanding reads may be served after this write lands (no ordering between in-flight requests).
+    if (write) for (const r of inFlight.reads) addWriteCandidate(r, write);
+    this.post(q, shape, { kind: 'blk', slot, fixed, writable: buffers.filter((b) => b.write), blk: { exp, type, write, read } }, cls);
+  }
+
+  /** Writes and reads the device may still be working on, across all queues. */
+  private blkInFlight(): { writes: WriteInFlight[]; reads: SectorCandidates[][] } {
+    const writes: WriteInFlight[] = [...this.ghostWrites];
+    const reads: SectorCandidates[][] = [];
+    for (const qs of this.queues.values()) {
+      for (const p of qs.outstanding.values()) {
+        if (p.blk?.write) writes.push(p.blk.write);
+        if (p.blk?.read) reads.push(p.blk.read);
+      }
+    }
+    return { writes, reads };
+  }
+
+  /** A completed write settles its sectors; a ghost of an older write no longer applies there. */
+  private settleWrite(w: WriteInFlight): void {
+    this.disk = applyWrite(this.disk, w);
+    const first = w.sector;
+    const last = w.sector + BigInt(w.data.length / 512) - 1n;
+    this.ghostWrites = this.ghostWrites.flatMap((g) => {
+      const gLast = g.sector + BigInt(g.data.length / 512) - 1n;
+      const keep: WriteInFlight[] = [];
+      if (g.sector < first) keep.push({ sector: g.sector, data: g.data.subarray(0, Number(min(first - 1n, gLast) - g.sector + 1n) * 512) });
+      if (gLast > last) {
+        const from = max(last + 1n, g.sector);
+        keep.push({ sector: from, data: g.data.subarray(Number(from - g.sector) * 512) });
+      }
+      return keep;
+    });
+  }
+
+  private async postNetTx(frame: Uint8Array, layout: LayoutSpec): Promise<void> {
+    const slot = this.takeSlot(layout);
+    if (slot === null) return;
+    const hdrSize = netHeaderSize(this.acked);
+    const hdr = encode(virtio_net_hdr_v1, { flags: 0, gso_type: 0, hdr_len: 0, gso_size: 0, csum_start: 0, csum_offset: 0, num_buffers: 0 }).subarray(0, hdrSize);
+    const { buffers, fixed } = this.layOut(slot, Buffer.concat([hdr, frame]), 0, layout);
+    const shape: ChainShape = { buffers, indirect: this.useIndirect(layout) };
+    this.post(NET_TX_QUEUE, shape, { kind: 'netTx', slot, fixed, writable: [], frame }, classifyChain(shape, this.translationMap()));
+  }
+
+  private async postNetRx(size: number, layout: LayoutSpec): Promise<void> {
+    const slot = this.takeSlot(layout);
+    if (slot === null) return;
+    const { buffers, fixed } = this.layOut(slot, new Uint8Array(0), size, layout);
+    const shape: ChainShape = { buffers, indirect: this.useIndirect(layout) };
+    this.post(NET_RX_QUEUE, shape, { kind: 'netRx', slot, fixed, writable: buffers }, classifyChain(shape, this.translationMap()));
+  }
+
+  private async postHostile(step: Extract<Step, { t: 'hostile' }>): Promise<void> {
+    const layout: LayoutSpec = { cuts: [16], indirect: false, crossRegion: false };
+    const slot = this.takeSlot(layout);
+    if (slot === null) return;
+    const base = this.layOut(slot, new Uint8Array(16).fill(0x11), 64, layout);
+    let buffers = base.buffers;
+    if (step.addr === 'unmapped') buffers = buffers.map((b, i) => (i === buffers.length - 1 ? { ...b, addr: 0x40_0000n + b.addr } : b));
+    if (step.addr === 'overflow') buffers = buffers.map((b, i) => (i === buffers.length - 1 ? { ...b, addr: 0xffff_ffff_ffff_ff00n, len: 0x200 } : b));
+    if (step.zeroLen) buffers = [buffers[0], { addr: buffers[1].addr, len: 0, write: true }, buffers[1]];
+    const indirectDefect = step.defect === 'nested-indirect' || step.defect === 'indirect-len-invalid' || step.defect === 'indirect-loop';
+    // Index and loop defects live in the ring's own table, indirect ones in an indirect table.
+    const indirect = step.defect ? indirectDefect && hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC) : step.indirect && hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC);
+    if (indirectDefect && !indirect) {
+      this.releaseSlot(slot);
+      return;
+    }
+    const packed = hasFeature(this.acked, VIRTIO_F_RING_PACKED);
+    // Index and indirect-loop defects exist only in split rings, whose descriptors link by index;
+    // a packed indirect table is walked in order and bounded by its length (virtio 1.2 §2.8.7).
+    if (packed && (step.defect === 'head-out-of-range' || step.defect === 'next-out-of-range' || step.defect === 'indirect-loop')) {
+      this.releaseSlot(slot);
+      return;
+    }
+    const shape: ChainShape = { buffers, indirect, defect: step.defect };
+    const qs = this.queues.get(step.queue);
+    if (!qs || (step.defect === 'loop' && qs.driver.freeCount < qs.driver.descriptorsNeeded(shape))) {
+      this.releaseSlot(slot);
+      return;
+    }
+    this.post(step.queue, shape, { kind: 'hostile', slot, fixed: base.fixed, writable: buffers.filter((b) => b.write) }, classifyChain(shape, this.translationMap()));
+  }
+
+  private async setNotifyMode(q: number, suppress: boolean, eventOffset: number): Promise<void> {
+    const qs = this.queues.get(q);
+    if (!qs) return;
+    const eventIdx = hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX);
+    if (qs.driver instanceof SplitRingDriver) {
+      if (eventIdx) qs.driver.setUsedEvent(qs.driver.lastSeenUsed + eventOffset);
+      else qs.driver.setAvailFlags(suppress ? VRING_AVAIL_F_NO_INTERRUPT : 0);
+    } else {
+      const d = qs.driver;
+      if (eventIdx && !suppress) {
+        d.setDriverEvent(0, VRING_PACKED_EVENT_FLAG_DESC);
+      } else d.setDriverEvent(0, suppress ? VRING_PACKED_EVENT_FLAG_DISABLE : 0);
+    }
+  }
+
+  private async runaway(q: number, extra: number): Promise<void> {
+    const qs = this.queues.get(q);
+    if (!qs || !(qs.driver instanceof SplitRingDriver)) return;
+    qs.driver.publishRunaway(qs.driver.num + extra);
+    this.runawayQueues.add(q);
+  }
+
+  private readonly runawayQueues = new Set<number>();
+  /** TX buffers used now are discarded, not looped back (disabled TX ring). */
+  private discarding = false;
+  /** A call consumed while waiting for the device to finish counts for the notification check. */
+  private calledWhileCollecting = false;
+
+  private async restartRing(q: number): Promise<void> {
+    const qs = this.queues.get(q);
+    const v = this.session.vrings[q];
+    if (!qs || !v || v.started) return;
+    await this.control({ op: 'setVringBase', index: q, base: v.lastAvail });
+    await this.control({ op: 'setVringKick', index: q });
+  }
+
+  private markBroken(q: number): void {
+    this.session = { ...this.session, vrings: this.session.vrings.map((v, i) => (i === q ? { ...v, maybeBroken: true } : v)) };
+  }
+
+  /** Kicks the queue, waits for the device, then checks everything the device wrote. */
+  private async kickAndCollect(q: number): Promise<void> {
+    const qs = this.queues.get(q);
+    const vr = this.session.vrings[q];
+    if (!qs || !vr) return;
+    const map = this.translationMap();
+    // The device may process any queue now (net loopback fills RX during a TX kick), so classify them all.
+    for (const other of this.queues.values()) for (const p of other.outstanding.values()) p.cls = classifyChain(p.shape, map);
+    // With ACCESS_PLATFORM the rings themselves are reached through the IOTLB: unmapped rings cannot make progress.
+    const ringsReachable = !hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM) || this.ringMapped(qs, map);
+    if (!ringsReachable) this.markBroken(q);
+    const active = ringActive(vr);
+    const split = qs.driver instanceof SplitRingDriver;
+    const oldUsed = split ? (qs.driver as SplitRingDriver).lastSeenUsed : 0;
+    const availFlags = split ? (qs.driver as SplitRingDriver).availFlags : 0;
+    const usedEvent = split ? (qs.driver as SplitRingDriver).usedEvent : 0;
+    const driverEvent = split ? null : (qs.driver as PackedRingDriver).driverEvent;
+    const driverAreas = qs.driver.driverOwnedAreas().map((a) => ({ gpa: a.gpa, bytes: readGpa(this.target.memory, a.gpa, a.len) }));
+    await this.target.kick(q);
+    if (q === NET_TX_QUEUE && this.profile.deviceType === 'net') await this.target.kick(NET_RX_QUEUE);
+    this.calledWhileCollecting = false;
+    const used = await this.collect(q, active);
+    await this.checkAlive(SURVIVES);
+    this.record(checkGuards(this.target.memory));
+    this.record(checkUnchanged(this.target.memory, driverAreas, DRIVER_AREAS, 'descriptor table / driver area'));
+    if (split) {
+      const runaway = (qs.driver as SplitRingDriver).usedRunaway();
+      if (runaway > 0) this.record(fail(SPLIT_USED.idRequirement, `used idx moved ${runaway} entries beyond the ring size`));
+    }
+    // vhost-user.rst "Ring states": a started but disabled ring is processed without side effects —
+    // a net back-end must process and discard TX packets and must not supply RX packets.
+    const discardTx = !active && vr.started && !vr.enabled && this.profile.deviceType === 'net' && q === NET_TX_QUEUE;
+    if (!active && !discardTx) {
+      const req = vr.started ? 'vhost-user.ring.disabled-with-protocol-features' : RING_INACTIVE;
+      this.record(used.length === 0 ? pass(req) : fail(req, `${used.length} buffer(s) used while the ring was ${vr.started ? 'disabled' : 'stopped'}`));
+    }
+    this.discarding = discardTx;
+    if (discardTx && used.length > 0) this.record(pass('vhost-user.ring.disabled-discards-tx'));
+    if (this.runawayQueues.has(q)) {
+      // After an index runaway, a correct device refuses the whole batch: nothing new may be used twice.
+      this.markBroken(q);
+    }
+    const ids = split ? SPLIT_USED : PACKED_USED;
+    for (const u of used) this.checkUsed(q, qs, u, ids);
+    if (this.profile.deviceType === 'net') this.deliverPendingRx();
+    // A refused chain left unused means the device may have stopped the queue (Linux vhost vq_err): allowed.
+    if ([...qs.outstanding.values()].some((p) => !p.cls.valid)) this.markBroken(q);
+    const stillValid = [...qs.outstanding.values()].filter((p) => p.cls.valid && p.kind !== 'netRx');
+    if (active && !this.session.vrings[q].maybeBroken && stillValid.length > 0) {
+      this.record(fail(RING_ACTIVE, `${stillValid.length} valid buffer(s) not used after a kick on a started, enabled ring`));
+    } else if (active && stillValid.length === 0 && used.length > 0) this.record(pass(RING_ACTIVE));
+    if (this.runawayQueues.has(q)) this.record(pass(RUNAWAY));
+    for (const [i, other] of this.queues) this.updateLastAvail(i, other);
+    const called = (await this.target.waitCall(q, Math.min(this.opts.settleMs, NOTIFY_WAIT_MS))) || this.calledWhileCollecting;
+    if (used.length > 0) {
+      const rule = split
+        ? splitNotifyRule(hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX), availFlags, usedEvent, oldUsed, (qs.driver as SplitRingDriver).lastSeenUsed)
+        : packedNotifyRule(hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX), driverEvent!.flags, driverEvent!.offWrap, (used as PackedUsedElem[]).map((u) => ({ idx: u.slot, wrap: u.wrap })));
+      for (const o of checkNotification(rule, called, vr.call)) this.record(o);
+    }
+  }
+
+  private ringMapped(qs: QueueState, map: ReturnType<Harness['translationMap']>): boolean {
+    const a = qs.driver.addrs;
+    return translateRange(a.desc, 16 * qs.driver.num, map, 'read') !== null && translateRange(a.avail, 4, map, 'read') !== null && translateRange(a.used, 4, map, 'write') !== null;
+  }
+
+  private updateLastAvail(q: number, qs: QueueState): void {
+    const d = qs.driver;
+    const consumed = d instanceof SplitRingDriver ? (d.publishedIdx - [...qs.outstanding.values()].filter(() => true).length) & 0xffff : null;
+    const packedBase = d instanceof PackedRingDriver && qs.outstanding.size === 0 ? d.availState.idx | (d.availState.wrap ? 0x8000 : 0) : null;
+    const base = consumed ?? packedBase;
+    this.session = {
+      ...this.session,
+      vrings: this.session.vrings.map((v, i) => (i === q ? (base === null ? { ...v, maybeBroken: true } : { ...v, lastAvail: base, pristine: false }) : v)),
+    };
+  }
+
+  private async collect(q: number, active: boolean): Promise<(UsedElem | PackedUsedElem)[]> {
+    const qs = this.queues.get(q)!;
+    const used = [...qs.driver.takeUsed()];
+    if (this.opts.settleMs > 0 && active) {
+      const deadline = Date.now() + this.opts.settleMs;
+      while (Date.now() < deadline && [...qs.outstanding.values()].filter((p) => p.kind !== 'netRx').length > used.length) {
+        if (await this.target.waitCall(q, Math.max(1, deadline - Date.now()))) this.calledWhileCollecting = true;
+        used.push(...qs.driver.takeUsed());
+      }
+    }
+    if (this.profile.deviceType === 'net' && q === NET_TX_QUEUE) {
+      const rx = this.queues.get(NET_RX_QUEUE);
+      if (rx) for (const u of rx.driver.takeUsed()) this.checkUsed(NET_RX_QUEUE, rx, u, rx.driver instanceof SplitRingDriver ? SPLIT_USED : PACKED_USED);
+    }
+    return used;
+  }
+
+  private checkUsed(q: number, qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED): void {
+    const outstandingIds = new Set(qs.outstanding.keys());
+    this.record(checkUsedId(ids, u.id, outstandingIds));
+    const p = qs.outstanding.get(u.id)!;
+    qs.outstanding.delete(u.id);
+    const mem = this.target.memory;
+    this.record(checkUnchanged(mem, p.fixed, WRITE_BOUND, 'readable buffer or canary gap'));
+    let expectedLen: number | null = null;
+    if (p.cls.valid && p.blk) {
+      const written = Buffer.concat(p.writable.map((b) => readGpa(mem, b.addr, b.len)));
+      const status = written[written.length - 1];
+      const known = [VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID].includes(p.blk.type);
+      for (const o of checkBlk(p.blk.exp, status, written.subarray(0, written.length - 1), known, p.blk.read)) this.record(o);
+      if (status === VIRTIO_BLK_S_OK) {
+        if (p.blk.write) this.settleWrite(p.blk.write);
+        expectedLen = p.blk.exp.usedLen;
+      }
+      // The last writable byte holds the status: it is always written, so len ≥ 1 (§5.2.6).
+      if (u.len < 1) this.record(fail('virtio.blk.status-byte', `used len ${u.len}: the status byte was not counted as written`));
+    }
+    if (p.cls.valid && p.kind === 'netTx') {
+      expectedLen = 0;
+      if (p.frame && !this.discarding) this.pendingFrames.push(p.frame);
+      qs.driver instanceof SplitRingDriver ? qs.driver.release(p.descs) : undefined;
+      this.releaseSlot(p.slot);
+      for (const o of checkUsedLen(ids, p.cls, u.len, null)) this.record(o);
+      return;
+    }
+    if (p.cls.valid && p.kind === 'netRx') {
+      if (!this.session.vrings[NET_RX_QUEUE]?.enabled) this.record(fail('vhost-user.ring.disabled-no-rx', `an RX buffer was filled (len ${u.len}) while the RX ring was disabled`));
+      const received = Buffer.concat(p.writable.map((b) => readGpa(mem, b.addr, b.len)));
+      const hdr = netHeaderSize(this.acked);
+      // Net is lossy: frames before the one received may have been dropped, never reordered or altered.
+      const k = this.pendingFrames.findIndex((f) => checkLoopback(hdr, f, received, u.len).every((o) => o.verdict === 'PASS'));
+      if (k >= 0) {
+        for (const o of checkLoopback(hdr, this.pendingFrames[k], received, u.len)) this.record(o);
+        this.pendingFrames.splice(0, k + 1);
+      } else if (this.pendingFrames.length > 0) {
+        for (const o of checkLoopback(hdr, this.pendingFrames[0], received, u.len)) this.record(o);
+      } else this.record(fail('virtio.net.loopback-integrity', `an RX buffer was used (len ${u.len}) although no frame was sent`));
+    }
+    for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);
+    if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
+    this.releaseSlot(p.slot);
+    const i = qs.rxOrder.indexOf(u.id);
+    if (i >= 0) qs.rxOrder.splice(i, 1);
+    void q;
+  }
+
+  /** Frames still waiting for an RX buffer stay pending; nothing to check until buffers are posted. */
+  private deliverPendingRx(): void {
+    const rx = this.queues.get(NET_RX_QUEUE);
+    if (!rx) return;
+    if (rx.rxOrder.length === 0 && this.pendingFrames.length > 256) this.pendingFrames = this.pendingFrames.slice(-256);
+  }
+}

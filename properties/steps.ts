@@ -1,0 +1,107 @@
+// The concrete steps a property run is made of. Steps are plain data so a
+// shrunk counterexample is saved and replayed as is, independent of the
+// generators that produced it (DESIGN.md "corpus/": steps, not only a seed).
+import type { VhostRequest } from '../spec/requests.ts';
+import { formatRequest } from '../spec/requests.ts';
+import type { ChainDefect } from '../model/chain.ts';
+
+/** How the driver brings the device up before any data moves. */
+export interface SetupStep {
+  readonly t: 'setup';
+  readonly packed: boolean;
+  readonly eventIdx: boolean;
+  readonly indirect: boolean;
+  readonly inOrder: boolean;
+  /** Negotiate ACCESS_PLATFORM and map guest memory through the IOTLB. */
+  readonly platform: boolean;
+  readonly num: number;
+}
+
+/** Where a request's bytes go: cut points split it over descriptors; `crossRegion` straddles the region boundary. */
+export interface LayoutSpec {
+  readonly cuts: readonly number[];
+  readonly indirect: boolean;
+  readonly crossRegion: boolean;
+  /** Place the buffer so it ends exactly at the end of a region (bug-catalog L10). */
+  readonly atRegionEnd?: boolean;
+}
+
+export type HostileAddr = 'unmapped' | 'overflow';
+
+export type Step =
+  | SetupStep
+  | { readonly t: 'control'; readonly req: VhostRequest }
+  | { readonly t: 'blk'; readonly queue: number; readonly type: number; readonly sector: bigint; readonly data: Uint8Array; readonly readLen: number; readonly layout: LayoutSpec }
+  | { readonly t: 'netTx'; readonly frame: Uint8Array; readonly layout: LayoutSpec }
+  | { readonly t: 'netRx'; readonly size: number; readonly layout: LayoutSpec }
+  | { readonly t: 'hostile'; readonly queue: number; readonly defect?: ChainDefect; readonly addr?: HostileAddr; readonly zeroLen?: boolean; readonly indirect: boolean }
+  | { readonly t: 'kick'; readonly queue: number }
+  | { readonly t: 'notifyMode'; readonly queue: number; readonly suppress: boolean; readonly eventOffset: number }
+  | { readonly t: 'runaway'; readonly queue: number; readonly extra: number }
+  | { readonly t: 'stopRing'; readonly queue: number }
+  | { readonly t: 'restartRing'; readonly queue: number }
+  | { readonly t: 'enableRing'; readonly queue: number; readonly enable: boolean }
+  | { readonly t: 'reset' }
+  | { readonly t: 'unmapIotlb'; readonly region: number }
+  | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number };
+
+export function formatStep(s: Step): string {
+  switch (s.t) {
+    case 'setup':
+      return `setup(${s.packed ? 'packed' : 'split'}, num=${s.num}${s.eventIdx ? ', EVENT_IDX' : ''}${s.indirect ? ', INDIRECT_DESC' : ''}${s.inOrder ? ', IN_ORDER' : ''}${s.platform ? ', ACCESS_PLATFORM' : ''})`;
+    case 'control':
+      return formatRequest(s.req);
+    case 'blk':
+      return `blk(queue=${s.queue}, type=${s.type}, sector=${s.sector}, ${s.data.length ? `write ${s.data.length} bytes` : `read ${s.readLen} bytes`}, ${formatLayout(s.layout)})`;
+    case 'netTx':
+      return `netTx(${s.frame.length} bytes, ${formatLayout(s.layout)})`;
+    case 'netRx':
+      return `netRx(${s.size} bytes, ${formatLayout(s.layout)})`;
+    case 'hostile':
+      return `hostile(queue=${s.queue}, ${[s.defect, s.addr, s.zeroLen ? 'zero-length' : undefined, s.indirect ? 'indirect' : undefined].filter(Boolean).join(', ')})`;
+    case 'kick':
+      return `kick(queue=${s.queue})`;
+    case 'notifyMode':
+      return `notifyMode(queue=${s.queue}, ${s.suppress ? 'suppress' : 'notify'}, eventOffset=${s.eventOffset})`;
+    case 'runaway':
+      return `availIdxRunaway(queue=${s.queue}, +${s.extra})`;
+    case 'stopRing':
+      return `stopRing(queue=${s.queue})`;
+    case 'restartRing':
+      return `restartRing(queue=${s.queue})`;
+    case 'enableRing':
+      return `setVringEnable(queue=${s.queue}, ${s.enable})`;
+    case 'reset':
+      return 'resetDevice + setup again';
+    case 'unmapIotlb':
+      return `iotlbInvalidate(region=${s.region})`;
+    case 'remapIotlb':
+      return `iotlbUpdate(region=${s.region}, perm=${s.perm})`;
+  }
+}
+
+function formatLayout(l: LayoutSpec): string {
+  const parts = [`cuts=[${l.cuts.join(',')}]`];
+  if (l.indirect) parts.push('indirect');
+  if (l.crossRegion) parts.push('cross-region');
+  if (l.atRegionEnd) parts.push('at-region-end');
+  return parts.join(' ');
+}
+
+/** JSON with bigint and byte arrays, for regression files. */
+export function stepsToJson(steps: readonly Step[]): unknown {
+  return JSON.parse(JSON.stringify(steps, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return { $big: `0x${v.toString(16)}` };
+    if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
+    return v;
+  }));
+}
+
+export function stepsFromJson(json: unknown): Step[] {
+  if (!Array.isArray(json)) throw new Error('steps must be an array');
+  return JSON.parse(JSON.stringify(json), (_k, v: unknown) => {
+    if (v && typeof v === 'object' && '$big' in v) return BigInt((v as { $big: string }).$big);
+    if (v && typeof v === 'object' && '$hex' in v) return new Uint8Array(Buffer.from((v as { $hex: string }).$hex, 'hex'));
+    return v;
+  }) as Step[];
+}

@@ -1,0 +1,101 @@
+// Named suites: a set-up, the steps that may follow it, and the requirement
+// ids the suite's oracles judge. A suite runs when any of its ids is selected.
+import fc from 'fast-check';
+import type { Profile } from '../../model/profile.ts';
+import { controlArb, hostileArb, iotlbArb, kickArb, notifyArb, ringStateArb, setupArb, trafficArb } from '../arbitraries/steps.ts';
+import type { SetupStep, Step } from '../steps.ts';
+
+export interface Suite {
+  readonly name: string;
+  readonly description: string;
+  readonly requirements: readonly string[];
+  /** Device types the suite applies to. */
+  readonly deviceTypes: readonly Profile['deviceType'][];
+  /** Feature bit names (spec/features) the target must offer, else every requirement is UNSUPPORTED. */
+  readonly needs?: readonly number[];
+  readonly maxSteps: number;
+  scenario(p: Profile): fc.Arbitrary<Step[]>;
+}
+
+const DATA_PATH_REQS = [
+  'virtio.split.used.id-is-head', 'virtio.split.used.len-written', 'virtio.split.desc.no-write-readable', 'virtio.robust.write-bound',
+  'virtio.blk.status-byte', 'virtio.blk.unsupported-type', 'virtio.blk.read-after-write', 'virtio.net.num-buffers-one', 'virtio.net.loopback-integrity',
+  'vhost-user.ring.start-on-kick', 'vhost-user.ring.stopped-no-processing', 'vhost-user.ring.disabled-with-protocol-features',
+  'vhost-user.ring.get-vring-base-stops', 'virtio.status.reset-clears', 'virtio.robust.survives',
+  'vhost-user.ring.disabled-discards-tx', 'vhost-user.ring.disabled-no-rx',
+] as const;
+
+function scenario(setup: fc.Arbitrary<SetupStep>, steps: fc.Arbitrary<Step>[], maxSteps: number): fc.Arbitrary<Step[]> {
+  return fc.tuple(setup, fc.array(fc.oneof(...steps), { minLength: 1, maxLength: maxSteps })).map(([s, rest]) => [s, ...rest]);
+}
+
+export const SUITES: readonly Suite[] = [
+  {
+    name: 'control-plane',
+    description: 'vhost-user session state machine: negotiation, vring configuration in any order, reset, invalid requests',
+    requirements: [
+      'vhost-user.features.get-features-stable', 'virtio.status.features-ok-refusal', 'vhost-user.robust.vring-index-range',
+      'vhost-user.ring.get-vring-base-stops', 'virtio.status.reset-clears', 'vhost-user.config.get-config', 'vhost-user.status.get-status',
+      'vhost-user.robust.mem-region-overflow', 'vhost-user.reply.required',
+    ],
+    deviceTypes: ['blk', 'net', 'fs'],
+    maxSteps: 25,
+    scenario: (p) => fc.array(controlArb(p, { safeForDataPath: false }), { minLength: 1, maxLength: 25 }),
+  },
+  {
+    name: 'split-datapath',
+    description: 'split rings: random interleavings of post / kick / stop / restart / enable / reset, chains of every shape, index wrap',
+    requirements: [...DATA_PATH_REQS, 'virtio.split.notify.flags-must-notify', 'virtio.split.notify.event-idx-must'],
+    deviceTypes: ['blk', 'net'],
+    maxSteps: 40,
+    scenario: (p) => scenario(setupArb({}), [trafficArb(p), trafficArb(p), kickArb(p), kickArb(p), ringStateArb(p), controlArb(p, { safeForDataPath: true })], 40),
+  },
+  {
+    name: 'packed-datapath',
+    description: 'packed rings, including sizes that are not powers of two, over many wraps',
+    requirements: ['virtio.packed.used.id-is-buffer-id', 'virtio.packed.used.len-written', 'virtio.packed.used.flags-wrap', 'virtio.packed.size-not-power-of-2', 'virtio.robust.write-bound', 'virtio.blk.status-byte', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'vhost-user.ring.start-on-kick', 'virtio.robust.survives'],
+    deviceTypes: ['blk', 'net'],
+    needs: [34],
+    maxSteps: 60,
+    scenario: (p) => scenario(setupArb({ packed: true }), [trafficArb(p), trafficArb(p), kickArb(p)], 60),
+  },
+  {
+    name: 'notification',
+    description: 'used-buffer notification suppression: flags and EVENT_IDX on both ring kinds',
+    requirements: ['virtio.split.notify.flags-must-notify', 'virtio.split.notify.flags-no-interrupt', 'virtio.split.notify.event-idx-must', 'virtio.split.notify.event-idx-should-not', 'virtio.packed.notify.disable', 'virtio.packed.notify.desc-event', 'vhost-user.vring.call-invalid-fd'],
+    deviceTypes: ['blk', 'net'],
+    maxSteps: 30,
+    scenario: (p) => fc.oneof(
+      scenario(setupArb({}), [trafficArb(p), kickArb(p), notifyArb(p), fc.constant<Step>({ t: 'control', req: { op: 'setVringCall', index: 0, invalid: true } })], 30),
+      scenario(setupArb({ packed: true }), [trafficArb(p), kickArb(p), notifyArb(p)], 30),
+    ),
+  },
+  {
+    name: 'iotlb',
+    description: 'ACCESS_PLATFORM: mappings change between requests, invalidation with requests in flight, permission violations, 64-bit edge cases',
+    requirements: ['vhost.iotlb.update-zero-size-rejected', 'virtio.robust.addr-unmapped', 'vhost.iotlb.translate-whole-range', 'vhost.iotlb.perm-enforced', 'vhost.iotlb.invalidate-removes', 'virtio.robust.write-bound', 'virtio.robust.survives'],
+    deviceTypes: ['blk', 'net'],
+    needs: [33],
+    maxSteps: 30,
+    scenario: (p) => scenario(setupArb({ platform: true }), [trafficArb(p), kickArb(p), iotlbArb()], 30),
+  },
+  {
+    name: 'hostile-descriptors',
+    description: 'loops, out-of-range indices and addresses, overflowing lengths, zero lengths, nested indirect, index runaway; then valid traffic after reset',
+    requirements: [
+      'virtio.robust.desc-index-bound', 'virtio.robust.chain-loop-bounded', 'virtio.robust.indirect-loop-bounded', 'virtio.robust.nested-indirect-rejected',
+      'virtio.robust.indirect-len-invalid', 'virtio.robust.addr-unmapped', 'virtio.robust.addr-len-overflow', 'virtio.robust.zero-len-desc',
+      'virtio.robust.avail-idx-runaway', 'virtio.robust.survives', 'virtio.robust.write-bound',
+    ],
+    deviceTypes: ['blk', 'net'],
+    maxSteps: 30,
+    scenario: (p) => fc.oneof(
+      scenario(setupArb({}), [hostileArb(p), trafficArb(p), kickArb(p), fc.constant<Step>({ t: 'reset' })], 30),
+      scenario(setupArb({ packed: true }), [hostileArb(p), trafficArb(p), kickArb(p), fc.constant<Step>({ t: 'reset' })], 30),
+    ),
+  },
+];
+
+export function suiteByName(name: string): Suite | undefined {
+  return SUITES.find((s) => s.name === name);
+}

@@ -1,0 +1,69 @@
+// Derives the model's Profile from the target's own answers (issue: "never
+// from a hard-coded list"): GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM
+// and the extent of the config space the device will return.
+import type { Profile } from '../model/profile.ts';
+import type { Target } from '../implementations/target.ts';
+import type { Reply } from '../spec/requests.ts';
+import { virtio_blk_config } from '../spec/virtio/blk.ts';
+import { hasFeature } from '../spec/virtio/features.ts';
+import { virtio_net_config } from '../spec/virtio/net.ts';
+import { VHOST_USER_F_PROTOCOL_FEATURES } from '../spec/vhostUser/protocolFeatures.ts';
+
+function value(r: Reply): bigint | number | Uint8Array | undefined {
+  return 'ok' in r && r.ok ? r.value : undefined;
+}
+
+export class ProfileError extends Error {}
+
+export async function deriveProfile(target: Target): Promise<Profile> {
+  const features = value(await target.send({ op: 'getFeatures' }));
+  if (typeof features !== 'bigint') throw new ProfileError(`${target.info.name}: GET_FEATURES gave no feature word`);
+  let protocol = 0n;
+  if (hasFeature(features, VHOST_USER_F_PROTOCOL_FEATURES)) {
+    const p = value(await target.send({ op: 'getProtocolFeatures' }));
+    if (typeof p === 'bigint') protocol = p;
+  }
+  const q = value(await target.send({ op: 'getQueueNum' }));
+  const queues = typeof q === 'number' && q > 0 ? Math.min(q, target.info.queues) : target.info.queues;
+  const layout = target.info.deviceType === 'net' ? virtio_net_config : virtio_blk_config;
+  // The largest prefix of the config structure the device serves is its config size.
+  let configSize = 0;
+  let capacity = 0n;
+  let config: Uint8Array = new Uint8Array(0);
+  for (let n = layout.size; n > 0; n--) {
+    const r = value(await target.send({ op: 'getConfig', offset: 0, size: n }));
+    if (r instanceof Uint8Array && r.length === n) {
+      configSize = n;
+      if (target.info.deviceType === 'blk') config = r;
+      if (target.info.deviceType === 'blk' && n >= 8) capacity = Buffer.from(r).readBigUInt64LE(0);
+      break;
+    }
+  }
+  await target.send({ op: 'resetDevice' });
+  return {
+    deviceType: target.info.deviceType,
+    queues,
+    maxQueueSize: target.info.maxQueueSize,
+    offeredFeatures: features,
+    offeredProtocolFeatures: protocol,
+    configSize,
+    config,
+    blkCapacitySectors: capacity,
+    blkFreshDisk: target.info.kind === 'simulated',
+    errorsAlwaysVisible: target.info.kind !== 'socket',
+  };
+}
+
+export function profileRecord(p: Profile): Record<string, string | number | boolean> {
+  return {
+    deviceType: p.deviceType,
+    queues: p.queues,
+    maxQueueSize: p.maxQueueSize,
+    offeredFeatures: `0x${p.offeredFeatures.toString(16)}`,
+    offeredProtocolFeatures: `0x${p.offeredProtocolFeatures.toString(16)}`,
+    configSize: p.configSize,
+    blkCapacitySectors: p.blkCapacitySectors.toString(),
+    blkFreshDisk: p.blkFreshDisk,
+    errorsAlwaysVisible: p.errorsAlwaysVisible,
+  };
+}

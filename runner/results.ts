@@ -1,0 +1,78 @@
+// The result of a run: what reporters write (index.json is this object,
+// versioned) and what the expectations gate compares. DESIGN.md "runner/ and reports/".
+
+import type { Verdict } from '../spec/verdicts.ts';
+
+export { VERDICTS, type Verdict } from '../spec/verdicts.ts';
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+/** A shrunk counterexample, as printed and as saved under corpus/regressions/. */
+export interface Failure {
+  readonly requirementId: string;
+  /** Acceptable outcomes the model allowed, e.g. `error → PASS`. */
+  readonly expected: readonly string[];
+  readonly actual: string;
+  /** Numbered concrete steps of the shrunk case, one line each. */
+  readonly steps: readonly string[];
+  /** Hex dumps of the last frames exchanged, when the transport has frames. */
+  readonly frames?: readonly string[];
+  readonly replayCommand: string;
+  readonly regressionFile?: string;
+  /** fast-check seed and path of the counterexample, for the record. */
+  readonly seed: number;
+  readonly path?: string;
+}
+
+export interface RequirementResult {
+  readonly id: string;
+  readonly verdict: Verdict;
+  /** Suites that checked it. */
+  readonly suites: readonly string[];
+  readonly detail?: string;
+  readonly failure?: Failure;
+  /** Verdict named by the target's expectations file, if any. */
+  readonly expected?: Verdict;
+  readonly expectationReason?: string;
+  /** True when the verdict differs from what was expected (PASS is expected by default). */
+  readonly unexpected: boolean;
+}
+
+export interface SuiteRun {
+  readonly name: string;
+  readonly runs: number;
+  readonly steps: number;
+  readonly durationMs: number;
+}
+
+export interface RunSummary {
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly unexpected: number;
+  readonly byVerdict: Readonly<Record<Verdict, number>>;
+}
+
+export interface RunResult {
+  readonly schemaVersion: typeof RESULT_SCHEMA_VERSION;
+  readonly tool: { readonly name: 'vhostcheck'; readonly version: string };
+  readonly target: {
+    readonly spec: string;
+    readonly name: string;
+    readonly kind: string;
+    readonly version: string;
+    readonly deviceType: string;
+  };
+  /** The profile the model was given, with feature words as hex strings. */
+  readonly profile: Readonly<Record<string, string | number | boolean>>;
+  readonly seed: number;
+  readonly runs: number;
+  readonly strict: boolean;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  /** True when the run was cut short (time budget or signal); results so far are kept. */
+  readonly interrupted: boolean;
+  readonly suites: readonly SuiteRun[];
+  readonly results: readonly RequirementResult[];
+  readonly summary: RunSummary;
+}

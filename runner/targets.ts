@@ -1,0 +1,96 @@
+// Opens the Target a spec names. One factory per run: `open()` gives a fresh
+// session for each property run; `dispose()` releases what the factory holds
+// (a spawned back-end). A back-end that died is started again on the next
+// open, so a CRASH costs one run, not the rest of the suite.
+import { createSimulatedTarget } from '../implementations/simulated/index.ts';
+import type { DeviceType, Target } from '../implementations/target.ts';
+import { VhostUserTarget } from '../implementations/vhost-user/frontEnd.ts';
+import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
+import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
+import { UsageError } from './usageError.ts';
+
+export interface TargetFactory {
+  readonly spec: TargetSpec;
+  open(): Promise<Target>;
+  /** How long a kick may take to settle: in-process targets finish synchronously. */
+  readonly settleMs: number;
+  dispose(): Promise<void>;
+}
+
+/** A socket back-end answers within this; anything slower is a TIMEOUT, not a pass. */
+const SOCKET_SETTLE_MS = 300;
+
+function socketDeviceType(): DeviceType {
+  const t = process.env.VHOSTCHECK_DEVICE_TYPE;
+  if (t === undefined || t === 'blk') return 'blk';
+  if (t === 'net' || t === 'fs') return t;
+  throw new UsageError(`VHOSTCHECK_DEVICE_TYPE must be blk, net or fs, not '${t}'`);
+}
+
+export function targetFactory(spec: TargetSpec): TargetFactory {
+  switch (spec.kind) {
+    case 'simulated': {
+      const deviceType = spec.device ?? 'blk';
+      // Construct once now so an unknown mutant name is exit 2 before any work.
+      void createSimulatedTarget({ deviceType, mutant: spec.mutant }).close();
+      return { spec, settleMs: 0, open: async () => createSimulatedTarget({ deviceType, mutant: spec.mutant }), dispose: async () => {} };
+    }
+    case 'vhost-user': {
+      if (spec.via === 'socket') {
+        const deviceType = socketDeviceType();
+        return {
+          spec,
+          settleMs: SOCKET_SETTLE_MS,
+          open: async () => {
+            try {
+              return await VhostUserTarget.open({ socketPath: spec.path, deviceType });
+            } catch (e) {
+              throw new UsageError(`cannot connect to vhost-user back-end at ${spec.path}: ${(e as Error).message}`);
+            }
+          },
+          dispose: async () => {},
+        };
+      }
+      if (spec.peer === 'qsd-blk') return qsdFactory(spec);
+      throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
+    }
+    default:
+      throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
+  }
+}
+
+function qsdFactory(spec: TargetSpec): TargetFactory {
+  let daemon: QsdDaemon | undefined;
+  const alive = () => daemon !== undefined && daemon.health().state === 'alive';
+  return {
+    spec,
+    settleMs: SOCKET_SETTLE_MS,
+    open: async () => {
+      for (let attempt = 0; ; attempt++) {
+        if (!alive()) {
+          await daemon?.stop();
+          try {
+            daemon = await QsdDaemon.start();
+          } catch (e) {
+            throw new UsageError(`cannot start qemu-storage-daemon (install Debian package qemu-system-common): ${(e as Error).message.split('\n')[0]}`);
+          }
+        }
+        try {
+          return await daemon!.open();
+        } catch (e) {
+          // A daemon that just crashed refuses connections before its exit is reaped: give the exit a moment, then restart it.
+          await new Promise((r) => setTimeout(r, 100));
+          if (attempt >= 2) throw e;
+          if (alive()) {
+            await daemon!.stop();
+            daemon = undefined;
+          }
+        }
+      }
+    },
+    dispose: async () => {
+      await daemon?.stop();
+      daemon = undefined;
+    },
+  };
+}

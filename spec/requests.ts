@@ -1,0 +1,82 @@
+// The control-plane vocabulary shared by the model, the suites and every
+// Target: requests in vhost terms, independent of transport. An adapter maps
+// each request to its transport (vhost-user message, vhost ioctl, VDUSE
+// ioctl); the model maps it to the set of acceptable outcomes.
+
+/** A guest memory region as announced to the device (vhost_user_memory_region / vhost_memory_region). */
+export interface MemRegionDesc {
+  readonly gpa: bigint;
+  readonly size: bigint;
+  /** Front-end virtual address: what SET_VRING_ADDR and IOTLB uaddr refer to. */
+  readonly uaddr: bigint;
+}
+
+export type VhostRequest =
+  | { readonly op: 'getFeatures' }
+  | { readonly op: 'setFeatures'; readonly features: bigint }
+  | { readonly op: 'getProtocolFeatures' }
+  | { readonly op: 'setProtocolFeatures'; readonly features: bigint }
+  | { readonly op: 'setOwner' }
+  | { readonly op: 'resetDevice' }
+  | { readonly op: 'getQueueNum' }
+  | { readonly op: 'setMemTable'; readonly regions: readonly MemRegionDesc[] }
+  | { readonly op: 'setVringNum'; readonly index: number; readonly num: number }
+  | {
+      readonly op: 'setVringAddr';
+      readonly index: number;
+      readonly flags: number;
+      readonly desc: bigint;
+      readonly used: bigint;
+      readonly avail: bigint;
+      readonly log: bigint;
+    }
+  | { readonly op: 'setVringBase'; readonly index: number; readonly base: number }
+  | { readonly op: 'getVringBase'; readonly index: number }
+  /** The adapter owns the eventfds; `invalid` sends the "no fd" form (vhost-user flag bit 8, or fd -1). */
+  | { readonly op: 'setVringKick'; readonly index: number; readonly invalid?: boolean }
+  | { readonly op: 'setVringCall'; readonly index: number; readonly invalid?: boolean }
+  | { readonly op: 'setVringEnable'; readonly index: number; readonly enable: boolean }
+  | { readonly op: 'getConfig'; readonly offset: number; readonly size: number }
+  | { readonly op: 'setStatus'; readonly status: number }
+  | { readonly op: 'getStatus' }
+  | { readonly op: 'iotlbUpdate'; readonly iova: bigint; readonly size: bigint; readonly uaddr: bigint; readonly perm: number }
+  | { readonly op: 'iotlbInvalidate'; readonly iova: bigint; readonly size: bigint };
+
+export type VhostOp = VhostRequest['op'];
+
+/** What came back. `value` is bigint for feature words, number for counts and states, Uint8Array for config. */
+export type Reply =
+  | { readonly ok: true; readonly value?: bigint | number | Uint8Array }
+  | { readonly ok: false; readonly errno: string }
+  | { readonly closed: true }
+  | { readonly timeout: true };
+
+export type OutcomeKind = 'ok' | 'error' | 'closed' | 'timeout';
+
+export function outcomeKind(r: Reply): OutcomeKind {
+  if ('ok' in r) return r.ok ? 'ok' : 'error';
+  return 'closed' in r ? 'closed' : 'timeout';
+}
+
+/** One line per request, as printed in shrunk counterexamples. */
+export function formatRequest(r: VhostRequest): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'op') continue;
+    if (k === 'regions') {
+      parts.push(`regions=[${(v as MemRegionDesc[]).map((m) => `gpa=0x${m.gpa.toString(16)} size=0x${m.size.toString(16)} uaddr=0x${m.uaddr.toString(16)}`).join('; ')}]`);
+    } else if (typeof v === 'bigint') parts.push(`${k}=0x${v.toString(16)}`);
+    else parts.push(`${k}=${String(v)}`);
+  }
+  return parts.length ? `${r.op}(${parts.join(', ')})` : `${r.op}()`;
+}
+
+export function formatReply(r: Reply): string {
+  if ('closed' in r) return 'connection closed';
+  if ('timeout' in r) return 'timeout';
+  if (!r.ok) return `error ${r.errno}`;
+  if (r.value === undefined) return 'ok';
+  if (typeof r.value === 'bigint') return `ok 0x${r.value.toString(16)}`;
+  if (typeof r.value === 'number') return `ok ${r.value}`;
+  return `ok [${Buffer.from(r.value).toString('hex')}]`;
+}

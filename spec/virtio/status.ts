@@ -1,0 +1,15 @@
+// Device status field bits (virtio 1.2 §2.1; linux/virtio_config.h).
+export const VIRTIO_CONFIG_S_ACKNOWLEDGE = 1;
+export const VIRTIO_CONFIG_S_DRIVER = 2;
+export const VIRTIO_CONFIG_S_DRIVER_OK = 4;
+export const VIRTIO_CONFIG_S_FEATURES_OK = 8;
+export const VIRTIO_CONFIG_S_NEEDS_RESET = 0x40;
+export const VIRTIO_CONFIG_S_FAILED = 0x80;
+
+/** The driver-initialisation order of §3.1.1: each step sets one more bit. */
+export const STATUS_INIT_SEQUENCE = [
+  VIRTIO_CONFIG_S_ACKNOWLEDGE,
+  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK,
+  VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK,
+] as const;
