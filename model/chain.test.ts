@@ -34,10 +34,23 @@ describe('classifyChain', () => {
 
   it('property: a chain inside mapped memory is valid and its byte counts add up', () => {
     const buf = fc.record({ addr: fc.bigInt({ min: 0n, max: 0x1f_0000n }), len: fc.integer({ min: 0, max: 0x1_0000 }), write: fc.boolean() });
-    fc.assert(fc.property(fc.array(buf, { maxLength: 8 }), (buffers) => {
+    fc.assert(fc.property(fc.array(buf, { maxLength: 8 }), (unordered) => {
+      const buffers = [...unordered.filter((b) => !b.write), ...unordered.filter((b) => b.write)];
       const c = classifyChain({ indirect: false, buffers }, map);
       expect(c.valid).toBe(true);
       if (c.valid) expect(c.readable + c.writable).toBe(buffers.reduce((n, b) => n + b.len, 0));
     }), { seed: 42 });
+  });
+});
+
+describe('classifyChain: buffer order', () => {
+  it('refuses a device-readable buffer after a device-writable one (virtio.robust.out-after-in)', () => {
+    const c = classifyChain({ indirect: false, buffers: [{ addr: 0n, len: 16, write: false }, { addr: 0x100n, len: 8, write: true }, { addr: 0x200n, len: 8, write: false }] }, map);
+    expect(c).toMatchObject({ valid: false, requirement: 'virtio.robust.out-after-in' });
+  });
+
+  it('the order rule is about descriptor flags: a zero-length writable descriptor counts too', () => {
+    const c = classifyChain({ indirect: false, buffers: [{ addr: 0x100n, len: 0, write: true }, { addr: 0n, len: 16, write: false }] }, map);
+    expect(c).toMatchObject({ valid: false, requirement: 'virtio.robust.out-after-in' });
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { iotlbInvalidate, iotlbUpdate, lastOf, memTableValid, translateRange } from './memory.ts';
+import { classifyChainWith } from './chain.ts';
+import { iotlbInvalidate, iotlbMap, iotlbUpdate, lastOf, memTableValid, translateRange } from './memory.ts';
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
@@ -22,12 +23,25 @@ describe('IOTLB', () => {
     expect(iotlbUpdate([], 0n, 16n, 0x1000n, 1)).toEqual([{ iova: 0n, last: 15n, uaddr: 0x1000n, perm: 1 }]);
   });
 
-  it('invalidation removes entries overlapping at either end (bug-catalog D15)', () => {
+  it('invalidation hits entries overlapping at either end (bug-catalog D15); only remnants outside the range survive, as "maybe"', () => {
     const tlb = iotlbUpdate(iotlbUpdate([], 0x1000n, 0x1000n, 0n, 3)!, 0x3000n, 0x1000n, 0n, 3)!;
-    expect(iotlbInvalidate(tlb, 0x1fffn, 1n)).toHaveLength(1);
-    expect(iotlbInvalidate(tlb, 0x0n, 0x1001n)).toHaveLength(1);
-    expect(iotlbInvalidate(tlb, 0x2000n, 0x1000n)).toHaveLength(2);
-    expect(iotlbInvalidate(tlb, 0x2fffn, 2n)).toHaveLength(1);
+    const definite = (t: ReturnType<typeof iotlbInvalidate>) => t.filter((e) => !e.maybe).length;
+    expect(definite(iotlbInvalidate(tlb, 0x1fffn, 1n))).toBe(1);
+    expect(definite(iotlbInvalidate(tlb, 0x0n, 0x1001n))).toBe(1);
+    expect(definite(iotlbInvalidate(tlb, 0x2000n, 0x1000n))).toBe(2);
+    expect(definite(iotlbInvalidate(tlb, 0x2fffn, 2n))).toBe(1);
+    expect(iotlbInvalidate(tlb, 0x0n, 0x5000n)).toEqual([]);
+    const cut = iotlbInvalidate(tlb, 0x1800n, 0x2000n);
+    expect(cut.find((e) => e.maybe && e.iova === 0x1000n)?.last).toBe(0x17ffn);
+    expect(cut.find((e) => e.maybe && e.iova === 0x3800n)?.uaddr).toBe(0x800n);
+  });
+
+  it('a chain in memory that is only maybe mapped is valid but may be refused', () => {
+    const tlb = iotlbInvalidate(iotlbUpdate([], 0n, 0x2000n, 0x10000n, 3)!, 0x1000n, 0x1000n);
+    const c = classifyChainWith({ indirect: false, buffers: [{ addr: 0x800n, len: 16, write: false }] }, iotlbMap(tlb), iotlbMap(tlb, true));
+    expect(c).toMatchObject({ valid: true, mayRefuse: 'virtio.robust.addr-unmapped' });
+    const gone = classifyChainWith({ indirect: false, buffers: [{ addr: 0x1800n, len: 16, write: false }] }, iotlbMap(tlb), iotlbMap(tlb, true));
+    expect(gone.valid).toBe(false);
   });
 });
 

@@ -14,6 +14,11 @@ export interface IotlbEntry {
   readonly last: bigint;
   readonly uaddr: bigint;
   readonly perm: number;
+  /**
+   * The remnant of an entry an INVALIDATE covered only in part: Linux vhost and DPDK drop the whole
+   * entry, a back-end that trims keeps this part; vhost-user.rst allows either, so it may or may not be mapped.
+   */
+  readonly maybe?: boolean;
 }
 
 /** Inclusive last address of [start, start+size), or null when size is 0 or it wraps 64 bits. */
@@ -43,10 +48,19 @@ export function iotlbUpdate(tlb: readonly IotlbEntry[], iova: bigint, size: bigi
   return [...tlb, { iova, last: iova + size - 1n, uaddr, perm }];
 }
 
-/** Removes every entry overlapping [iova, iova+size-1] (overlap on both ends: bug-catalog D15). */
+/**
+ * Invalidates [iova, iova+size-1]: every entry overlapping it, at either end (bug-catalog D15), is
+ * gone inside the range; what an overlapping entry had outside the range survives only as "maybe".
+ */
 export function iotlbInvalidate(tlb: readonly IotlbEntry[], iova: bigint, size: bigint): IotlbEntry[] {
   const last = lastOf(iova, size) ?? U64_MAX;
-  return tlb.filter((e) => e.last < iova || e.iova > last);
+  return tlb.flatMap((e) => {
+    if (e.last < iova || e.iova > last) return [e];
+    const rest: IotlbEntry[] = [];
+    if (e.iova < iova) rest.push({ ...e, last: iova - 1n, maybe: true });
+    if (e.last > last) rest.push({ ...e, iova: last + 1n, uaddr: e.uaddr + (last + 1n - e.iova), maybe: true });
+    return rest;
+  });
 }
 
 export type Access = 'read' | 'write';
@@ -84,6 +98,9 @@ export function memTableMap(regions: readonly MemRegionDesc[]): { start: bigint;
   return regions.map((r) => ({ start: r.gpa, last: r.gpa + r.size - 1n, to: r.uaddr, perm: IOTLB_PERM.RW }));
 }
 
-export function iotlbMap(tlb: readonly IotlbEntry[]): { start: bigint; last: bigint; to: bigint; perm: number }[] {
-  return tlb.map((e) => ({ start: e.iova, last: e.last, to: e.uaddr, perm: e.perm }));
+/** The IOTLB as a translation map: definite entries only, or (lenient) with the "maybe" remnants after them. */
+export function iotlbMap(tlb: readonly IotlbEntry[], lenient = false): { start: bigint; last: bigint; to: bigint; perm: number }[] {
+  const definite = tlb.filter((e) => !e.maybe);
+  const entries = lenient ? [...definite, ...tlb.filter((e) => e.maybe)] : definite;
+  return entries.map((e) => ({ start: e.iova, last: e.last, to: e.uaddr, perm: e.perm }));
 }

@@ -28,8 +28,10 @@ export function splitNotifyRule(eventIdx: boolean, availFlags: number, usedEvent
 
 /**
  * Packed ring, per the driver event suppression structure (§2.8.14).
- * `usedSlots` are the ring positions (with wrap counters) where the batch's
- * used descriptors were written.
+ * `usedSlots` are the ring positions (with wrap counters) the batch's used
+ * buffers cover, skipped slots of a chain included: "Event will only trigger
+ * when this descriptor is made ... used" (§2.8.10), and a chain's skipped
+ * descriptors are used with it.
  */
 export function packedNotifyRule(eventIdx: boolean, flags: number, offWrap: number, usedSlots: readonly { idx: number; wrap: boolean }[]): NotifyRule {
   if (usedSlots.length === 0) return { kind: 'may' };

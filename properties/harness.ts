@@ -3,12 +3,12 @@
 // CheckFailure, which is what fast-check shrinks on.
 import type { Target } from '../implementations/target.ts';
 import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
-import { type ChainClass, type ChainShape, classifyChain, type BufferShape } from '../model/chain.ts';
+import { type BufferShape, type ChainClass, type ChainShape, classifyChainWith } from '../model/chain.ts';
 import { iotlbMap, memTableMap, translateRange } from '../model/memory.ts';
 import { packedNotifyRule, splitNotifyRule } from '../model/notify.ts';
 import { describeOutcomes, judge } from '../model/outcome.ts';
 import type { Profile } from '../model/profile.ts';
-import { initialSession, ringActive, type SessionModel, stepSession } from '../model/session.ts';
+import { initialSession, ringActive, type SessionModel, stepSession, type VringModel } from '../model/session.ts';
 import { encode } from '../spec/codec.ts';
 import { formatReply, type Reply, type VhostRequest } from '../spec/requests.ts';
 import type { Verdict } from '../spec/verdicts.ts';
@@ -70,6 +70,8 @@ export class CheckFailure extends Error {
 
 interface Pending {
   readonly kind: 'blk' | 'netTx' | 'netRx' | 'hostile';
+  /** Order in which the driver made it available. */
+  readonly seq: number;
   readonly shape: ChainShape;
   /** Classified when the device can process it: at the kick, against the mappings in force then. */
   cls: ChainClass;
@@ -82,11 +84,21 @@ interface Pending {
   readonly frame?: Uint8Array;
 }
 
+interface QueueSnapshot {
+  readonly q: number;
+  readonly qs: QueueState;
+  readonly vr: VringModel;
+  readonly active: boolean;
+  readonly oldUsed: number;
+  readonly availFlags: number;
+  readonly usedEvent: number;
+  readonly driverEvent: { offWrap: number; flags: number } | null;
+  readonly driverAreas: readonly { gpa: bigint; bytes: Uint8Array }[];
+}
+
 interface QueueState {
   readonly driver: SplitRingDriver | PackedRingDriver;
   readonly outstanding: Map<number, Pending>;
-  /** RX buffers in the order posted, and TX frames awaiting an RX buffer (net loopback model). */
-  readonly rxOrder: number[];
 }
 
 export interface HarnessOptions {
@@ -106,6 +118,7 @@ export class Harness {
   private setup: SetupStep | null = null;
   private freeSlots: bigint[] = [];
   private sessionOver = false;
+  private postSeq = 0;
   private stepIndex = -1;
   readonly observations: { requirement: string; verdict: Verdict; detail: string; step: number }[] = [];
   readonly executed: Step[] = [];
@@ -169,7 +182,8 @@ export class Harness {
       case 'restartRing': return this.restartRing(step.queue);
       case 'enableRing': { await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
       case 'reset': return this.resetAndSetup();
-      case 'unmapIotlb': return this.iotlbRegion(step.region, 0);
+      case 'churn': return this.churn(step.queue, step.count);
+      case 'unmapIotlb': return this.unmapIotlb(step.region);
       case 'remapIotlb': return this.iotlbRegion(step.region, step.perm);
     }
   }
@@ -248,16 +262,19 @@ export class Harness {
     const usePacked = hasFeature(this.acked, VIRTIO_F_RING_PACKED);
     for (const q of this.dataQueues()) {
       const addrs = this.ringAddrs(q);
-      const driver = usePacked ? new PackedRingDriver(mem, addrs, s.num) : new SplitRingDriver(mem, addrs, s.num);
-      this.queues.set(q, { driver, outstanding: new Map(), rxOrder: [] });
+      // A split ring may start at any index: near 256 and 65536 the 16-bit arithmetic is exercised early.
+      const base = usePacked ? 0 : s.base ?? 0;
+      const driver = usePacked ? new PackedRingDriver(mem, addrs, s.num) : new SplitRingDriver(mem, addrs, s.num, base);
+      this.queues.set(q, { driver, outstanding: new Map() });
       await this.control({ op: 'setVringNum', index: q, num: s.num });
       // Packed wrap counters start at 1 (virtio 1.2 §2.8.1): avail index 0 | wrap << 15 in the low half,
       // the used index and wrap likewise in the high half (Linux vhost VHOST_SET_VRING_BASE).
-      await this.control({ op: 'setVringBase', index: q, base: usePacked ? PACKED_INITIAL_BASE : 0 });
+      await this.control({ op: 'setVringBase', index: q, base: usePacked ? PACKED_INITIAL_BASE : base });
       await this.control({ op: 'setVringAddr', index: q, flags: 0, desc: this.ringAddr(addrs.desc), used: this.ringAddr(addrs.used), avail: this.ringAddr(addrs.avail), log: 0n });
       await this.control({ op: 'setVringKick', index: q });
       await this.control({ op: 'setVringCall', index: q });
-      if (hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES)) await this.control({ op: 'setVringEnable', index: q, enable: true });
+      // With PROTOCOL_FEATURES the rings start disabled; a set-up may leave them so, and later steps enable them.
+      if (hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES) && s.enableRings !== false) await this.control({ op: 'setVringEnable', index: q, enable: true });
     }
     if ((this.session.protocol ?? 0n) & bit(VHOST_USER_PROTOCOL_F_STATUS)) {
       for (const st of STATUS_INIT_SEQUENCE) await this.control({ op: 'setStatus', status: st });
@@ -267,14 +284,37 @@ export class Harness {
     for (const q of this.dataQueues()) await this.target.waitCall(q, 0);
   }
 
+  /**
+   * Replaces a ring's call and kick notifiers many times over: each replacement must release the
+   * previous fd (bug-catalog D2), so the back-end neither runs out of fds nor slows down.
+   */
+  private async churn(q: number, count: number): Promise<void> {
+    const v = this.session.vrings[q];
+    if (!v || this.sessionOver) return;
+    for (let i = 0; i < count && !this.sessionOver; i++) {
+      await this.control({ op: 'setVringCall', index: q });
+      if (v.started) await this.control({ op: 'setVringKick', index: q });
+    }
+  }
+
   private async resetAndSetup(): Promise<void> {
     // Writes outstanding at the reset may or may not have reached the disk.
     this.ghostWrites.push(...this.blkInFlight().writes);
     await this.control({ op: 'resetDevice' });
+    // Every ring must be back at its initial state (virtio.status.reset-clears) before set-up runs again.
+    for (const q of this.dataQueues()) await this.control({ op: 'getVringBase', index: q });
     this.queues.clear();
     this.pendingFrames = [];
     this.resetSlots();
     if (this.setup) await this.doSetup(this.setup);
+  }
+
+  private async unmapIotlb(which: number | 'all' | 'span'): Promise<void> {
+    if (typeof which === 'number') return this.iotlbRegion(which, 0);
+    const [r0, r1] = this.target.memory.regions;
+    const half = BigInt(r0.bytes.length / 2);
+    if (which === 'all') await this.control({ op: 'iotlbInvalidate', iova: r0.gpa, size: r1.gpa + BigInt(r1.bytes.length) - r0.gpa });
+    else await this.control({ op: 'iotlbInvalidate', iova: r0.gpa + half, size: 2n * half });
   }
 
   private async iotlbRegion(i: number, perm: number): Promise<void> {
@@ -285,8 +325,12 @@ export class Harness {
     if (perm !== 0) await this.control({ op: 'iotlbUpdate', iova: r.gpa, size: BigInt(r.bytes.length), uaddr: r.uaddr, perm });
   }
 
-  private translationMap() {
-    return hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM) ? iotlbMap(this.session.iotlb) : memTableMap(this.session.memTable ?? []);
+  private translationMap(lenient = false) {
+    return hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM) ? iotlbMap(this.session.iotlb, lenient) : memTableMap(this.session.memTable ?? []);
+  }
+
+  private classify(shape: ChainShape): ChainClass {
+    return classifyChainWith(shape, this.translationMap(), this.translationMap(true));
   }
 
   private takeSlot(layout: LayoutSpec): bigint | null {
@@ -325,7 +369,9 @@ export class Harness {
     const cuts = [...new Set(layout.cuts.filter((c) => c > 0 && c < total)), readable.length].filter((c) => c > 0 && c < total).sort((a, b) => a - b);
     const bounds = [0, ...new Set(cuts), total];
     const pieces = bounds.length - 1;
-    let at = layout.atRegionEnd ? slot + SLOT - BigInt(total + pieces * GAP) + BigInt(GAP) : slot;
+    const span = BigInt(total + pieces * GAP);
+    // Cross-region data is centred on the boundary, so some buffer really spans both regions.
+    let at = layout.crossRegion ? REGION_BOUNDARY - span / 2n : layout.atRegionEnd ? slot + SLOT - span + BigInt(GAP) : slot;
     const buffers: BufferShape[] = [];
     const fixed: { gpa: bigint; bytes: Uint8Array }[] = [];
     for (let k = 0; k < pieces; k++) {
@@ -353,7 +399,7 @@ export class Harness {
     return layout.indirect && hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC);
   }
 
-  private post(q: number, shape: ChainShape, pending: Omit<Pending, 'descs' | 'cls' | 'shape'>, cls: ChainClass): boolean {
+  private post(q: number, shape: ChainShape, pending: Omit<Pending, 'descs' | 'cls' | 'shape' | 'seq'>, cls: ChainClass): boolean {
     const qs = this.queues.get(q);
     if (!qs) return false;
     const placed = qs.driver.addChain(shape);
@@ -362,8 +408,7 @@ export class Harness {
       return false;
     }
     qs.driver.publish();
-    qs.outstanding.set(placed.head, { ...pending, shape, descs: placed.descs, cls });
-    if (pending.kind === 'netRx') qs.rxOrder.push(placed.head);
+    qs.outstanding.set(placed.head, { ...pending, shape, descs: placed.descs, cls, seq: this.postSeq++ });
     return true;
   }
 
@@ -375,7 +420,7 @@ export class Harness {
     const writableLen = (type === VIRTIO_BLK_T_OUT || type === VIRTIO_BLK_T_FLUSH ? 0 : readLen) + 1;
     const { buffers, fixed } = this.layOut(slot, readable, writableLen, layout);
     const shape: ChainShape = { buffers, indirect: this.useIndirect(layout) };
-    const cls = classifyChain(shape, this.translationMap());
+    const cls = this.classify(shape);
     const exp = expectBlk({ type, sector, data, readLen }, { capacitySectors: this.profile.blkCapacitySectors, readOnly: false, initiallyZero: this.profile.blkFreshDisk });
     const write = type === VIRTIO_BLK_T_OUT && exp.statuses.includes(VIRTIO_BLK_S_OK) ? { sector, data } : null;
     const inFlight = this.blkInFlight();
@@ -422,7 +467,7 @@ export class Harness {
     const hdr = encode(virtio_net_hdr_v1, { flags: 0, gso_type: 0, hdr_len: 0, gso_size: 0, csum_start: 0, csum_offset: 0, num_buffers: 0 }).subarray(0, hdrSize);
     const { buffers, fixed } = this.layOut(slot, Buffer.concat([hdr, frame]), 0, layout);
     const shape: ChainShape = { buffers, indirect: this.useIndirect(layout) };
-    this.post(NET_TX_QUEUE, shape, { kind: 'netTx', slot, fixed, writable: [], frame }, classifyChain(shape, this.translationMap()));
+    this.post(NET_TX_QUEUE, shape, { kind: 'netTx', slot, fixed, writable: [], frame }, this.classify(shape));
   }
 
   private async postNetRx(size: number, layout: LayoutSpec): Promise<void> {
@@ -430,39 +475,49 @@ export class Harness {
     if (slot === null) return;
     const { buffers, fixed } = this.layOut(slot, new Uint8Array(0), size, layout);
     const shape: ChainShape = { buffers, indirect: this.useIndirect(layout) };
-    this.post(NET_RX_QUEUE, shape, { kind: 'netRx', slot, fixed, writable: buffers }, classifyChain(shape, this.translationMap()));
+    this.post(NET_RX_QUEUE, shape, { kind: 'netRx', slot, fixed, writable: buffers }, this.classify(shape));
   }
 
+  /**
+   * A hostile chain is a well-formed request with one thing wrong, so a device
+   * that misses the flaw visibly processes it: blk = [header R][data W][status W],
+   * net TX = [virtio-net header R][frame R]. Buffer 1 is the one the address
+   * defects damage.
+   */
   private async postHostile(step: Extract<Step, { t: 'hostile' }>): Promise<void> {
-    const layout: LayoutSpec = { cuts: [16], indirect: false, crossRegion: false };
+    const layout: LayoutSpec = { cuts: [], indirect: false, crossRegion: false };
     const slot = this.takeSlot(layout);
     if (slot === null) return;
-    const base = this.layOut(slot, new Uint8Array(16).fill(0x11), 64, layout);
+    const blk = this.profile.deviceType === 'blk';
+    const readable = blk ? encode(virtio_blk_outhdr, { type: VIRTIO_BLK_T_IN, ioprio: 0, sector: 0n }) : new Uint8Array(netHeaderSize(this.acked) + 60).fill(0x11, netHeaderSize(this.acked));
+    const cuts = blk ? [16, 16 + 512] : [netHeaderSize(this.acked)];
+    const base = this.layOut(slot, readable, blk ? 513 : 0, { ...layout, cuts });
     let buffers = base.buffers;
-    if (step.addr === 'unmapped') buffers = buffers.map((b, i) => (i === buffers.length - 1 ? { ...b, addr: 0x40_0000n + b.addr } : b));
-    if (step.addr === 'overflow') buffers = buffers.map((b, i) => (i === buffers.length - 1 ? { ...b, addr: 0xffff_ffff_ffff_ff00n, len: 0x200 } : b));
-    if (step.zeroLen) buffers = [buffers[0], { addr: buffers[1].addr, len: 0, write: true }, buffers[1]];
+    const bad = buffers[1];
+    const top = 0x20_0000n;
+    if (step.addr === 'unmapped') buffers = buffers.map((b) => (b === bad ? { ...b, addr: top + 0x20_0000n + b.addr } : b));
+    if (step.addr === 'tail-unmapped') buffers = buffers.map((b) => (b === bad ? { ...b, addr: top - 32n } : b));
+    if (step.addr === 'overflow') buffers = buffers.map((b) => (b === bad ? { ...b, addr: 0xffff_ffff_ffff_ff00n, len: 0x200 } : b));
+    if (step.zeroLen) buffers = [buffers[0], { addr: bad.addr, len: 0, write: bad.write }, ...buffers.slice(1)];
+    if (step.outAfterIn) buffers = [...buffers, { addr: base.fixed[0].gpa, len: 8, write: false }];
+    if (step.outAfterIn && !blk) buffers = [buffers[0], { addr: bad.addr, len: 8, write: true }, ...buffers.slice(1, -1)];
     const indirectDefect = step.defect === 'nested-indirect' || step.defect === 'indirect-len-invalid' || step.defect === 'indirect-loop';
+    const canIndirect = hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC);
     // Index and loop defects live in the ring's own table, indirect ones in an indirect table.
-    const indirect = step.defect ? indirectDefect && hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC) : step.indirect && hasFeature(this.acked, VIRTIO_RING_F_INDIRECT_DESC);
-    if (indirectDefect && !indirect) {
-      this.releaseSlot(slot);
-      return;
-    }
+    const indirect = step.defect ? indirectDefect && canIndirect : step.indirect && canIndirect;
     const packed = hasFeature(this.acked, VIRTIO_F_RING_PACKED);
     // Index and indirect-loop defects exist only in split rings, whose descriptors link by index;
     // a packed indirect table is walked in order and bounded by its length (virtio 1.2 §2.8.7).
-    if (packed && (step.defect === 'head-out-of-range' || step.defect === 'next-out-of-range' || step.defect === 'indirect-loop')) {
-      this.releaseSlot(slot);
-      return;
-    }
+    const notApplicable = (indirectDefect && !indirect) || (packed && (step.defect === 'head-out-of-range' || step.defect === 'next-out-of-range' || step.defect === 'indirect-loop'));
     const shape: ChainShape = { buffers, indirect, defect: step.defect };
     const qs = this.queues.get(step.queue);
-    if (!qs || (step.defect === 'loop' && qs.driver.freeCount < qs.driver.descriptorsNeeded(shape))) {
+    if (notApplicable || !qs || qs.driver.freeCount < qs.driver.descriptorsNeeded(shape)) {
       this.releaseSlot(slot);
       return;
     }
-    this.post(step.queue, shape, { kind: 'hostile', slot, fixed: base.fixed, writable: buffers.filter((b) => b.write) }, classifyChain(shape, this.translationMap()));
+    // On net TX the chain is a frame: if it turns out valid (a zero-length descriptor is allowed) it loops back.
+    const frame = blk ? undefined : readable.subarray(netHeaderSize(this.acked));
+    this.post(step.queue, shape, { kind: 'hostile', slot, fixed: base.fixed, writable: buffers.filter((b) => b.write && b.len > 0 && b !== bad), frame }, this.classify(shape));
   }
 
   private async setNotifyMode(q: number, suppress: boolean, eventOffset: number): Promise<void> {
@@ -490,8 +545,8 @@ export class Harness {
   private readonly runawayQueues = new Set<number>();
   /** TX buffers used now are discarded, not looped back (disabled TX ring). */
   private discarding = false;
-  /** A call consumed while waiting for the device to finish counts for the notification check. */
-  private calledWhileCollecting = false;
+  /** Calls consumed while waiting for the device to finish count for the notification check. */
+  private readonly calledWhileCollecting = new Set<number>();
 
   private async restartRing(q: number): Promise<void> {
     const qs = this.queues.get(q);
@@ -505,66 +560,99 @@ export class Harness {
     this.session = { ...this.session, vrings: this.session.vrings.map((v, i) => (i === q ? { ...v, maybeBroken: true } : v)) };
   }
 
-  /** Kicks the queue, waits for the device, then checks everything the device wrote. */
+  /** The queues one kick lets the device touch: net loopback fills RX while it drains TX. */
+  private touchedBy(q: number): number[] {
+    return this.profile.deviceType === 'net' && q === NET_TX_QUEUE && this.queues.has(NET_RX_QUEUE) ? [NET_TX_QUEUE, NET_RX_QUEUE] : [q];
+  }
+
+  /** What the notification and ring-state rules of a queue depend on, taken just before the kick. */
+  private snapshot(i: number): QueueSnapshot {
+    const qs = this.queues.get(i)!;
+    const vr = this.session.vrings[i];
+    const d = qs.driver;
+    return {
+      q: i, qs, vr, active: ringActive(vr),
+      oldUsed: d instanceof SplitRingDriver ? d.lastSeenUsed : 0,
+      availFlags: d instanceof SplitRingDriver ? d.availFlags : 0,
+      usedEvent: d instanceof SplitRingDriver ? d.usedEvent : 0,
+      driverEvent: d instanceof PackedRingDriver ? d.driverEvent : null,
+      driverAreas: d.driverOwnedAreas().map((a) => ({ gpa: a.gpa, bytes: readGpa(this.target.memory, a.gpa, a.len) })),
+    };
+  }
+
+  /** Kicks the queue, waits for the device, then checks everything the device wrote on every queue it could touch. */
   private async kickAndCollect(q: number): Promise<void> {
     const qs = this.queues.get(q);
-    const vr = this.session.vrings[q];
-    if (!qs || !vr) return;
+    if (!qs || !this.session.vrings[q]) return;
     const map = this.translationMap();
-    // The device may process any queue now (net loopback fills RX during a TX kick), so classify them all.
-    for (const other of this.queues.values()) for (const p of other.outstanding.values()) p.cls = classifyChain(p.shape, map);
+    // Chains are judged against the mappings in force when the device can process them: now.
+    for (const other of this.queues.values()) for (const p of other.outstanding.values()) p.cls = this.classify(p.shape);
+    const touched = this.touchedBy(q);
     // With ACCESS_PLATFORM the rings themselves are reached through the IOTLB: unmapped rings cannot make progress.
-    const ringsReachable = !hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM) || this.ringMapped(qs, map);
-    if (!ringsReachable) this.markBroken(q);
-    const active = ringActive(vr);
-    const split = qs.driver instanceof SplitRingDriver;
-    const oldUsed = split ? (qs.driver as SplitRingDriver).lastSeenUsed : 0;
-    const availFlags = split ? (qs.driver as SplitRingDriver).availFlags : 0;
-    const usedEvent = split ? (qs.driver as SplitRingDriver).usedEvent : 0;
-    const driverEvent = split ? null : (qs.driver as PackedRingDriver).driverEvent;
-    const driverAreas = qs.driver.driverOwnedAreas().map((a) => ({ gpa: a.gpa, bytes: readGpa(this.target.memory, a.gpa, a.len) }));
-    await this.target.kick(q);
-    if (q === NET_TX_QUEUE && this.profile.deviceType === 'net') await this.target.kick(NET_RX_QUEUE);
-    this.calledWhileCollecting = false;
-    const used = await this.collect(q, active);
+    if (hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) for (const i of touched) if (!this.ringMapped(this.queues.get(i)!, map)) this.markBroken(i);
+    const snaps = touched.map((i) => this.snapshot(i));
+    for (const i of touched) await this.target.kick(i);
+    this.calledWhileCollecting.clear();
+    const used = await this.collect(snaps[0]);
+    for (const sn of snaps.slice(1)) used.set(sn.q, sn.qs.driver.takeUsed());
     await this.checkAlive(SURVIVES);
     this.record(checkGuards(this.target.memory));
-    this.record(checkUnchanged(this.target.memory, driverAreas, DRIVER_AREAS, 'descriptor table / driver area'));
-    if (split) {
-      const runaway = (qs.driver as SplitRingDriver).usedRunaway();
+    // TX before RX: a looped-back frame is known as sent before its arrival is checked.
+    for (const sn of snaps) this.judgeQueue(sn, used.get(sn.q) ?? [], sn.q === q);
+    for (const [i, other] of this.queues) this.updateLastAvail(i, other);
+    for (const sn of snaps) await this.judgeNotification(sn, used.get(sn.q) ?? []);
+  }
+
+  private judgeQueue(sn: QueueSnapshot, used: readonly (UsedElem | PackedUsedElem)[], kicked: boolean): void {
+    const { q, qs, vr, active } = sn;
+    const split = qs.driver instanceof SplitRingDriver;
+    this.record(checkUnchanged(this.target.memory, sn.driverAreas, DRIVER_AREAS, 'descriptor table / driver area'));
+    if (qs.driver instanceof SplitRingDriver) {
+      const runaway = qs.driver.usedRunaway();
       if (runaway > 0) this.record(fail(SPLIT_USED.idRequirement, `used idx moved ${runaway} entries beyond the ring size`));
     }
     // vhost-user.rst "Ring states": a started but disabled ring is processed without side effects —
     // a net back-end must process and discard TX packets and must not supply RX packets.
-    const discardTx = !active && vr.started && !vr.enabled && this.profile.deviceType === 'net' && q === NET_TX_QUEUE;
-    if (!active && !discardTx) {
+    const net = this.profile.deviceType === 'net';
+    const discardTx = !active && vr.started && !vr.enabled && net && q === NET_TX_QUEUE;
+    const disabledRx = !active && vr.started && !vr.enabled && net && q === NET_RX_QUEUE;
+    if (!active && !discardTx && !disabledRx) {
       const req = vr.started ? 'vhost-user.ring.disabled-with-protocol-features' : RING_INACTIVE;
       this.record(used.length === 0 ? pass(req) : fail(req, `${used.length} buffer(s) used while the ring was ${vr.started ? 'disabled' : 'stopped'}`));
     }
     this.discarding = discardTx;
     if (discardTx && used.length > 0) this.record(pass('vhost-user.ring.disabled-discards-tx'));
-    if (this.runawayQueues.has(q)) {
-      // After an index runaway, a correct device refuses the whole batch: nothing new may be used twice.
-      this.markBroken(q);
-    }
+    // After an index runaway, a correct device refuses the batch or stops the queue.
+    if (this.runawayQueues.has(q)) this.markBroken(q);
     const ids = split ? SPLIT_USED : PACKED_USED;
-    for (const u of used) this.checkUsed(q, qs, u, ids);
-    if (this.profile.deviceType === 'net') this.deliverPendingRx();
+    const lastUsedSeq = Math.max(-1, ...used.map((u) => qs.outstanding.get(u.id)?.seq ?? -1));
+    for (const u of used) this.checkUsed(qs, u, ids);
+    this.discarding = false;
     // A refused chain left unused means the device may have stopped the queue (Linux vhost vq_err): allowed.
-    if ([...qs.outstanding.values()].some((p) => !p.cls.valid)) this.markBroken(q);
+    // But devices take buffers in ring order (§2.7.13, §2.8 "MUST start processing driver descriptors in
+    // the order in which they appear"): if a later buffer was used, the refused one was skipped and lost.
+    for (const p of qs.outstanding.values()) {
+      if (!p.cls.valid && p.seq < lastUsedSeq) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
+    }
+    if ([...qs.outstanding.values()].some((p) => !p.cls.valid || p.cls.mayRefuse)) this.markBroken(q);
+    if (!kicked) return;
+    // RX buffers wait for frames, so only request buffers must be used after a kick.
     const stillValid = [...qs.outstanding.values()].filter((p) => p.cls.valid && p.kind !== 'netRx');
     if (active && !this.session.vrings[q].maybeBroken && stillValid.length > 0) {
       this.record(fail(RING_ACTIVE, `${stillValid.length} valid buffer(s) not used after a kick on a started, enabled ring`));
     } else if (active && stillValid.length === 0 && used.length > 0) this.record(pass(RING_ACTIVE));
     if (this.runawayQueues.has(q)) this.record(pass(RUNAWAY));
-    for (const [i, other] of this.queues) this.updateLastAvail(i, other);
-    const called = (await this.target.waitCall(q, Math.min(this.opts.settleMs, NOTIFY_WAIT_MS))) || this.calledWhileCollecting;
-    if (used.length > 0) {
-      const rule = split
-        ? splitNotifyRule(hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX), availFlags, usedEvent, oldUsed, (qs.driver as SplitRingDriver).lastSeenUsed)
-        : packedNotifyRule(hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX), driverEvent!.flags, driverEvent!.offWrap, (used as PackedUsedElem[]).map((u) => ({ idx: u.slot, wrap: u.wrap })));
-      for (const o of checkNotification(rule, called, vr.call)) this.record(o);
-    }
+  }
+
+  private async judgeNotification(sn: QueueSnapshot, used: readonly (UsedElem | PackedUsedElem)[]): Promise<void> {
+    const called = (await this.target.waitCall(sn.q, used.length > 0 ? Math.min(this.opts.settleMs, NOTIFY_WAIT_MS) : 0)) || this.calledWhileCollecting.has(sn.q);
+    if (used.length === 0) return;
+    const eventIdx = hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX);
+    const d = sn.qs.driver;
+    const rule = d instanceof SplitRingDriver
+      ? splitNotifyRule(eventIdx, sn.availFlags, sn.usedEvent, sn.oldUsed, d.lastSeenUsed)
+      : packedNotifyRule(eventIdx, sn.driverEvent!.flags, sn.driverEvent!.offWrap, (used as PackedUsedElem[]).flatMap((u) => u.slots));
+    for (const o of checkNotification(rule, called, sn.vr.call)) this.record(o);
   }
 
   private ringMapped(qs: QueueState, map: ReturnType<Harness['translationMap']>): boolean {
@@ -574,7 +662,7 @@ export class Harness {
 
   private updateLastAvail(q: number, qs: QueueState): void {
     const d = qs.driver;
-    const consumed = d instanceof SplitRingDriver ? (d.publishedIdx - [...qs.outstanding.values()].filter(() => true).length) & 0xffff : null;
+    const consumed = d instanceof SplitRingDriver ? (d.publishedIdx - qs.outstanding.size) & 0xffff : null;
     const packedBase = d instanceof PackedRingDriver && qs.outstanding.size === 0 ? d.availState.idx | (d.availState.wrap ? 0x8000 : 0) : null;
     const base = consumed ?? packedBase;
     this.session = {
@@ -583,30 +671,36 @@ export class Harness {
     };
   }
 
-  private async collect(q: number, active: boolean): Promise<(UsedElem | PackedUsedElem)[]> {
-    const qs = this.queues.get(q)!;
-    const used = [...qs.driver.takeUsed()];
-    if (this.opts.settleMs > 0 && active) {
+  /** Used elements of the kicked queue, waiting (bounded) for an asynchronous device to finish. */
+  private async collect(sn: QueueSnapshot): Promise<Map<number, (UsedElem | PackedUsedElem)[]>> {
+    const { q, qs } = sn;
+    const used: (UsedElem | PackedUsedElem)[] = [...qs.driver.takeUsed()];
+    if (this.opts.settleMs > 0 && sn.active) {
       const deadline = Date.now() + this.opts.settleMs;
       while (Date.now() < deadline && [...qs.outstanding.values()].filter((p) => p.kind !== 'netRx').length > used.length) {
-        if (await this.target.waitCall(q, Math.max(1, deadline - Date.now()))) this.calledWhileCollecting = true;
+        if (await this.target.waitCall(q, Math.max(1, deadline - Date.now()))) this.calledWhileCollecting.add(q);
         used.push(...qs.driver.takeUsed());
       }
     }
-    if (this.profile.deviceType === 'net' && q === NET_TX_QUEUE) {
-      const rx = this.queues.get(NET_RX_QUEUE);
-      if (rx) for (const u of rx.driver.takeUsed()) this.checkUsed(NET_RX_QUEUE, rx, u, rx.driver instanceof SplitRingDriver ? SPLIT_USED : PACKED_USED);
-    }
-    return used;
+    return new Map([[q, used]]);
   }
 
-  private checkUsed(q: number, qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED): void {
+  private checkUsed(qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED): void {
     const outstandingIds = new Set(qs.outstanding.keys());
     this.record(checkUsedId(ids, u.id, outstandingIds));
-    const p = qs.outstanding.get(u.id)!;
+    const p = qs.outstanding.get(u.id);
+    // An id the driver never made available (already recorded): there is no buffer to check.
+    if (!p) return;
     qs.outstanding.delete(u.id);
     const mem = this.target.memory;
     this.record(checkUnchanged(mem, p.fixed, WRITE_BOUND, 'readable buffer or canary gap'));
+    // Memory that may or may not be mapped: a refusal (len 0) is as right as processing it.
+    if (p.cls.valid && p.cls.mayRefuse && u.len === 0 && p.kind !== 'netTx' && !(p.kind === 'hostile' && p.frame)) {
+      this.record(pass(p.cls.mayRefuse));
+      if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
+      this.releaseSlot(p.slot);
+      return;
+    }
     let expectedLen: number | null = null;
     if (p.cls.valid && p.blk) {
       const written = Buffer.concat(p.writable.map((b) => readGpa(mem, b.addr, b.len)));
@@ -620,7 +714,7 @@ export class Harness {
       // The last writable byte holds the status: it is always written, so len ≥ 1 (§5.2.6).
       if (u.len < 1) this.record(fail('virtio.blk.status-byte', `used len ${u.len}: the status byte was not counted as written`));
     }
-    if (p.cls.valid && p.kind === 'netTx') {
+    if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {
       expectedLen = 0;
       if (p.frame && !this.discarding) this.pendingFrames.push(p.frame);
       qs.driver instanceof SplitRingDriver ? qs.driver.release(p.descs) : undefined;
@@ -644,15 +738,6 @@ export class Harness {
     for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);
     if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
     this.releaseSlot(p.slot);
-    const i = qs.rxOrder.indexOf(u.id);
-    if (i >= 0) qs.rxOrder.splice(i, 1);
-    void q;
   }
 
-  /** Frames still waiting for an RX buffer stay pending; nothing to check until buffers are posted. */
-  private deliverPendingRx(): void {
-    const rx = this.queues.get(NET_RX_QUEUE);
-    if (!rx) return;
-    if (rx.rxOrder.length === 0 && this.pendingFrames.length > 256) this.pendingFrames = this.pendingFrames.slice(-256);
-  }
 }

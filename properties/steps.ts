@@ -15,6 +15,10 @@ export interface SetupStep {
   /** Negotiate ACCESS_PLATFORM and map guest memory through the IOTLB. */
   readonly platform: boolean;
   readonly num: number;
+  /** Split rings: the index the ring starts at (SET_VRING_BASE). Default 0. */
+  readonly base?: number;
+  /** With PROTOCOL_FEATURES, whether set-up enables the rings (default true). */
+  readonly enableRings?: boolean;
 }
 
 /** Where a request's bytes go: cut points split it over descriptors; `crossRegion` straddles the region boundary. */
@@ -26,7 +30,8 @@ export interface LayoutSpec {
   readonly atRegionEnd?: boolean;
 }
 
-export type HostileAddr = 'unmapped' | 'overflow';
+/** Address defects of one buffer: entirely unmapped, mapped start with an unmapped tail (D1), or addr+len past 2^64. */
+export type HostileAddr = 'unmapped' | 'tail-unmapped' | 'overflow';
 
 export type Step =
   | SetupStep
@@ -34,7 +39,16 @@ export type Step =
   | { readonly t: 'blk'; readonly queue: number; readonly type: number; readonly sector: bigint; readonly data: Uint8Array; readonly readLen: number; readonly layout: LayoutSpec }
   | { readonly t: 'netTx'; readonly frame: Uint8Array; readonly layout: LayoutSpec }
   | { readonly t: 'netRx'; readonly size: number; readonly layout: LayoutSpec }
-  | { readonly t: 'hostile'; readonly queue: number; readonly defect?: ChainDefect; readonly addr?: HostileAddr; readonly zeroLen?: boolean; readonly indirect: boolean }
+  | {
+      readonly t: 'hostile';
+      readonly queue: number;
+      readonly defect?: ChainDefect;
+      readonly addr?: HostileAddr;
+      readonly zeroLen?: boolean;
+      /** A device-readable buffer after the writable ones (the driver MUST NOT, §2.7.4.2). */
+      readonly outAfterIn?: boolean;
+      readonly indirect: boolean;
+    }
   | { readonly t: 'kick'; readonly queue: number }
   | { readonly t: 'notifyMode'; readonly queue: number; readonly suppress: boolean; readonly eventOffset: number }
   | { readonly t: 'runaway'; readonly queue: number; readonly extra: number }
@@ -42,13 +56,15 @@ export type Step =
   | { readonly t: 'restartRing'; readonly queue: number }
   | { readonly t: 'enableRing'; readonly queue: number; readonly enable: boolean }
   | { readonly t: 'reset' }
-  | { readonly t: 'unmapIotlb'; readonly region: number }
+  | { readonly t: 'churn'; readonly queue: number; readonly count: number }
+  /** Invalidate one region's mapping, both in one message ('all'), or a range straddling both ('span'): overlap at either end (D15). */
+  | { readonly t: 'unmapIotlb'; readonly region: number | 'all' | 'span' }
   | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number };
 
 export function formatStep(s: Step): string {
   switch (s.t) {
     case 'setup':
-      return `setup(${s.packed ? 'packed' : 'split'}, num=${s.num}${s.eventIdx ? ', EVENT_IDX' : ''}${s.indirect ? ', INDIRECT_DESC' : ''}${s.inOrder ? ', IN_ORDER' : ''}${s.platform ? ', ACCESS_PLATFORM' : ''})`;
+      return `setup(${s.packed ? 'packed' : 'split'}, num=${s.num}${s.base ? `, base=${s.base}` : ''}${s.eventIdx ? ', EVENT_IDX' : ''}${s.indirect ? ', INDIRECT_DESC' : ''}${s.inOrder ? ', IN_ORDER' : ''}${s.platform ? ', ACCESS_PLATFORM' : ''}${s.enableRings === false ? ', rings left disabled' : ''})`;
     case 'control':
       return formatRequest(s.req);
     case 'blk':
@@ -58,7 +74,7 @@ export function formatStep(s: Step): string {
     case 'netRx':
       return `netRx(${s.size} bytes, ${formatLayout(s.layout)})`;
     case 'hostile':
-      return `hostile(queue=${s.queue}, ${[s.defect, s.addr, s.zeroLen ? 'zero-length' : undefined, s.indirect ? 'indirect' : undefined].filter(Boolean).join(', ')})`;
+      return `hostile(queue=${s.queue}, ${[s.defect, s.addr, s.zeroLen ? 'zero-length' : undefined, s.outAfterIn ? 'readable-after-writable' : undefined, s.indirect ? 'indirect' : undefined].filter(Boolean).join(', ')})`;
     case 'kick':
       return `kick(queue=${s.queue})`;
     case 'notifyMode':
@@ -72,7 +88,9 @@ export function formatStep(s: Step): string {
     case 'enableRing':
       return `setVringEnable(queue=${s.queue}, ${s.enable})`;
     case 'reset':
-      return 'resetDevice + setup again';
+      return 'resetDevice, getVringBase of every ring, setup again';
+    case 'churn':
+      return `replace call and kick fds of queue ${s.queue} ${s.count} times`;
     case 'unmapIotlb':
       return `iotlbInvalidate(region=${s.region})`;
     case 'remapIotlb':

@@ -10,7 +10,7 @@ import { CheckFailure, Harness } from '../properties/harness.ts';
 import type { Observation } from '../properties/oracles/observation.ts';
 import { formatStep, type Step } from '../properties/steps.ts';
 import { type Suite, SUITES } from '../properties/suites/index.ts';
-import { ALL_REQUIREMENTS } from '../spec/requirements/index.ts';
+import { ALL_REQUIREMENTS, requirementById } from '../spec/requirements/index.ts';
 import type { Requirement } from '../spec/requirements/types.ts';
 import { hasFeature } from '../spec/virtio/features.ts';
 import { type Verdict, worstVerdict } from '../spec/verdicts.ts';
@@ -260,6 +260,11 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     } else {
       results.push({ id: req.id, verdict: 'SKIP', suites: [], detail: 'no suite exercised this requirement in this run', unexpected: false });
     }
+  }
+  // An id the catalogue lacks is the suite's own fault: report it rather than lose the observation.
+  for (const [id, t] of ledger.byId) {
+    if (requirementById(id)) continue;
+    results.push({ id, verdict: 'ERROR', suites: [...t.suites], detail: `suite bug: observation for requirement '${id}', which is not in the catalogue (${t.verdict}: ${t.detail ?? ''})`, unexpected: true });
   }
   return {
     schemaVersion: 1,

@@ -35,7 +35,8 @@ export async function measureMutant(name: string, opts: { seed: number; runs: nu
       seed: opts.seed,
       runs: opts.runs,
       timeBudgetS: opts.timeBudgetS,
-      strict: false,
+      // Strict: a broken SHOULD (e.g. notifying although suppressed) is a detection, shrunk like a failure.
+      strict: true,
       regressionDir: dir,
       replayRegressions: false,
       stopAtFirstFailure: true,

@@ -6,7 +6,7 @@ import type { Profile } from '../../model/profile.ts';
 import type { VhostRequest } from '../../spec/requests.ts';
 import { VIRTIO_BLK_SECTOR_SIZE, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../spec/virtio/blk.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE } from '../../spec/virtio/net.ts';
-import type { LayoutSpec, SetupStep, Step } from '../steps.ts';
+import type { HostileAddr, LayoutSpec, SetupStep, Step } from '../steps.ts';
 
 export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?: boolean }): fc.Arbitrary<SetupStep> {
   // Packed rings need not be a power of two (virtio 1.2 §2.8): include odd sizes so wrap arithmetic is exercised.
@@ -19,6 +19,8 @@ export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?
     inOrder: fc.boolean(),
     platform: fc.constant(opts.platform ?? false),
     num,
+    base: opts.packed ? fc.constant(0) : fc.constantFrom(0, 0, 250, 65530),
+    enableRings: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
   });
 }
 
@@ -31,8 +33,13 @@ export const layoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
 
 function blkStep(p: Profile): fc.Arbitrary<Step> {
   const queue = fc.integer({ min: 0, max: p.queues - 1 });
-  // Sectors near the end of the disk reach the capacity boundary (IOERR expected beyond it).
-  const sector = fc.oneof(fc.bigInt({ min: 0n, max: 8n }), fc.bigInt({ min: p.blkCapacitySectors - 4n, max: p.blkCapacitySectors + 2n }));
+  // Sectors near the end of the disk reach the capacity boundary (IOERR expected beyond it); huge
+  // ones catch byte offsets computed in 32 bits or wrapping 64 (bug-catalog D3 class).
+  const sector = fc.oneof(
+    { arbitrary: fc.bigInt({ min: 0n, max: 8n }), weight: 6 },
+    { arbitrary: fc.bigInt({ min: p.blkCapacitySectors - 4n, max: p.blkCapacitySectors + 2n }), weight: 3 },
+    { arbitrary: fc.constantFrom(0x80_0000n, 0x80_0001n, 1n << 32n, 1n << 55n, (1n << 64n) - 1n), weight: 1 },
+  );
   const sectors = fc.integer({ min: 1, max: 4 });
   const write = fc.record({ queue, sector, layout: layoutArb, n: sectors, fill: fc.integer({ min: 1, max: 255 }), seed: fc.integer({ min: 0, max: 255 }) }).map(
     (r): Step => ({ t: 'blk', queue: r.queue, type: VIRTIO_BLK_T_OUT, sector: r.sector, readLen: 0, layout: r.layout, data: Uint8Array.from({ length: r.n * VIRTIO_BLK_SECTOR_SIZE }, (_, i) => (r.fill + i * r.seed) & 0xff) }),
@@ -50,8 +57,10 @@ function netSteps(): fc.Arbitrary<Step> {
   const tx = fc.record({ layout: layoutArb, len: fc.integer({ min: 14, max: 1514 }), seed: fc.integer({ min: 0, max: 255 }) }).map(
     (r): Step => ({ t: 'netTx', layout: r.layout, frame: Uint8Array.from({ length: r.len }, (_, i) => (r.seed * 7 + i) & 0xff) }),
   );
-  // RX buffers large enough for any frame (header + 1514), so a drop is never legitimate.
-  const rx = fc.record({ layout: layoutArb, size: fc.integer({ min: 1526, max: 2048 }) }).map((r): Step => ({ t: 'netRx', size: r.size, layout: r.layout }));
+  // Mostly RX buffers large enough for any frame (header + 1514); some too small for the frame that
+  // comes, which a device must drop rather than write past the buffer (bug-catalog L3).
+  const size = fc.oneof({ arbitrary: fc.integer({ min: 1526, max: 2048 }), weight: 5 }, { arbitrary: fc.integer({ min: 20, max: 1500 }), weight: 1 });
+  const rx = fc.record({ layout: layoutArb, size }).map((r): Step => ({ t: 'netRx', size: r.size, layout: r.layout }));
   return fc.oneof({ arbitrary: rx, weight: 2 }, { arbitrary: tx, weight: 2 });
 }
 
@@ -75,6 +84,7 @@ export function ringStateArb(p: Profile): fc.Arbitrary<Step> {
     q.map((queue): Step => ({ t: 'restartRing', queue })),
     fc.record({ queue: q, enable: fc.boolean() }).map((r): Step => ({ t: 'enableRing', queue: r.queue, enable: r.enable })),
     fc.constant<Step>({ t: 'reset' }),
+    q.map((queue): Step => ({ t: 'churn', queue, count: 300 })),
   );
 }
 
@@ -85,18 +95,22 @@ export function notifyArb(p: Profile): fc.Arbitrary<Step> {
 export function hostileArb(p: Profile): fc.Arbitrary<Step> {
   // Only the queue the device reads requests from: net RX chains must be writable-only anyway.
   const queue = p.deviceType === 'net' ? fc.constant(NET_TX_QUEUE) : fc.integer({ min: 0, max: p.queues - 1 });
-  return fc.oneof(
-    fc.record({ queue, defect: fc.constantFrom(...CHAIN_DEFECTS), indirect: fc.boolean() }).map((r): Step => ({ t: 'hostile', ...r })),
-    fc.record({ queue, addr: fc.constantFrom('unmapped' as const, 'overflow' as const), indirect: fc.boolean() }).map((r): Step => ({ t: 'hostile', ...r })),
-    fc.record({ queue, indirect: fc.boolean() }).map((r): Step => ({ t: 'hostile', queue: r.queue, zeroLen: true, indirect: r.indirect })),
-    fc.record({ queue, extra: fc.integer({ min: 1, max: 40 }) }).map((r): Step => ({ t: 'runaway', ...r })),
-  );
+  // Every hostile kind equally likely: each is a different class of historical bug (bug-catalog.md).
+  type Kind = { defect: (typeof CHAIN_DEFECTS)[number] } | { addr: HostileAddr } | { zeroLen: true } | { outAfterIn: true } | { runaway: true };
+  const kinds: Kind[] = [
+    ...CHAIN_DEFECTS.map((defect) => ({ defect })),
+    { addr: 'unmapped' }, { addr: 'tail-unmapped' }, { addr: 'overflow' }, { zeroLen: true }, { outAfterIn: true }, { runaway: true },
+  ];
+  return fc.record({ queue, kind: fc.constantFrom(...kinds), indirect: fc.boolean(), extra: fc.integer({ min: 1, max: 40 }) }).map((r): Step => {
+    if ('runaway' in r.kind) return { t: 'runaway', queue: r.queue, extra: r.extra };
+    return { t: 'hostile', queue: r.queue, indirect: r.indirect, ...r.kind };
+  });
 }
 
 export function iotlbArb(): fc.Arbitrary<Step> {
   const region = fc.integer({ min: 0, max: 1 });
   return fc.oneof(
-    region.map((r): Step => ({ t: 'unmapIotlb', region: r })),
+    fc.oneof(region, fc.constantFrom('all' as const, 'span' as const)).map((r): Step => ({ t: 'unmapIotlb', region: r })),
     fc.record({ region, perm: fc.constantFrom(1, 2, 3) }).map((r): Step => ({ t: 'remapIotlb', ...r })),
     fc.record({ iova: fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }), uaddr: fc.bigInt({ min: 0n, max: 0xffff_ffffn }), size: fc.constantFrom(0n, 1n, 0xffff_ffff_ffff_ffffn) }).map(
       (r): Step => ({ t: 'control', req: { op: 'iotlbUpdate', iova: r.iova, size: r.size, uaddr: r.uaddr, perm: 3 } }),

@@ -12,11 +12,16 @@ import type { GuestMemory } from '../../implementations/target.ts';
 import { putU16, readGpa, u16At, writeGpa } from './guestAccess.ts';
 import { INDIRECT_STRIDE, type PlacedChain, type SplitRingAddrs, type UsedElem } from './splitRing.ts';
 
+const NOT_A_BUFFER_ID = 0xffff;
+
 export interface PackedUsedElem extends UsedElem {
-  /** Ring slot and wrap counter where the device wrote it (for event suppression). */
-  readonly slot: number;
-  readonly wrap: boolean;
   readonly flags: number;
+  /**
+   * Every ring slot (with its wrap counter) the used buffer covers: the one
+   * the device wrote and those it skipped. A DESC event at any of them has
+   * fired (virtio 1.2 §2.8.10; Linux vhost and QEMU test the same window).
+   */
+  readonly slots: readonly { readonly idx: number; readonly wrap: boolean }[];
 }
 
 export class PackedRingDriver {
@@ -58,8 +63,12 @@ export class PackedRingDriver {
     const entries: { slot: number; bytes: Uint8Array }[] = [];
     let slot = this.nextAvail;
     let wrap = this.availWrap;
+    // "Buffer ID is included in the last descriptor in the list" (§2.8.6): the others carry an id
+    // no buffer has, so a device reading the id from the wrong descriptor is caught.
+    // A looping chain has no last descriptor, so every descriptor carries the id there.
     const push = (addr: bigint, len: number, flags: number) => {
-      entries.push({ slot, bytes: this.desc(addr, len, id, flags | wrapFlags(wrap)) });
+      const last = (flags & VRING_DESC_F_NEXT) === 0 || shape.defect === 'loop';
+      entries.push({ slot, bytes: this.desc(addr, len, last ? id : NOT_A_BUFFER_ID, flags | wrapFlags(wrap)) });
       if (++slot >= this.num) {
         slot = 0;
         wrap = !wrap;
@@ -78,8 +87,13 @@ export class PackedRingDriver {
       const len = bufs.length * PACKED_DESC_SIZE + (shape.defect === 'indirect-len-invalid' ? 3 : 0);
       push(table, len, VRING_DESC_F_INDIRECT);
     } else if (shape.defect === 'loop') {
-      const b = shape.buffers[0] ?? { addr: 0n, len: 0, write: false };
-      for (let k = 0; k < need; k++) push(b.addr, b.len, VRING_DESC_F_NEXT | (b.write ? VRING_DESC_F_WRITE : 0));
+      // A chain that never ends: every descriptor of the ring has NEXT, so the walk comes back to its head.
+      const first = shape.buffers[0] ?? { addr: 0n, len: 0, write: false };
+      const rest = shape.buffers[1] ?? first;
+      for (let k = 0; k < need; k++) {
+        const b = k === 0 ? first : rest;
+        push(b.addr, b.len, VRING_DESC_F_NEXT | (b.write ? VRING_DESC_F_WRITE : 0));
+      }
     } else {
       const bufs = shape.buffers.length ? shape.buffers : [{ addr: 0n, len: 0, write: false }];
       bufs.forEach((b, k) => push(b.addr, b.len, (b.write ? VRING_DESC_F_WRITE : 0) | (k < bufs.length - 1 ? VRING_DESC_F_NEXT : 0)));
@@ -108,17 +122,19 @@ export class PackedRingDriver {
       const used = (flags >> VRING_PACKED_DESC_F_USED) & 1;
       if (avail !== used || used !== (this.usedWrap ? 1 : 0)) break;
       const id = dv.getUint16(12, true);
-      out.push({ id, len: dv.getUint32(8, true), slot: this.nextUsed, wrap: this.usedWrap, flags });
       const skip = this.slotsOfId.get(id) ?? 1;
-      this.freeSlots += skip;
-      this.slotsOfId.delete(id);
-      if (!this.freeIds.includes(id) && id < this.num) this.freeIds.push(id);
+      const slots: { idx: number; wrap: boolean }[] = [];
       for (let k = 0; k < skip; k++) {
+        slots.push({ idx: this.nextUsed, wrap: this.usedWrap });
         if (++this.nextUsed >= this.num) {
           this.nextUsed = 0;
           this.usedWrap = !this.usedWrap;
         }
       }
+      out.push({ id, len: dv.getUint32(8, true), flags, slots });
+      this.freeSlots += skip;
+      this.slotsOfId.delete(id);
+      if (!this.freeIds.includes(id) && id < this.num) this.freeIds.push(id);
     }
     return out;
   }

@@ -83,9 +83,12 @@ export class SplitRingDriver {
 
   private placeDirect(shape: ChainShape, descs: number[]): void {
     if (shape.defect === 'loop') {
-      const b = shape.buffers[0] ?? { addr: 0n, len: 0, write: false };
-      this.writeDesc(this.addrs.desc, descs[0], b.addr, b.len, VRING_DESC_F_NEXT | (b.write ? VRING_DESC_F_WRITE : 0), descs[1]);
-      this.writeDesc(this.addrs.desc, descs[1], b.addr, b.len, VRING_DESC_F_NEXT | (b.write ? VRING_DESC_F_WRITE : 0), descs[0]);
+      // The request header, then a buffer whose `next` points at itself: a device without a chain
+      // bound keeps appending the same buffer (bug-catalog D13, CVE-2019-3900 class).
+      const first = shape.buffers[0] ?? { addr: 0n, len: 0, write: false };
+      const second = shape.buffers[1] ?? first;
+      this.writeDesc(this.addrs.desc, descs[0], first.addr, first.len, VRING_DESC_F_NEXT | (first.write ? VRING_DESC_F_WRITE : 0), descs[1]);
+      this.writeDesc(this.addrs.desc, descs[1], second.addr, second.len, VRING_DESC_F_NEXT | (second.write ? VRING_DESC_F_WRITE : 0), descs[1]);
       return;
     }
     const bufs = shape.buffers.length ? shape.buffers : [{ addr: 0n, len: 0, write: false }];

@@ -25,9 +25,12 @@ const DATA_PATH_REQS = [
   'vhost-user.ring.disabled-discards-tx', 'vhost-user.ring.disabled-no-rx',
 ] as const;
 
-function scenario(setup: fc.Arbitrary<SetupStep>, steps: fc.Arbitrary<Step>[], maxSteps: number): fc.Arbitrary<Step[]> {
-  return fc.tuple(setup, fc.array(fc.oneof(...steps), { minLength: 1, maxLength: maxSteps })).map(([s, rest]) => [s, ...rest]);
+/** A set-up step, then up to `maxSteps` weighted steps. `size: 'max'` spreads lengths over the whole range: fast-check's default keeps arrays short, and most bugs need a few posts and kicks in a row. */
+function scenario(setup: fc.Arbitrary<SetupStep>, steps: { arbitrary: fc.Arbitrary<Step>; weight: number }[], maxSteps: number): fc.Arbitrary<Step[]> {
+  return fc.tuple(setup, fc.array(fc.oneof(...steps), { minLength: 1, maxLength: maxSteps, size: 'max' })).map(([s, rest]) => [s, ...rest]);
 }
+
+const w = (arbitrary: fc.Arbitrary<Step>, weight: number) => ({ arbitrary, weight });
 
 export const SUITES: readonly Suite[] = [
   {
@@ -40,7 +43,7 @@ export const SUITES: readonly Suite[] = [
     ],
     deviceTypes: ['blk', 'net', 'fs'],
     maxSteps: 25,
-    scenario: (p) => fc.array(controlArb(p, { safeForDataPath: false }), { minLength: 1, maxLength: 25 }),
+    scenario: (p) => fc.array(controlArb(p, { safeForDataPath: false }), { minLength: 1, maxLength: 25, size: 'max' }),
   },
   {
     name: 'split-datapath',
@@ -48,7 +51,7 @@ export const SUITES: readonly Suite[] = [
     requirements: [...DATA_PATH_REQS, 'virtio.split.notify.flags-must-notify', 'virtio.split.notify.event-idx-must'],
     deviceTypes: ['blk', 'net'],
     maxSteps: 40,
-    scenario: (p) => scenario(setupArb({}), [trafficArb(p), trafficArb(p), kickArb(p), kickArb(p), ringStateArb(p), controlArb(p, { safeForDataPath: true })], 40),
+    scenario: (p) => scenario(setupArb({}), [w(trafficArb(p), 4), w(kickArb(p), 3), w(ringStateArb(p), 1), w(controlArb(p, { safeForDataPath: true }), 1)], 40),
   },
   {
     name: 'packed-datapath',
@@ -57,7 +60,7 @@ export const SUITES: readonly Suite[] = [
     deviceTypes: ['blk', 'net'],
     needs: [34],
     maxSteps: 60,
-    scenario: (p) => scenario(setupArb({ packed: true }), [trafficArb(p), trafficArb(p), kickArb(p)], 60),
+    scenario: (p) => scenario(setupArb({ packed: true }), [w(trafficArb(p), 2), w(kickArb(p), 1)], 60),
   },
   {
     name: 'notification',
@@ -66,8 +69,8 @@ export const SUITES: readonly Suite[] = [
     deviceTypes: ['blk', 'net'],
     maxSteps: 30,
     scenario: (p) => fc.oneof(
-      scenario(setupArb({}), [trafficArb(p), kickArb(p), notifyArb(p), fc.constant<Step>({ t: 'control', req: { op: 'setVringCall', index: 0, invalid: true } })], 30),
-      scenario(setupArb({ packed: true }), [trafficArb(p), kickArb(p), notifyArb(p)], 30),
+      scenario(setupArb({}), [w(trafficArb(p), 3), w(kickArb(p), 2), w(notifyArb(p), 2), w(fc.constant<Step>({ t: 'control', req: { op: 'setVringCall', index: 0, invalid: true } }), 1)], 30),
+      scenario(setupArb({ packed: true }), [w(trafficArb(p), 3), w(kickArb(p), 2), w(notifyArb(p), 2)], 30),
     ),
   },
   {
@@ -77,7 +80,7 @@ export const SUITES: readonly Suite[] = [
     deviceTypes: ['blk', 'net'],
     needs: [33],
     maxSteps: 30,
-    scenario: (p) => scenario(setupArb({ platform: true }), [trafficArb(p), kickArb(p), iotlbArb()], 30),
+    scenario: (p) => scenario(setupArb({ platform: true }), [w(trafficArb(p), 3), w(kickArb(p), 2), w(iotlbArb(), 2)], 30),
   },
   {
     name: 'hostile-descriptors',
@@ -90,8 +93,8 @@ export const SUITES: readonly Suite[] = [
     deviceTypes: ['blk', 'net'],
     maxSteps: 30,
     scenario: (p) => fc.oneof(
-      scenario(setupArb({}), [hostileArb(p), trafficArb(p), kickArb(p), fc.constant<Step>({ t: 'reset' })], 30),
-      scenario(setupArb({ packed: true }), [hostileArb(p), trafficArb(p), kickArb(p), fc.constant<Step>({ t: 'reset' })], 30),
+      scenario(setupArb({}), [w(hostileArb(p), 3), w(trafficArb(p), 2), w(kickArb(p), 3), w(fc.constant<Step>({ t: 'reset' }), 1)], 30),
+      scenario(setupArb({ packed: true }), [w(hostileArb(p), 3), w(trafficArb(p), 2), w(kickArb(p), 3), w(fc.constant<Step>({ t: 'reset' }), 1)], 30),
     ),
   },
 ];

@@ -15,6 +15,7 @@ export const DOCS = {
   'linux-uapi': 'Linux UAPI headers include/uapi/linux/{vhost.h,vhost_types.h,vduse.h}',
   'vduse.rst': 'Linux Documentation/userspace-api/vduse.rst',
   'linux-code': 'Linux source (de-facto behaviour), path and function in the section field',
+  profile: 'Behaviour the implementation itself declares (e.g. a loopback net device); checked only where the profile claims it',
 } as const;
 export type DocId = keyof typeof DOCS;
 

@@ -620,6 +620,15 @@ const NET: readonly Requirement[] = [
   device('virtio.net.num-buffers-one', 'MUST', S.netRxDev,
     'Without MRG_RXBUF the device sets num_buffers to 1.',
     { label: DEV + L.netRx }),
+  // Not a spec rule: the simulated device loops TX back to RX, and so does DPDK testpmd in io
+  // forwarding mode. What a loopback may do is drop a frame; it may not alter or reorder one.
+  {
+    id: 'virtio.net.loopback-integrity',
+    source: { doc: 'profile', section: 'net loopback: simulated device; DPDK testpmd --forward-mode=io' },
+    level: 'DE_FACTO',
+    role: 'device',
+    summary: 'A loopback net device delivers each transmitted frame unchanged on the receive queue, or drops it; never alters or reorders frames.',
+  },
   device('virtio.net.num-buffers-mrg', 'MUST', S.netRxDev,
     'With MRG_RXBUF num_buffers counts the buffers the packet, header included, is spread over.',
     { label: DEV + L.netRx, features: ['NET_MRG_RXBUF'] }),

@@ -1,0 +1,12 @@
+import { createSimulatedTarget } from '../implementations/simulated/index.ts';
+import { Harness } from '../properties/harness.ts';
+import { deriveProfile } from '../runner/profile.ts';
+const mutant = process.argv[2];
+const dev = (process.argv[3] ?? 'blk') as 'blk' | 'net';
+const steps = JSON.parse(process.argv[4]);
+const t = createSimulatedTarget({ deviceType: dev, mutant });
+const p = await deriveProfile(t);
+const t2 = createSimulatedTarget({ deviceType: dev, mutant });
+const h = new Harness(t2, p, { settleMs: 0, failsRun: () => false });
+for (const s of steps) await h.exec(s);
+for (const o of h.observations) if (!o.requirement.startsWith('vhost-user.reply')) console.log(o.step, o.requirement, o.verdict, o.detail.slice(0, 150));

@@ -1,0 +1,10 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { requirementById } from '../spec/requirements/index.ts';
+const roots = ['model', 'properties', 'implementations', 'runner'];
+const files: string[] = [];
+const walk = (d: string) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) files.push(p); } };
+roots.forEach(walk);
+const missing = new Set<string>();
+for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(/'((?:virtio|vhost|vhost-user|vhost-vdpa|vduse)\.[a-z0-9.-]+)'/g)) if (!requirementById(m[1])) missing.add(`${m[1]}  (${f})`);
+console.log([...missing].join('\n'));
