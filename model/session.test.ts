@@ -121,3 +121,13 @@ describe('session model', () => {
     }), { seed: 42 });
   });
 });
+
+describe('session model: vhost-user reset without RESET_DEVICE', () => {
+  it('RESET_OWNER may be ignored: ring bases are unknown afterwards, not required to be 0', () => {
+    const quiet = { ...profile, errorsAlwaysVisible: false };
+    let s = judge(stepSession(initialSession(quiet), quiet, { op: 'setVringBase', index: 0, base: 7 }), OK, initialSession(quiet)).next;
+    s = judge(stepSession(s, quiet, { op: 'resetDevice' }), OK, s).next;
+    expect(judge(stepSession(s, quiet, { op: 'getVringBase', index: 0 }), { ok: true, value: 7 }, s).verdict).toBe('PASS');
+    expect(judge(stepSession(s, quiet, { op: 'getVringBase', index: 0 }), { ok: true, value: 0 }, s).verdict).toBe('PASS');
+  });
+});

@@ -5,7 +5,9 @@ import type { Reply, VhostRequest } from '../spec/requests.ts';
 import { hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED } from '../spec/virtio/features.ts';
 import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../spec/virtio/status.ts';
 import { VIRTQ_MAX_SIZE } from '../spec/virtio/ring.ts';
-import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_MQ, VHOST_USER_PROTOCOL_F_STATUS } from '../spec/vhostUser/protocolFeatures.ts';
+import {
+  VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_MQ, VHOST_USER_PROTOCOL_F_RESET_DEVICE, VHOST_USER_PROTOCOL_F_STATUS,
+} from '../spec/vhostUser/protocolFeatures.ts';
 import type { Outcome, StepResult } from './outcome.ts';
 import type { Profile } from './profile.ts';
 import { iotlbInvalidate, iotlbUpdate, iotlbUpdateRefusal, type IotlbEntry, memTableValid } from './memory.ts';
@@ -176,8 +178,13 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       return accept({ ...s, protocol: req.features }, s, R.reply, 'protocol features acked');
     case 'setOwner':
       return accept({ ...s, owner: true }, s, R.reply, 'owner set');
-    case 'resetDevice':
+    case 'resetDevice': {
+      // Without RESET_DEVICE a vhost-user front-end can only send the deprecated RESET_OWNER, which
+      // back-ends "either ignore ... or use it to disable all rings" (vhost-user.rst): ring state is then unknown.
+      const exact = p.errorsAlwaysVisible || hasFeature(s.protocol ?? 0n, VHOST_USER_PROTOCOL_F_RESET_DEVICE);
+      if (!exact) return accept({ ...s, vrings: s.vrings.map((v) => ({ ...v, pristine: false, baseKnown: false, maybeBroken: true })) }, s, R.reply, 'RESET_OWNER: ignored or rings disabled');
       return accept({ ...s, acked: null, status: 0, iotlb: [], vrings: s.vrings.map(() => INITIAL_VRING) }, s, R.reset, 'device reset');
+    }
     case 'getQueueNum':
       return accept(s, s, R.queueNum, 'returns the queue count', valueIs(p.queues, 'queue num'));
     case 'setMemTable':
@@ -201,8 +208,9 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
     case 'getVringBase': {
       if (!vringIndexValid(p, req.index)) return mustRefuse(s, p, R.vringIndex, `vring index ${req.index} ≥ ${p.queues}`);
       const v = s.vrings[req.index];
-      // vhost-user.rst GET_VRING_BASE: stops the ring and returns the next index to process.
-      const next = withVring(s, req.index, (x) => ({ ...x, started: false, kick: false }));
+      // vhost-user.rst GET_VRING_BASE: stops the ring and returns the next index to process. Some
+      // back-ends (libvhost-user) also drop the call fd then, so notifications are unknown until SET_VRING_CALL.
+      const next = withVring(s, req.index, (x) => ({ ...x, started: false, kick: false, call: 'none' }));
       const requirement = v.pristine ? R.reset : R.getVringBase;
       const packed = s.acked !== null && hasFeature(s.acked, VIRTIO_F_RING_PACKED);
       // A pristine packed ring's avail wrap counter is 1 (virtio 1.2 §2.8.1): its base reads 0x8000.

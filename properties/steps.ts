@@ -4,6 +4,7 @@
 import type { VhostRequest } from '../spec/requests.ts';
 import { formatRequest } from '../spec/requests.ts';
 import type { ChainDefect } from '../model/chain.ts';
+import type { RawCase } from './raw/rawCases.ts';
 
 /** How the driver brings the device up before any data moves. */
 export interface SetupStep {
@@ -57,6 +58,8 @@ export type Step =
   | { readonly t: 'enableRing'; readonly queue: number; readonly enable: boolean }
   | { readonly t: 'reset' }
   | { readonly t: 'churn'; readonly queue: number; readonly count: number }
+  /** A hand-made frame on its own session (socket targets), judged by properties/raw. */
+  | { readonly t: 'raw'; readonly frame: RawCase }
   /** Invalidate one region's mapping, both in one message ('all'), or a range straddling both ('span'): overlap at either end (D15). */
   | { readonly t: 'unmapIotlb'; readonly region: number | 'all' | 'span' }
   | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number };
@@ -89,6 +92,8 @@ export function formatStep(s: Step): string {
       return `setVringEnable(queue=${s.queue}, ${s.enable})`;
     case 'reset':
       return 'resetDevice, getVringBase of every ring, setup again';
+    case 'raw':
+      return `raw frame on a fresh session: ${s.frame.description} [${s.frame.bytes}${s.frame.fds ? ` + ${s.frame.fds} fd(s)` : ''}], then GET_FEATURES on a new session`;
     case 'churn':
       return `replace call and kick fds of queue ${s.queue} ${s.count} times`;
     case 'unmapIotlb':

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { Profile } from '../model/profile.ts';
 import { CheckFailure, Harness } from '../properties/harness.ts';
 import type { Observation } from '../properties/oracles/observation.ts';
+import { runRawCase } from '../properties/raw/rawSuite.ts';
+import { seedCases } from '../properties/raw/rawCases.ts';
 import { formatStep, type Step } from '../properties/steps.ts';
 import { type Suite, SUITES } from '../properties/suites/index.ts';
 import { ALL_REQUIREMENTS, requirementById } from '../spec/requirements/index.ts';
@@ -90,6 +92,7 @@ export interface StepsOutcome {
 
 /** Runs concrete steps on a fresh target; stops at the first observation `failsRun` rejects. */
 export async function runSteps(factory: TargetFactory, profile: Profile, steps: readonly Step[], failsRun: (o: Observation) => boolean): Promise<StepsOutcome> {
+  if (steps.some((s) => s.t === 'raw')) return runRawSteps(factory, steps, failsRun);
   const target = await factory.open();
   const h = new Harness(target, profile, { settleMs: factory.settleMs, failsRun });
   try {
@@ -101,6 +104,20 @@ export async function runSteps(factory: TargetFactory, profile: Profile, steps: 
   } finally {
     await target.close();
   }
+}
+
+/** Raw frames each take sessions of their own: the frame's, then a fresh one proving the back-end survived. */
+async function runRawSteps(factory: TargetFactory, steps: readonly Step[], failsRun: (o: Observation) => boolean): Promise<StepsOutcome> {
+  const observations: Observation[] = [];
+  for (const [i, s] of steps.entries()) {
+    if (s.t !== 'raw') throw new Error('raw steps cannot be mixed with session steps');
+    const r = await runRawCase(() => factory.open(), s.frame);
+    for (const o of r.observations) {
+      observations.push(o);
+      if (failsRun(o)) return { observations, failure: new CheckFailure(o, ['error reply → PASS', 'connection closed → PASS', 'no reply (ignored) → PASS', 'success reply to a frame that must be refused → FAIL', 'back-end died → CRASH'], `${r.result.outcome}: ${o.detail}`, i) };
+    }
+  }
+  return { observations };
 }
 
 function replayCommand(file: string | undefined, spec: string): string {
@@ -189,6 +206,37 @@ async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: n
   return { name: suite.name, runs, steps, durationMs: Date.now() - t0 };
 }
 
+/**
+ * The raw-message robustness suite (socket targets): every hand-written hostile frame of
+ * properties/raw, each on a fresh session, each failure saved and replayable like any other.
+ */
+async function runRawMessages(ctx: SuiteContext, queues: number, selected: ReadonlySet<string>): Promise<SuiteRun> {
+  const t0 = Date.now();
+  const cases = seedCases(queues).filter((c) => selected.has(c.requirement) || selected.has('vhost-user.robust.survives'));
+  let runs = 0;
+  for (const frame of cases) {
+    if (ctx.opts.signal?.aborted || Date.now() >= ctx.deadline) break;
+    runs++;
+    const steps: Step[] = [{ t: 'raw', frame }];
+    const failsRun = (o: Observation) => failing(o.verdict, ctx.opts.strict);
+    const out = await runSteps(ctx.factory, ctx.profile, steps, failsRun);
+    for (const o of out.observations) if (!failsRun(o)) ctx.ledger.add(o, 'raw-messages');
+    if (!out.failure) continue;
+    const cf = out.failure;
+    const id = cf.observation.requirement;
+    ctx.failures++;
+    ctx.ledger.add(cf.observation, 'raw-messages');
+    // One saved case per requirement: the first (seed order is deterministic), the rest are tallied.
+    if (ctx.ledger.byId.get(id)?.failure) continue;
+    const file = ctx.opts.saveRegressions === false ? undefined : await saveRegression(ctx.opts.regressionDir, ctx.name, {
+      format: 1, tool: `vhostcheck ${TOOL_VERSION}`, target: ctx.spec, suite: 'raw-messages', requirement: id, seed: ctx.opts.seed, createdAt: new Date().toISOString(),
+      failure: { verdict: cf.observation.verdict, detail: cf.observation.detail, expected: cf.expected, actual: cf.actual }, steps,
+    });
+    ctx.ledger.setFailure(id, toFailure(cf, steps, ctx.opts.seed, undefined, ctx.spec, file));
+  }
+  return { name: 'raw-messages', runs, steps: runs, durationMs: Date.now() - t0 };
+}
+
 /** Replays saved regressions for this target first (DESIGN.md "corpus/"). */
 async function replaySaved(ctx: SuiteContext): Promise<void> {
   const base = ctx.spec.replace(/(,)?mutant=[^,]*/, '').replace(/:$/, '');
@@ -251,6 +299,7 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     }
     suiteRuns.push(await runSuite(suite, ctx, i, suites.length));
   }
+  if (info.kind === 'socket' && !opts.signal?.aborted && Date.now() < ctx.deadline && !ctx.stop) suiteRuns.push(await runRawMessages(ctx, info.queues, new Set(selected.map((r) => r.id))));
   const results: RequirementResult[] = [];
   for (const req of selected) {    const t = ledger.byId.get(req.id);
     if (t) {

@@ -39,6 +39,14 @@ describe('applyExpectations', () => {
     expect(finalLine(run.summary)).toBe('1 passed, 4 failed, 2 skipped');
   });
 
+  it('an expected FAIL this run did not reach (SKIP) is not unexpected; any verdict it did get must match', () => {
+    const skipped = RUN.results.find((r) => r.verdict === 'SKIP')!;
+    const file = { target: 'x', expectations: { [skipped.id]: { verdict: 'FAIL' as const, reason: 'known bug' } } };
+    expect(byId(applyExpectations(RUN, file), skipped.id)).toMatchObject({ verdict: 'SKIP', expected: 'FAIL', unexpected: false });
+    const crashed = { ...RUN, results: RUN.results.map((r) => (r.id === skipped.id ? { ...r, verdict: 'CRASH' as const } : r)) };
+    expect(byId(applyExpectations(crashed, file), skipped.id)).toMatchObject({ verdict: 'CRASH', unexpected: true });
+  });
+
   it('NON_STRICT is unexpected under --strict and expected otherwise', () => {
     const id = 'virtio.status.needs-reset-set';
     const lax = applyExpectations({ ...RUN, strict: false }, undefined);

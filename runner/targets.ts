@@ -3,9 +3,11 @@
 // (a spawned back-end). A back-end that died is started again on the next
 // open, so a CRASH costs one run, not the rest of the suite.
 import { createSimulatedTarget } from '../implementations/simulated/index.ts';
-import type { DeviceType, Target } from '../implementations/target.ts';
+import type { DeviceType, Health, Target } from '../implementations/target.ts';
 import { VhostUserTarget } from '../implementations/vhost-user/frontEnd.ts';
+import { DpdkTestpmd } from '../implementations/vhost-user/peers/dpdk.ts';
 import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
+import { VirtiofsdDaemon } from '../implementations/vhost-user/peers/virtiofsd.ts';
 import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
 import { UsageError } from './usageError.ts';
 
@@ -51,16 +53,56 @@ export function targetFactory(spec: TargetSpec): TargetFactory {
           dispose: async () => {},
         };
       }
-      if (spec.peer === 'qsd-blk') return qsdFactory(spec);
-      throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
+      switch (spec.peer) {
+        case 'qsd-blk':
+          // A fresh daemon per session (about 50 ms): qsd serves many sessions, and heap damage done in
+          // one (e.g. by an out-of-range vring index) otherwise surfaces in a later, innocent one.
+          return freshDaemonFactory(spec, 'qemu-storage-daemon (Debian package qemu-system-common)', () => QsdDaemon.start());
+        case 'dpdk-net':
+          return daemonFactory(spec, 'dpdk-testpmd (Debian package dpdk-dev)', () => DpdkTestpmd.start());
+        case 'virtiofsd':
+          return daemonFactory(spec, 'virtiofsd (Debian package qemu-system-common)', () => VirtiofsdDaemon.start());
+        case 'simulated':
+          throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck (vhostcheck serve is not built yet)`);
+      }
     }
     default:
       throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
   }
 }
 
-function qsdFactory(spec: TargetSpec): TargetFactory {
-  let daemon: QsdDaemon | undefined;
+/** A spawned back-end: started on first use, restarted after it died, stopped by dispose(). */
+interface Daemon {
+  health(): Health;
+  open(onRelease?: () => Promise<void>): Promise<Target>;
+  stop(): Promise<void>;
+}
+
+/** One daemon per session: every session starts from a clean process, and closing the session stops it. */
+function freshDaemonFactory(spec: TargetSpec, what: string, start: () => Promise<Daemon>): TargetFactory {
+  return {
+    spec,
+    settleMs: SOCKET_SETTLE_MS,
+    open: async () => {
+      let d: Daemon;
+      try {
+        d = await start();
+      } catch (e) {
+        throw new UsageError(`cannot start ${what}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      try {
+        return await d.open(() => d.stop());
+      } catch (e) {
+        await d.stop();
+        throw e;
+      }
+    },
+    dispose: async () => {},
+  };
+}
+
+function daemonFactory(spec: TargetSpec, what: string, start: () => Promise<Daemon>): TargetFactory {
+  let daemon: Daemon | undefined;
   const alive = () => daemon !== undefined && daemon.health().state === 'alive';
   return {
     spec,
@@ -70,9 +112,9 @@ function qsdFactory(spec: TargetSpec): TargetFactory {
         if (!alive()) {
           await daemon?.stop();
           try {
-            daemon = await QsdDaemon.start();
+            daemon = await start();
           } catch (e) {
-            throw new UsageError(`cannot start qemu-storage-daemon (install Debian package qemu-system-common): ${(e as Error).message.split('\n')[0]}`);
+            throw new UsageError(`cannot start ${what}: ${(e as Error).message.split('\n')[0]}`);
           }
         }
         try {

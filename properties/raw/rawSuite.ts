@@ -166,7 +166,8 @@ function survival(c: RawCase, health: Health, fresh: Reply | Error): Observation
   return { requirement: SURVIVES, verdict: 'PASS', detail: after };
 }
 
-async function runCase(open: () => Promise<Target>, c: RawCase): Promise<{ result: RawCaseResult; observations: Observation[] }> {
+/** One hostile frame on a fresh session, then a fresh-session probe: the verdicts for the case and for survival. */
+export async function runRawCase(open: () => Promise<Target>, c: RawCase): Promise<{ result: RawCaseResult; observations: Observation[] }> {
   const error = (detail: string) => ({
     result: { frame: c, outcome: 'error' as const, verdict: 'ERROR' as const, requirement: c.requirement, detail },
     observations: [{ requirement: c.requirement, verdict: 'ERROR' as const, detail }],
@@ -222,7 +223,7 @@ export async function runRawSuite(
   const cases: RawCaseResult[] = [];
   for (const c of frames) {
     if (opts.signal?.aborted) break;
-    const r = await runCase(open, c);
+    const r = await runRawCase(open, c);
     cases.push(r.result);
     observations.push(...r.observations);
   }

@@ -1,0 +1,153 @@
+// Part 1: model steps per second against the in-process simulated target,
+// through the real engine pieces (runSteps + Harness + reference model +
+// oracles). Scenarios are sampled with fast-check beforehand and replayed in
+// a loop until the measurement has run for at least `minSeconds`.
+import fc from 'fast-check';
+import type { Target } from '../implementations/target.ts';
+import type { Profile } from '../model/profile.ts';
+import type { Observation } from '../properties/oracles/observation.ts';
+import type { Step } from '../properties/steps.ts';
+import { SUITES, type Suite } from '../properties/suites/index.ts';
+import { runSteps } from '../runner/engine.ts';
+import { deriveProfile } from '../runner/profile.ts';
+import { parseTargetSpec } from '../runner/targetSpec.ts';
+import { type TargetFactory, targetFactory } from '../runner/targets.ts';
+import { hasFeature } from '../spec/virtio/features.ts';
+
+export interface Counters {
+  requests: number;
+  kicks: number;
+}
+
+/** Delegates to `t`, counting control requests (send/sendRaw) and kicks. */
+export function countingTarget(t: Target, c: Counters): Target {
+  const wrapped: Target = {
+    get info() {
+      return t.info;
+    },
+    get memory() {
+      return t.memory;
+    },
+    send: (req) => {
+      c.requests++;
+      return t.send(req);
+    },
+    kick: (vq) => {
+      c.kicks++;
+      return t.kick(vq);
+    },
+    waitCall: (vq, ms) => t.waitCall(vq, ms),
+    health: () => t.health(),
+    close: () => t.close(),
+  };
+  const raw = t.sendRaw?.bind(t);
+  if (raw) {
+    (wrapped as { sendRaw?: Target['sendRaw'] }).sendRaw = (frame) => {
+      c.requests++;
+      return raw(frame);
+    };
+  }
+  return wrapped;
+}
+
+export function countingFactory(f: TargetFactory, c: Counters): TargetFactory {
+  return { spec: f.spec, settleMs: f.settleMs, open: async () => countingTarget(await f.open(), c), dispose: () => f.dispose() };
+}
+
+const FAILING = new Set(['FAIL', 'CRASH', 'TIMEOUT', 'ERROR']);
+export const failsRun = (o: Observation): boolean => FAILING.has(o.verdict);
+
+export interface SuiteMeasurement {
+  readonly device: string;
+  readonly suite: string;
+  readonly scenariosSampled: number;
+  readonly generationMs: number;
+  readonly scenariosRun: number;
+  readonly steps: number;
+  readonly deviceRequests: number;
+  readonly controlRequests: number;
+  readonly kicks: number;
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly stepsPerSecond: number;
+  /** Scenarios that stopped at a failing observation (expected 0 on the healthy simulated target). */
+  readonly failures: number;
+  readonly firstFailure?: string;
+}
+
+function applicable(s: Suite, p: Profile): boolean {
+  return s.deviceTypes.includes(p.deviceType) && !(s.needs ?? []).some((b) => !hasFeature(p.offeredFeatures, b));
+}
+
+async function measureSuite(device: string, suite: Suite, factory: TargetFactory, profile: Profile, opts: { samples: number; minSeconds: number; warmupScenarios: number }): Promise<SuiteMeasurement> {
+  const g0 = performance.now();
+  const scenarios: Step[][] = fc.sample(suite.scenario(profile), { seed: 1, numRuns: opts.samples });
+  const generationMs = performance.now() - g0;
+  const counters: Counters = { requests: 0, kicks: 0 };
+  const counted = countingFactory(factory, counters);
+  // Warm-up (JIT) on the first few scenarios, not counted.
+  for (const s of scenarios.slice(0, opts.warmupScenarios)) await runSteps(factory, profile, s, failsRun);
+  let steps = 0;
+  let runs = 0;
+  let failures = 0;
+  let firstFailure: string | undefined;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const minMs = opts.minSeconds * 1000;
+  for (let i = 0; ; i = (i + 1) % scenarios.length) {
+    const scenario = scenarios[i];
+    const out = await runSteps(counted, profile, scenario, failsRun);
+    runs++;
+    if (out.failure) {
+      failures++;
+      firstFailure ??= `${out.failure.observation.requirement}: ${out.failure.observation.detail}`;
+      steps += out.failure.stepIndex + 1;
+    } else steps += scenario.length;
+    if (performance.now() - t0 >= minMs) break;
+  }
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    device, suite: suite.name, scenariosSampled: scenarios.length, generationMs, scenariosRun: runs, steps,
+    deviceRequests: counters.requests + counters.kicks, controlRequests: counters.requests, kicks: counters.kicks,
+    wallMs, cpuMs: (cpu.user + cpu.system) / 1000, stepsPerSecond: steps / (wallMs / 1000), failures,
+    ...(firstFailure !== undefined && { firstFailure }),
+  };
+}
+
+/** Mean cost of one fresh session (factory.open + close), which runSteps pays once per scenario. */
+export async function measureOpenClose(device: 'blk' | 'net', iterations = 2000): Promise<number> {
+  const factory = targetFactory(parseTargetSpec(device === 'blk' ? 'simulated' : 'simulated:device=net'));
+  try {
+    for (let i = 0; i < 200; i++) await (await factory.open()).close();
+    const t0 = performance.now();
+    for (let i = 0; i < iterations; i++) await (await factory.open()).close();
+    return (performance.now() - t0) / iterations;
+  } finally {
+    await factory.dispose();
+  }
+}
+
+export async function measureModelSteps(device: 'blk' | 'net', opts: { samples: number; minSeconds: number; warmupScenarios: number; log: (s: string) => void }): Promise<SuiteMeasurement[]> {
+  const spec = device === 'blk' ? 'simulated' : 'simulated:device=net';
+  const factory = targetFactory(parseTargetSpec(spec));
+  try {
+    const probe = await factory.open();
+    let profile: Profile;
+    try {
+      profile = await deriveProfile(probe);
+    } finally {
+      await probe.close();
+    }
+    const out: SuiteMeasurement[] = [];
+    for (const suite of SUITES) {
+      if (!applicable(suite, profile)) continue;
+      const m = await measureSuite(spec, suite, factory, profile, opts);
+      opts.log(`  ${spec.padEnd(20)} ${suite.name.padEnd(20)} ${Math.round(m.stepsPerSecond).toLocaleString('en-US').padStart(9)} steps/s`);
+      out.push(m);
+    }
+    return out;
+  } finally {
+    await factory.dispose();
+  }
+}
