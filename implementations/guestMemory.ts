@@ -6,9 +6,9 @@
 // buffer writes into a guard, where the canary oracle sees it.
 import type { GuestMemory, GuestRegion } from './target.ts';
 
-export const GUARD_BYTES = 4096;
+const GUARD_BYTES = 4096;
 export const REGION_BYTES = 1 << 20;
-export const CANARY_BYTE = 0xa5;
+const CANARY_BYTE = 0xa5;
 
 export interface RegionPlan {
   readonly gpa: bigint;
@@ -17,7 +17,7 @@ export interface RegionPlan {
 }
 
 /** GPA 0..2 MiB in two regions; uaddrs far apart as in a real front-end process. */
-export const STANDARD_LAYOUT: readonly RegionPlan[] = [
+const STANDARD_LAYOUT: readonly RegionPlan[] = [
   { gpa: 0x0n, uaddr: 0x7f00_0000_0000n, size: REGION_BYTES },
   { gpa: BigInt(REGION_BYTES), uaddr: 0x7f40_0000_0000n, size: REGION_BYTES },
 ];

@@ -36,6 +36,18 @@ export interface TargetInfo {
   readonly queues: number;
   /** Largest queue size the device accepts. */
   readonly maxQueueSize: number;
+  /**
+   * The back-end process serves one session and then exits (QEMU's virtiofsd): an exit with a
+   * status code is its way of ending a session, and only death by a signal is a crash.
+   */
+  readonly processPerSession?: boolean;
+}
+
+/** Whether a health report means the back-end crashed, rather than ended a session the way it always does. */
+export function crashed(h: Health, info: TargetInfo): h is Extract<Health, { state: 'exited' }> {
+  if (h.state !== 'exited') return false;
+  if (h.signal !== null) return true;
+  return h.code !== null && !info.processPerSession;
 }
 
 /** A raw transport frame for fuzzing: bytes plus how many fresh fds to attach. */

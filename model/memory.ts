@@ -5,9 +5,9 @@ import type { MemRegionDesc } from '../spec/requests.ts';
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 /** vhost-user.rst SET_MEM_TABLE: at most VHOST_MEMORY_BASELINE_NREGIONS regions. */
-export const MAX_MEM_REGIONS = 8;
+const MAX_MEM_REGIONS = 8;
 
-export const IOTLB_PERM = { RO: 1, WO: 2, RW: 3 } as const;
+const IOTLB_PERM = { RO: 1, WO: 2, RW: 3 } as const;
 
 export interface IotlbEntry {
   readonly iova: bigint;

@@ -54,7 +54,7 @@ export function initialSession(profile: Profile): SessionModel {
 }
 
 /** Requirement ids the control-plane rules are checked against. */
-export const SESSION_REQ = {
+const SESSION_REQ = {
   getFeatures: 'vhost-user.features.get-features-stable',
   unofferedFeatures: 'virtio.status.features-ok-refusal',
   vringIndex: 'vhost-user.robust.vring-index-range',
@@ -68,10 +68,6 @@ export const SESSION_REQ = {
   reply: 'vhost-user.reply.required',
   queueNum: 'vhost-user.reply.required',
 } as const;
-
-export function protocolFeaturesAcked(s: SessionModel): boolean {
-  return s.acked !== null && hasFeature(s.acked, VHOST_USER_F_PROTOCOL_FEATURES);
-}
 
 /** True when the ring may process buffers (vhost-user.rst "Ring states": started and enabled). */
 export function ringActive(v: VringModel): boolean {

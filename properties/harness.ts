@@ -1,7 +1,7 @@
 // Runs steps against a target and the reference model side by side and
 // applies every oracle after every step. A failing verdict throws a
 // CheckFailure, which is what fast-check shrinks on.
-import type { Target } from '../implementations/target.ts';
+import { crashed, type Target } from '../implementations/target.ts';
 import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
 import { type BufferShape, type ChainClass, type ChainShape, classifyChainWith } from '../model/chain.ts';
 import { iotlbMap, memTableMap, translateRange } from '../model/memory.ts';
@@ -29,7 +29,7 @@ import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/us
 import type { LayoutSpec, SetupStep, Step } from './steps.ts';
 import { formatStep } from './steps.ts';
 
-export const REGION_BOUNDARY = 0x10_0000n;
+const REGION_BOUNDARY = 0x10_0000n;
 const DATA_START = 0x8_0000n;
 const SLOT = 0x2000n;
 const GAP = 16;
@@ -222,8 +222,8 @@ export class Harness {
       await new Promise((r) => setTimeout(r, 20));
       h = await this.target.health();
     }
-    if (h.state === 'exited' && h.code === null && h.signal === null && reply && 'closed' in reply) return;
-    if (h.state === 'exited') this.record({ requirement, verdict: 'CRASH', detail: `target exited (code ${h.code}, signal ${h.signal})` });
+    if (crashed(h, this.target.info)) this.record({ requirement, verdict: 'CRASH', detail: `target exited (code ${h.code}, signal ${h.signal})` });
+    if (h.state === 'exited' && reply && !('closed' in reply) && !crashed(h, this.target.info)) this.sessionOver = true;
     if (h.state === 'hung' || (reply && 'timeout' in reply)) this.record({ requirement, verdict: 'TIMEOUT', detail: 'target stopped answering' });
   }
 
@@ -567,9 +567,12 @@ export class Harness {
     this.session = { ...this.session, vrings: this.session.vrings.map((v, i) => (i === q ? { ...v, maybeBroken: true } : v)) };
   }
 
-  /** The queues one kick lets the device touch: net loopback fills RX while it drains TX. */
+  /**
+   * The queues whose used rings are read after a kick. Net loopback fills RX while it drains TX,
+   * and a busy-polling back-end (DPDK) drains TX without any kick: for net, both, TX first.
+   */
   private touchedBy(q: number): number[] {
-    return this.profile.deviceType === 'net' && q === NET_TX_QUEUE && this.queues.has(NET_RX_QUEUE) ? [NET_TX_QUEUE, NET_RX_QUEUE] : [q];
+    return this.profile.deviceType === 'net' && this.queues.has(NET_RX_QUEUE) && this.queues.has(NET_TX_QUEUE) ? [NET_TX_QUEUE, NET_RX_QUEUE] : [q];
   }
 
   /** What the notification and ring-state rules of a queue depend on, taken just before the kick. */
@@ -598,10 +601,12 @@ export class Harness {
     // With ACCESS_PLATFORM the rings themselves are reached through the IOTLB: unmapped rings cannot make progress.
     if (hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) for (const i of touched) if (!this.ringMapped(this.queues.get(i)!, map)) this.markBroken(i);
     const snaps = touched.map((i) => this.snapshot(i));
-    for (const i of touched) await this.target.kick(i);
+    await this.target.kick(q);
+    if (q === NET_TX_QUEUE && this.profile.deviceType === 'net') await this.target.kick(NET_RX_QUEUE);
     this.calledWhileCollecting.clear();
-    const used = await this.collect(snaps[0]);
-    for (const sn of snaps.slice(1)) used.set(sn.q, sn.qs.driver.takeUsed());
+    const kickedSnap = snaps.find((sn) => sn.q === q)!;
+    const used = await this.collect(kickedSnap);
+    for (const sn of snaps) if (sn !== kickedSnap) used.set(sn.q, sn.qs.driver.takeUsed());
     await this.checkAlive(SURVIVES);
     this.record(checkGuards(this.target.memory));
     // TX before RX: a looped-back frame is known as sent before its arrival is checked.

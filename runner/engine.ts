@@ -289,6 +289,8 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
   if (opts.replayRegressions !== false) await replaySaved(ctx);
   const suites = selectedSuites(new Set(selected.map((r) => r.id)));
   const suiteRuns: SuiteRun[] = [];
+  // Socket targets: the raw frames first. They are few and quick, and a time budget spent on generation must not skip them.
+  if (info.kind === 'socket' && !opts.signal?.aborted) suiteRuns.push(await runRawMessages(ctx, info.queues, new Set(selected.map((r) => r.id))));
   const unsupported = new Set<string>();
   for (const [i, suite] of suites.entries()) {
     if (opts.signal?.aborted || Date.now() >= ctx.deadline || ctx.stop) break;
@@ -299,7 +301,6 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     }
     suiteRuns.push(await runSuite(suite, ctx, i, suites.length));
   }
-  if (info.kind === 'socket' && !opts.signal?.aborted && Date.now() < ctx.deadline && !ctx.stop) suiteRuns.push(await runRawMessages(ctx, info.queues, new Set(selected.map((r) => r.id))));
   const results: RequirementResult[] = [];
   for (const req of selected) {    const t = ledger.byId.get(req.id);
     if (t) {

@@ -13,7 +13,7 @@ function value(r: Reply): bigint | number | Uint8Array | undefined {
   return 'ok' in r && r.ok ? r.value : undefined;
 }
 
-export class ProfileError extends Error {}
+class ProfileError extends Error {}
 
 export async function deriveProfile(target: Target): Promise<Profile> {
   const features = value(await target.send({ op: 'getFeatures' }));

@@ -8,7 +8,7 @@ import { type Step, stepsFromJson, stepsToJson } from '../properties/steps.ts';
 import { writeFileAtomic } from './atomicWrite.ts';
 import { UsageError } from './usageError.ts';
 
-export const REGRESSION_FORMAT = 1;
+const REGRESSION_FORMAT = 1;
 
 export interface Regression {
   readonly format: typeof REGRESSION_FORMAT;

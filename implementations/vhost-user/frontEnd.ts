@@ -45,6 +45,8 @@ export interface VhostUserOptions {
   /** How long sendRaw waits for a reply that may never come (default 200 ms). */
   readonly rawReplyTimeoutMs?: number;
   readonly peer?: VhostUserPeer;
+  /** The peer process ends with each session (TargetInfo.processPerSession). */
+  readonly processPerSession?: boolean;
 }
 
 type Failure = { readonly closed: true } | { readonly timeout: true };
@@ -124,6 +126,7 @@ export class VhostUserTarget implements Target {
       deviceType: opts.deviceType,
       queues: opts.queues ?? 1,
       maxQueueSize: opts.maxQueueSize ?? 1024,
+      ...(opts.processPerSession && { processPerSession: true }),
     };
   }
 

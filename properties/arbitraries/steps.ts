@@ -24,7 +24,7 @@ export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?
   });
 }
 
-export const layoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
+const layoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
   cuts: fc.array(fc.integer({ min: 1, max: 600 }), { maxLength: 3 }),
   indirect: fc.boolean(),
   crossRegion: fc.boolean(),

@@ -4,11 +4,11 @@
 import { type BlkExpectation, firstReadMismatch, type SectorCandidates } from '../../model/blk.ts';
 import { fail, type Observation, pass } from './observation.ts';
 
-export const BLK_STATUS = 'virtio.blk.status-byte';
-export const BLK_UNSUPP = 'virtio.blk.unsupported-type';
-export const BLK_READ = 'virtio.blk.read-after-write';
-export const NET_NUM_BUFFERS = 'virtio.net.num-buffers-one';
-export const NET_LOOPBACK = 'virtio.net.loopback-integrity';
+const BLK_STATUS = 'virtio.blk.status-byte';
+const BLK_UNSUPP = 'virtio.blk.unsupported-type';
+const BLK_READ = 'virtio.blk.read-after-write';
+const NET_NUM_BUFFERS = 'virtio.net.num-buffers-one';
+const NET_LOOPBACK = 'virtio.net.loopback-integrity';
 
 /** `read` holds the candidates of an IN request; the data is checked only when the status is OK. */
 export function checkBlk(exp: BlkExpectation, status: number, data: Uint8Array, knownType: boolean, read: readonly SectorCandidates[] | null): Observation[] {

@@ -3,7 +3,7 @@
 import type { NotifyRule } from '../../model/notify.ts';
 import { fail, type Observation, pass } from './observation.ts';
 
-export const CALL_INVALID_FD = 'vhost-user.vring.call-invalid-fd';
+const CALL_INVALID_FD = 'vhost-user.vring.call-invalid-fd';
 
 export function checkNotification(rule: NotifyRule, called: boolean, callFd: 'none' | 'valid' | 'invalid'): Observation[] {
   if (callFd === 'invalid') return [called ? fail(CALL_INVALID_FD, 'the device signalled a call notifier the front-end declared invalid') : pass(CALL_INVALID_FD)];

@@ -5,7 +5,7 @@
 // status and whether a new session still answers GET_FEATURES
 // (vhost-user.robust.survives). Same seed, same frames, same order.
 import fc from 'fast-check';
-import type { Health, Target } from '../../implementations/target.ts';
+import { crashed, type Health, type Target, type TargetInfo } from '../../implementations/target.ts';
 import type { Reply } from '../../spec/requests.ts';
 import type { Verdict } from '../../spec/verdicts.ts';
 import { bit, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
@@ -41,8 +41,8 @@ export interface RawCaseResult {
 }
 
 /** The back-end process ended. A session-only target reports exited with neither code nor signal once its socket closes: that is not a death. */
-function died(h: Health): h is Extract<Health, { state: 'exited' }> {
-  return h.state === 'exited' && (h.signal !== null || h.code !== null);
+function died(h: Health, processPerSession = false): h is Extract<Health, { state: 'exited' }> {
+  return crashed(h, { processPerSession } as TargetInfo);
 }
 
 const exitText = (h: Extract<Health, { state: 'exited' }>) => (h.signal ? `killed by ${h.signal}` : `exited with code ${h.code}`);
@@ -52,9 +52,9 @@ const exitText = (h: Extract<Health, { state: 'exited' }>) => (h.signal ? `kille
  * health afterwards. `replyAck`: REPLY_ACK was negotiated, so need_reply on
  * the frame obliged the back-end to answer 0 (success) or non-zero.
  */
-export function classify(c: RawCase, reply: Reply, health: Health, replyAck: boolean): Judgement {
+export function classify(c: RawCase, reply: Reply, health: Health, replyAck: boolean, processPerSession = false): Judgement {
   const wire = classifyWire(c, reply, replyAck);
-  if (died(health)) return { ...wire, verdict: 'CRASH', requirement: c.requirement, detail: `back-end ${exitText(health)} after: ${c.description} (${wire.outcome})` };
+  if (died(health, processPerSession)) return { ...wire, verdict: 'CRASH', requirement: c.requirement, detail: `back-end ${exitText(health)} after: ${c.description} (${wire.outcome})` };
   if (health.state === 'hung') return { ...wire, verdict: 'TIMEOUT', requirement: c.requirement, detail: `back-end hung after: ${c.description}` };
   return wire;
 }
@@ -157,9 +157,9 @@ async function probe(open: () => Promise<Target>): Promise<Reply | Error> {
   }
 }
 
-function survival(c: RawCase, health: Health, fresh: Reply | Error): Observation {
+function survival(c: RawCase, health: Health, fresh: Reply | Error, processPerSession: boolean): Observation {
   const after = `after: ${c.description}`;
-  if (died(health)) return { requirement: SURVIVES, verdict: 'CRASH', detail: `back-end ${exitText(health)} ${after}` };
+  if (died(health, processPerSession)) return { requirement: SURVIVES, verdict: 'CRASH', detail: `back-end ${exitText(health)} ${after}` };
   if (fresh instanceof Error) return { requirement: SURVIVES, verdict: 'FAIL', detail: `no new session ${after}: ${fresh.message}` };
   if ('timeout' in fresh) return { requirement: SURVIVES, verdict: 'TIMEOUT', detail: `GET_FEATURES on a new session timed out ${after}` };
   if (!('ok' in fresh && fresh.ok)) return { requirement: SURVIVES, verdict: 'FAIL', detail: `GET_FEATURES on a new session failed (${'closed' in fresh ? 'closed' : fresh.errno}) ${after}` };
@@ -184,25 +184,25 @@ export async function runRawCase(open: () => Promise<Target>, c: RawCase): Promi
   }
   let reply: Reply;
   let replyAck: boolean;
+  let health: Health;
   try {
     replyAck = await handshake(t);
     reply = await t.sendRaw({ bytes: Buffer.from(c.bytes, 'hex'), fds: c.fds });
-    // A crash closes the socket a moment before the exit is reaped; waiting
-    // for it here lets the next open() restart the back-end at once.
-    if ('closed' in reply) await settle(t);
+    // Health is read before this session is closed: closing may itself end the back-end (a
+    // daemon started per session is stopped then), which must not count against it. A crash
+    // closes the socket a moment before the exit is reaped, so a closed reply waits for it.
+    health = 'closed' in reply ? await settle(t) : await t.health();
   } catch (e) {
     await t.close();
     return error(`${c.description}: ${(e as Error).message}`);
   }
   await t.close();
   const fresh = await probe(open);
-  // Asked after the probe, so an exit that took longer to report is still
-  // seen; a probe that failed may have been the back-end dying late.
-  const health = fresh instanceof Error || !('ok' in fresh && fresh.ok) ? await settle(t) : await t.health();
-  const j = classify(c, reply, health, replyAck);
+  const perSession = Boolean(t.info.processPerSession);
+  const j = classify(c, reply, health, replyAck, perSession);
   return {
     result: { frame: c, outcome: j.outcome, verdict: j.verdict, requirement: j.requirement, detail: j.detail },
-    observations: [{ requirement: j.requirement, verdict: j.verdict, detail: j.detail }, survival(c, health, fresh)],
+    observations: [{ requirement: j.requirement, verdict: j.verdict, detail: j.detail }, survival(c, health, fresh, perSession)],
   };
 }
 

@@ -136,6 +136,7 @@ export class VirtiofsdDaemon {
         name: 'virtiofsd',
         version: this.version,
         queues: 2,
+        processPerSession: true,
         replyTimeoutMs: this.#opts.replyTimeoutMs,
         peer: {
           health: () => proc.health(),
