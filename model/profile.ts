@@ -3,7 +3,14 @@
 // config), never from a list of implementations known to pass.
 export interface Profile {
   readonly deviceType: 'net' | 'blk' | 'fs';
+  /** Virtqueues the suite drives. */
   readonly queues: number;
+  /**
+   * Vring indices the back-end may legitimately know about: GET_QUEUE_NUM reports "how many queues
+   * the back-end supports" (vhost-user.rst), queue pairs for net as QEMU reads it. Indices from
+   * `queues` up to this bound may be accepted or refused; only indices beyond it must be refused.
+   */
+  readonly vringLimit: number;
   readonly maxQueueSize: number;
   readonly offeredFeatures: bigint;
   readonly offeredProtocolFeatures: bigint;

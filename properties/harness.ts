@@ -47,8 +47,18 @@ const DRIVER_AREAS = 'virtio.split.desc.no-write-readable';
 const EXIT_REAP_MS = 300;
 /** A notification caused by a batch arrives with it; waiting longer only slows every kick down. */
 const NOTIFY_WAIT_MS = 50;
+/** Used-ring polling interval when no call notifier can wake the driver. */
+const POLL_INTERVAL_MS = 2;
 /** How long a suppressed notification gets to show up anyway. */
 const SUPPRESSED_WAIT_MS = 10;
+
+/** A chain valid at one kick and refused at another: an asynchronous device may do either. */
+function mergeClasses(before: ChainClass, now: ChainClass): ChainClass {
+  if (before.valid === now.valid) return now.valid && before.valid && before.mayRefuse && !now.mayRefuse ? before : now;
+  const valid = before.valid ? before : now;
+  const refused = before.valid ? now : before;
+  return valid.valid && !refused.valid ? { ...valid, mayRefuse: refused.requirement } : now;
+}
 
 function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
@@ -77,6 +87,8 @@ interface Pending {
   readonly shape: ChainShape;
   /** Classified when the device can process it: at the kick, against the mappings in force then. */
   cls: ChainClass;
+  /** A kick has already let the device see it. */
+  kicked?: boolean;
   readonly descs: readonly number[];
   readonly slot: bigint | null;
   /** Readable bytes and canary gaps as the driver wrote them. */
@@ -413,7 +425,9 @@ export class Harness {
       return false;
     }
     qs.driver.publish();
-    qs.outstanding.set(placed.head, { ...pending, shape, descs: placed.descs, cls, seq: this.postSeq++ });
+    // An asynchronous device (one that polls, or still works through an earlier kick) may take a chain
+    // as soon as it is published: its classification now already counts.
+    qs.outstanding.set(placed.head, { ...pending, shape, descs: placed.descs, cls, seq: this.postSeq++, kicked: this.opts.settleMs > 0 });
     return true;
   }
 
@@ -595,8 +609,16 @@ export class Harness {
     const qs = this.queues.get(q);
     if (!qs || !this.session.vrings[q]) return;
     const map = this.translationMap();
-    // Chains are judged against the mappings in force when the device can process them: now.
-    for (const other of this.queues.values()) for (const p of other.outstanding.values()) p.cls = this.classify(p.shape);
+    // Chains are judged against the mappings in force when the device can process them: now. An
+    // asynchronous device may have taken a chain at any moment since it was kicked, so a chain whose
+    // verdict changed meanwhile may be processed or refused.
+    for (const other of this.queues.values()) {
+      for (const p of other.outstanding.values()) {
+        const now = this.classify(p.shape);
+        p.cls = this.opts.settleMs > 0 && p.kicked ? mergeClasses(p.cls, now) : now;
+        p.kicked = true;
+      }
+    }
     const touched = this.touchedBy(q);
     // With ACCESS_PLATFORM the rings themselves are reached through the IOTLB: unmapped rings cannot make progress.
     if (hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) for (const i of touched) if (!this.ringMapped(this.queues.get(i)!, map)) this.markBroken(i);
@@ -700,6 +722,9 @@ export class Harness {
       const deadline = Date.now() + this.opts.settleMs;
       while (Date.now() < deadline && [...qs.outstanding.values()].filter((p) => p.kind !== 'netRx').length > used.length) {
         if (await this.target.waitCall(q, Math.max(1, deadline - Date.now()))) this.calledWhileCollecting.add(q);
+        // Without a call notifier (none installed, or declared invalid) the wait returns at once: poll the
+        // used ring with a real sleep instead of spinning, so I/O (and an in-process back-end) can run.
+        else await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
         used.push(...qs.driver.takeUsed());
       }
     }

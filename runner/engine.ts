@@ -290,7 +290,8 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
   const suites = selectedSuites(new Set(selected.map((r) => r.id)));
   const suiteRuns: SuiteRun[] = [];
   // Socket targets: the raw frames first. They are few and quick, and a time budget spent on generation must not skip them.
-  if (info.kind === 'socket' && !opts.signal?.aborted) suiteRuns.push(await runRawMessages(ctx, info.queues, new Set(selected.map((r) => r.id))));
+  // Out-of-range index cases start at the bound the back-end itself reports (profile.vringLimit).
+  if (info.kind === 'socket' && !opts.signal?.aborted) suiteRuns.push(await runRawMessages(ctx, profile.vringLimit, new Set(selected.map((r) => r.id))));
   const unsupported = new Set<string>();
   for (const [i, suite] of suites.entries()) {
     if (opts.signal?.aborted || Date.now() >= ctx.deadline || ctx.stop) break;

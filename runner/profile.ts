@@ -25,6 +25,9 @@ export async function deriveProfile(target: Target): Promise<Profile> {
   }
   const q = value(await target.send({ op: 'getQueueNum' }));
   const queues = typeof q === 'number' && q > 0 ? Math.min(q, target.info.queues) : target.info.queues;
+  // GET_QUEUE_NUM counts queue pairs for net in QEMU's reading, vrings in libvhost-user's: take the wider bound.
+  const reported = typeof q === 'number' && q > 0 ? q : 0;
+  const vringLimit = Math.max(queues, target.info.deviceType === 'net' ? 2 * reported : reported);
   const layout = target.info.deviceType === 'net' ? virtio_net_config : virtio_blk_config;
   // The largest prefix of the config structure the device serves is its config size.
   let configSize = 0;
@@ -43,6 +46,7 @@ export async function deriveProfile(target: Target): Promise<Profile> {
   return {
     deviceType: target.info.deviceType,
     queues,
+    vringLimit,
     maxQueueSize: target.info.maxQueueSize,
     offeredFeatures: features,
     offeredProtocolFeatures: protocol,
@@ -58,6 +62,7 @@ export function profileRecord(p: Profile): Record<string, string | number | bool
   return {
     deviceType: p.deviceType,
     queues: p.queues,
+    vringLimit: p.vringLimit,
     maxQueueSize: p.maxQueueSize,
     offeredFeatures: `0x${p.offeredFeatures.toString(16)}`,
     offeredProtocolFeatures: `0x${p.offeredProtocolFeatures.toString(16)}`,

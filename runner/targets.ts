@@ -2,10 +2,14 @@
 // session for each property run; `dispose()` releases what the factory holds
 // (a spawned back-end). A back-end that died is started again on the next
 // open, so a CRASH costs one run, not the rest of the suite.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSimulatedTarget } from '../implementations/simulated/index.ts';
 import type { DeviceType, Health, Target } from '../implementations/target.ts';
 import { VhostUserTarget } from '../implementations/vhost-user/frontEnd.ts';
 import { DpdkTestpmd } from '../implementations/vhost-user/peers/dpdk.ts';
+import { serveVhostUser } from '../implementations/vhost-user/backEnd.ts';
 import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
 import { VirtiofsdDaemon } from '../implementations/vhost-user/peers/virtiofsd.ts';
 import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
@@ -63,12 +67,42 @@ export function targetFactory(spec: TargetSpec): TargetFactory {
         case 'virtiofsd':
           return daemonFactory(spec, 'virtiofsd (Debian package qemu-system-common)', () => VirtiofsdDaemon.start());
         case 'simulated':
-          throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck (vhostcheck serve is not built yet)`);
+          return servedSimulatedFactory(spec, socketDeviceType());
       }
     }
     default:
       throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
   }
+}
+
+/**
+ * `vhost-user:spawn=simulated`: the simulated device behind `vhostcheck serve`, in this process on a
+ * temporary socket, driven through the real socket front-end: the vhost-user adapter tested end to end.
+ */
+function servedSimulatedFactory(spec: TargetSpec, deviceType: 'blk' | 'net' | 'fs'): TargetFactory {
+  if (deviceType === 'fs') throw new UsageError('vhost-user:spawn=simulated serves blk or net (VHOSTCHECK_DEVICE_TYPE)');
+  let server: { dir: string; socketPath: string; stop: AbortController; done: Promise<void> } | undefined;
+  return {
+    spec,
+    settleMs: SOCKET_SETTLE_MS,
+    open: async () => {
+      if (!server) {
+        const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-serve-'));
+        const socketPath = join(dir, 'simulated.sock');
+        const stop = new AbortController();
+        const done = serveVhostUser(socketPath, (memory) => createSimulatedTarget({ deviceType, memory }), stop.signal);
+        server = { dir, socketPath, stop, done };
+      }
+      return VhostUserTarget.open({ socketPath: server.socketPath, deviceType, name: 'vhostcheck serve (simulated)', version: '0.1.0', queues: deviceType === 'net' ? 2 : 1 });
+    },
+    dispose: async () => {
+      if (!server) return;
+      server.stop.abort();
+      await server.done.catch(() => {});
+      rmSync(server.dir, { recursive: true, force: true });
+      server = undefined;
+    },
+  };
 }
 
 /** A spawned back-end: started on first use, restarted after it died, stopped by dispose(). */

@@ -81,7 +81,7 @@ export class Backend {
     this.has = opts.has;
     this.deviceType = opts.deviceType;
     this.queues = opts.queues;
-    this.dma = new Dma(opts.memory.backing, opts.has);
+    this.dma = new Dma(opts.memory, opts.has);
     this.space = new AddressSpace(opts.memory, opts.has);
     this.disk = new RamDisk(this.dma, opts.has);
     this.loopback = new Loopback(this.dma, opts.has);

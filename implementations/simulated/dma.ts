@@ -3,6 +3,7 @@
 // backing is "unmapped host memory" and kills the device, as a stray pointer
 // kills a real back-end; anything inside it but outside a region is a guard,
 // which the canary oracle watches.
+import type { GuestMemory } from '../target.ts';
 import { DeviceFault, DeviceHang } from './faults.ts';
 import type { MutantSwitch } from './mutants/index.ts';
 
@@ -24,17 +25,20 @@ export function totalLen(ranges: readonly HostRange[]): number {
 }
 
 export class Dma {
+  // The backing is looked up on every access, not captured: a served device's
+  // memory is whatever the last accepted SET_MEM_TABLE mapped (runner/serve.ts).
   constructor(
-    private readonly backing: Buffer,
+    private readonly memory: GuestMemory,
     private readonly has: MutantSwitch,
   ) {}
 
   /** The host bytes at [off, off+len); outside the mapping is a SIGSEGV. */
   host(off: number, len: number): Buffer {
-    if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > this.backing.length) {
+    const backing = this.memory.backing;
+    if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > backing.length) {
       throw new DeviceFault('SIGSEGV', `host access ${off}+${len} outside the guest memory mapping`);
     }
-    return this.backing.subarray(off, off + len);
+    return backing.subarray(off, off + len);
   }
 
   /** Copies `len` bytes starting `at` bytes into the ranges (gather). */

@@ -16,6 +16,13 @@ export interface SimulatedTargetOptions {
   readonly queues?: number;
   /** A name from MUTANTS. */
   readonly mutant?: string;
+  /**
+   * Guest memory to use instead of a private buffer: a vhost-user back-end
+   * (implementations/vhost-user/backEnd.ts) passes the front-end's shared
+   * mappings. The device reads `regions` at SET_MEM_TABLE and `backing` on
+   * every access, so the owner may swap both before forwarding SET_MEM_TABLE.
+   */
+  readonly memory?: GuestMemory;
 }
 
 /** Request queues a simulated blk device accepts (virtio_blk_config.num_queues is a u16; more is pointless here). */
@@ -38,7 +45,7 @@ export function createSimulatedTarget(opts: SimulatedTargetOptions): Target {
     }
     defect = info.name;
   }
-  return new SimulatedTarget(deviceType, queues, defect);
+  return new SimulatedTarget(deviceType, queues, defect, opts.memory);
 }
 
 type Life = { readonly state: 'alive' } | { readonly state: 'hung' } | { readonly state: 'crashed'; readonly signal: string } | { readonly state: 'closed' };
@@ -49,7 +56,7 @@ class SimulatedTarget implements Target {
   private readonly backend: Backend;
   private life: Life = { state: 'alive' };
 
-  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined) {
+  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined, memory: GuestMemory | undefined) {
     this.info = {
       name: mutant === undefined ? 'simulated' : `simulated:mutant=${mutant}`,
       kind: 'simulated',
@@ -58,7 +65,7 @@ class SimulatedTarget implements Target {
       queues,
       maxQueueSize: MAX_QUEUE_SIZE,
     };
-    this.memory = layOutGuestMemory(Buffer.alloc(backingSize()));
+    this.memory = memory ?? layOutGuestMemory(Buffer.alloc(backingSize()));
     this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant });
   }
 

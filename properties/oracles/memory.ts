@@ -18,6 +18,7 @@ export function checkGuards(mem: GuestMemory): Observation {
 export function checkUnchanged(mem: GuestMemory, areas: readonly { gpa: bigint; bytes: Uint8Array }[], requirement: string, what: string): Observation {
   for (const a of areas) {
     const now = readGpa(mem, a.gpa, a.bytes.length);
+    if (Buffer.from(now.buffer, now.byteOffset, now.byteLength).equals(a.bytes)) continue;
     for (let i = 0; i < now.length; i++) {
       if (now[i] !== a.bytes[i]) {
         return fail(requirement, `${what} at GPA 0x${(a.gpa + BigInt(i)).toString(16)} changed from 0x${a.bytes[i].toString(16)} to 0x${now[i].toString(16)}`);
