@@ -6,15 +6,14 @@
 // listening after a session ends, so one process serves every session: open()
 // ends the previous session first. It starts polling a ring only once every
 // queue of the port has an address, kick and call and is enabled.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Health } from '../../target.ts';
 import { VhostUserTarget } from '../frontEnd.ts';
+import { PeerLog, PeerProcess, sessionOwningDaemon } from './peerProcess.ts';
 
 export const TESTPMD_PATH = '/usr/bin/dpdk-testpmd';
-const LOG_LIMIT = 64 * 1024;
 // EAL keeps a runtime directory here for root even with --no-shconf; each
 // daemon gets its own --file-prefix so stop() can remove exactly its own.
 const DPDK_RUNTIME_DIR = '/var/run/dpdk';
@@ -32,36 +31,17 @@ export class DpdkTestpmd {
   readonly socketPath: string;
   readonly #dir: string;
   readonly #runtimeDir: string;
-  readonly #child: ChildProcess;
+  readonly #proc: PeerProcess;
   readonly #opts: DpdkOptions;
-  #log = '';
   #version = 'unknown';
-  #exit: { code: number | null; signal: string | null } | undefined;
-  readonly #exited: Promise<void>;
   #session: VhostUserTarget | undefined;
 
-  private constructor(dir: string, runtimeDir: string, child: ChildProcess, opts: DpdkOptions) {
+  private constructor(dir: string, runtimeDir: string, proc: PeerProcess, opts: DpdkOptions) {
     this.#dir = dir;
     this.#runtimeDir = runtimeDir;
     this.socketPath = join(dir, 'vhost-user-net.sock');
-    this.#child = child;
+    this.#proc = proc;
     this.#opts = opts;
-    const keep = (chunk: Buffer) => {
-      this.#log = (this.#log + chunk.toString()).slice(-LOG_LIMIT);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.#exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.#exit = { code, signal };
-        resolve();
-      });
-      child.once('error', (e) => {
-        this.#log += `\nspawn error: ${e.message}`;
-        this.#exit ??= { code: null, signal: null };
-        resolve();
-      });
-    });
   }
 
   /** Starts testpmd and waits (bounded) for its socket. Throws, with testpmd's log, if it does not come up. */
@@ -70,7 +50,7 @@ export class DpdkTestpmd {
     const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-dpdk-'));
     const prefix = basename(dir);
     const sock = join(dir, 'vhost-user-net.sock');
-    const child = spawn(
+    const proc = new PeerProcess(
       binary,
       [
         // -v prints the DPDK version into the log, where start() reads it.
@@ -98,22 +78,20 @@ export class DpdkTestpmd {
         // testpmd's start-up link check could only wait in vain.
         '--disable-link-check',
       ],
+      new PeerLog(),
       // stdin stays an open pipe: testpmd without -i waits for "enter" on
       // stdin and exits at EOF.
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      ['pipe', 'pipe', 'pipe'],
     );
-    const d = new DpdkTestpmd(dir, join(DPDK_RUNTIME_DIR, prefix), child, opts);
+    const d = new DpdkTestpmd(dir, join(DPDK_RUNTIME_DIR, prefix), proc, opts);
     const deadline = Date.now() + (opts.startTimeoutMs ?? 10000);
-    while (!existsSync(sock)) {
-      if (d.#exit || Date.now() >= deadline) {
-        const why = d.#exit ? `exited (code ${d.#exit.code}, signal ${d.#exit.signal})` : 'socket did not appear in time';
-        const log = d.log;
-        await d.stop();
-        throw new Error(`dpdk-testpmd ${why}: ${log}`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
+    try {
+      await proc.waitForSocket(sock, deadline - Date.now(), 'dpdk-testpmd', opts.stopTimeoutMs ?? 2000);
+    } catch (e) {
+      await d.stop();
+      throw e;
     }
-    d.#version = /RTE Version: 'DPDK ([^']+)'/.exec(d.#log)?.[1] ?? 'unknown';
+    d.#version = /RTE Version: 'DPDK ([^']+)'/.exec(d.log)?.[1] ?? 'unknown';
     // The socket exists before the vhost library watches it: its event thread
     // polls with a 1 s timeout and picks the listening fd up only on its next
     // round, so the first session's first reply can take ~1 s. One throwaway
@@ -145,11 +123,11 @@ export class DpdkTestpmd {
 
   /** Everything testpmd printed (last 64 KiB). */
   get log(): string {
-    return this.#log;
+    return this.#proc.log.text;
   }
 
   health(): Health {
-    return this.#exit ? { state: 'exited', ...this.#exit } : { state: 'alive' };
+    return this.#proc.health();
   }
 
   /** A new session; the previous one is closed first, since the vhost PMD serves one front-end per socket. */
@@ -170,16 +148,9 @@ export class DpdkTestpmd {
 
   /** SIGTERM, then SIGKILL after the grace period; removes the socket and EAL's runtime directory. Idempotent. */
   async stop(): Promise<void> {
-    if (!this.#exit) {
-      this.#child.kill('SIGTERM');
-      const grace = new Promise<boolean>((r) => setTimeout(() => r(false), this.#opts.stopTimeoutMs ?? 2000).unref());
-      if (!(await Promise.race([this.#exited.then(() => true), grace]))) {
-        this.#child.kill('SIGKILL');
-        await this.#exited;
-      }
-    }
+    await this.#proc.stop(0, this.#opts.stopTimeoutMs ?? 2000);
     // The stdin pipe is ours; the process is gone, so nothing reads it.
-    this.#child.stdin?.destroy();
+    this.#proc.child.stdin?.destroy();
     rmSync(this.#dir, { recursive: true, force: true });
     rmSync(this.#runtimeDir, { recursive: true, force: true });
   }
@@ -195,12 +166,6 @@ function allowedCpus(): string {
 }
 
 /** A Target on a fresh testpmd; closing it also stops testpmd (`vhost-user:spawn=dpdk-net`). */
-export async function spawnDpdkTarget(opts: DpdkOptions = {}): Promise<VhostUserTarget> {
-  const d = await DpdkTestpmd.start(opts);
-  try {
-    return await d.open(() => d.stop());
-  } catch (e) {
-    await d.stop();
-    throw e;
-  }
+export function spawnDpdkTarget(opts: DpdkOptions = {}): Promise<VhostUserTarget> {
+  return DpdkTestpmd.start(opts).then(sessionOwningDaemon);
 }

@@ -3,15 +3,14 @@
 // qemu-storage-daemon, virtiofsd serves exactly one front-end and exits when
 // it hangs up, so every session gets a fresh process on the same socket path
 // and shared directory. Queues: 0 is hiprio, 1 the first request queue.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Health } from '../../target.ts';
 import { VhostUserTarget } from '../frontEnd.ts';
+import { binaryVersion, PeerLog, PeerProcess, sessionOwningDaemon } from './peerProcess.ts';
 
 export const VIRTIOFSD_PATH = '/usr/lib/qemu/virtiofsd';
-const LOG_LIMIT = 64 * 1024;
 // virtiofsd exits by itself within milliseconds of the front-end hanging up;
 // only a process still there after this is signalled, so health() normally
 // shows the daemon's own exit status rather than our SIGTERM.
@@ -26,48 +25,6 @@ export interface VirtiofsdOptions {
   readonly replyTimeoutMs?: number;
 }
 
-type Exit = { code: number | null; signal: string | null };
-
-/** One virtiofsd process; it serves at most one session. */
-class FsProcess {
-  readonly child: ChildProcess;
-  exit: Exit | undefined;
-  readonly exited: Promise<void>;
-  used = false;
-
-  constructor(child: ChildProcess, keep: (chunk: Buffer) => void, onSpawnError: (e: Error) => void) {
-    this.child = child;
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve();
-      });
-      child.once('error', (e) => {
-        onSpawnError(e);
-        this.exit ??= { code: null, signal: null };
-        resolve();
-      });
-    });
-  }
-
-  health(): Health {
-    return this.exit ? { state: 'exited', ...this.exit } : { state: 'alive' };
-  }
-
-  /** Waits up to `selfExitMs` for a voluntary exit, then SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(selfExitMs: number, graceMs: number): Promise<void> {
-    const within = (ms: number) =>
-      Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
-    if (this.exit || (await within(selfExitMs))) return;
-    this.child.kill('SIGTERM');
-    if (await within(graceMs)) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
 export class VirtiofsdDaemon {
   readonly socketPath: string;
   /** The directory the daemon exports (empty at start). */
@@ -76,8 +33,10 @@ export class VirtiofsdDaemon {
   readonly #dir: string;
   readonly #binary: string;
   readonly #opts: VirtiofsdOptions;
-  #log = '';
-  #proc: FsProcess | undefined;
+  readonly #log = new PeerLog();
+  #proc: PeerProcess | undefined;
+  /** The current process has served its one session. */
+  #procUsed = false;
   #session: VhostUserTarget | undefined;
   #stopped = false;
 
@@ -94,7 +53,7 @@ export class VirtiofsdDaemon {
   static async start(opts: VirtiofsdOptions = {}): Promise<VirtiofsdDaemon> {
     const binary = opts.binary ?? VIRTIOFSD_PATH;
     const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-virtiofsd-'));
-    const d = new VirtiofsdDaemon(dir, binary, await virtiofsdVersion(binary), opts);
+    const d = new VirtiofsdDaemon(dir, binary, await binaryVersion(binary, /version (\S+)/), opts);
     mkdirSync(d.sharedDir);
     try {
       d.#proc = await d.#spawn();
@@ -107,7 +66,7 @@ export class VirtiofsdDaemon {
 
   /** Everything the daemon's processes printed (last 64 KiB). */
   get log(): string {
-    return this.#log;
+    return this.#log.text;
   }
 
   /** The status of the newest process: after a session it has normally exited (code 0). */
@@ -123,12 +82,12 @@ export class VirtiofsdDaemon {
     if (this.#stopped) throw new Error('virtiofsd: open() after stop()');
     await this.#session?.close();
     this.#session = undefined;
-    if (!this.#proc || this.#proc.used || this.#proc.exit) {
+    if (!this.#proc || this.#procUsed || this.#proc.exited) {
       await this.#proc?.stop(SELF_EXIT_MS, this.#opts.stopTimeoutMs ?? 2000);
       this.#proc = await this.#spawn();
     }
     const proc = this.#proc;
-    proc.used = true;
+    this.#procUsed = true;
     try {
       this.#session = await VhostUserTarget.open({
         socketPath: this.socketPath,
@@ -160,51 +119,24 @@ export class VirtiofsdDaemon {
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
-  async #spawn(): Promise<FsProcess> {
+  async #spawn(): Promise<PeerProcess> {
     // A stale socket file from the previous process would make the wait below
     // succeed before the new process listens.
     rmSync(this.socketPath, { force: true });
-    const child = spawn(
+    // sandbox=chroot: the default namespace sandbox forks into a new PID
+    // namespace, leaving a grandchild that outlives a SIGKILLed parent.
+    const p = new PeerProcess(
       this.#binary,
-      // sandbox=chroot: the default namespace sandbox forks into a new PID
-      // namespace, leaving a grandchild that outlives a SIGKILLed parent.
       [`--socket-path=${this.socketPath}`, '-o', `source=${this.sharedDir}`, '-o', 'cache=none', '-o', 'sandbox=chroot'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      this.#log,
     );
-    const keep = (chunk: Buffer) => {
-      this.#log = (this.#log + chunk.toString()).slice(-LOG_LIMIT);
-    };
-    const p = new FsProcess(child, keep, (e) => (this.#log += `\nspawn error: ${e.message}`));
-    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 5000);
-    while (!existsSync(this.socketPath)) {
-      if (p.exit || Date.now() >= deadline) {
-        const why = p.exit ? `exited (code ${p.exit.code}, signal ${p.exit.signal})` : 'socket did not appear in time';
-        await p.stop(0, this.#opts.stopTimeoutMs ?? 2000);
-        throw new Error(`virtiofsd ${why}: ${this.#log}`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    this.#procUsed = false;
+    await p.waitForSocket(this.socketPath, this.#opts.startTimeoutMs ?? 5000, 'virtiofsd', this.#opts.stopTimeoutMs ?? 2000);
     return p;
   }
 }
 
-function virtiofsdVersion(binary: string): Promise<string> {
-  return new Promise((resolve) => {
-    const p = spawn(binary, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.once('error', () => resolve('unknown'));
-    p.once('exit', () => resolve(/version (\S+)/.exec(out)?.[1] ?? 'unknown'));
-  });
-}
-
 /** A Target on a fresh daemon; closing it also stops the daemon (`vhost-user:spawn=virtiofsd`). */
-export async function spawnVirtiofsdTarget(opts: VirtiofsdOptions = {}): Promise<VhostUserTarget> {
-  const d = await VirtiofsdDaemon.start(opts);
-  try {
-    return await d.open(() => d.stop());
-  } catch (e) {
-    await d.stop();
-    throw e;
-  }
+export function spawnVirtiofsdTarget(opts: VirtiofsdOptions = {}): Promise<VhostUserTarget> {
+  return VirtiofsdDaemon.start(opts).then(sessionOwningDaemon);
 }
