@@ -34,13 +34,6 @@ export function machineFacts(): MachineFacts {
   return { node: process.version, cpuModel, nproc, kernel: release(), date: new Date().toISOString(), cc: firstLine('cc', ['--version']) };
 }
 
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 export function quantile(sorted: Float64Array | readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }

@@ -9,7 +9,7 @@ import type { Observation } from '../properties/oracles/observation.ts';
 import type { Step } from '../properties/steps.ts';
 import { SUITES, type Suite } from '../properties/suites/index.ts';
 import { runSteps } from '../runner/engine.ts';
-import { deriveProfile } from '../runner/profile.ts';
+import { probeTarget } from '../runner/profile.ts';
 import { parseTargetSpec } from '../runner/targetSpec.ts';
 import { type TargetFactory, targetFactory } from '../runner/targets.ts';
 import { hasFeature } from '../spec/virtio/features.ts';
@@ -132,13 +132,7 @@ export async function measureModelSteps(device: 'blk' | 'net', opts: { samples: 
   const spec = device === 'blk' ? 'simulated' : 'simulated:device=net';
   const factory = targetFactory(parseTargetSpec(spec));
   try {
-    const probe = await factory.open();
-    let profile: Profile;
-    try {
-      profile = await deriveProfile(probe);
-    } finally {
-      await probe.close();
-    }
+    const { profile } = await probeTarget(factory);
     const out: SuiteMeasurement[] = [];
     for (const suite of SUITES) {
       if (!applicable(suite, profile)) continue;

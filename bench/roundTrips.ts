@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { QSD_PATH, QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
-import type { Profile } from '../model/profile.ts';
 import type { Step } from '../properties/steps.ts';
 import { runSteps } from '../runner/engine.ts';
-import { deriveProfile } from '../runner/profile.ts';
+import { probeTarget } from '../runner/profile.ts';
 import { parseTargetSpec } from '../runner/targetSpec.ts';
 import { targetFactory } from '../runner/targets.ts';
-import { median, onAbort, quantile } from './common.ts';
+import { onAbort, quantile } from './common.ts';
+import { median } from '../runner/mutants.ts';
 import { type Counters, countingFactory, failsRun } from './modelSteps.ts';
 
 const run = promisify(execFile);
@@ -100,13 +100,7 @@ async function blkReads(minSeconds: number): Promise<BlkReadResult> {
   const factory = targetFactory(parseTargetSpec('vhost-user:spawn=qsd-blk'));
   const unregister = onAbort(() => factory.dispose());
   try {
-    const probe = await factory.open();
-    let profile: Profile;
-    try {
-      profile = await deriveProfile(probe);
-    } finally {
-      await probe.close();
-    }
+    const { profile } = await probeTarget(factory);
     // Calibrate on a short run (also the warm-up), then size the measured run to last ≥ minSeconds.
     const c0 = performance.now();
     const cal = await runSteps(factory, profile, readScenario(CALIBRATION_READS), failsRun);

@@ -8,7 +8,8 @@
 import { MUTANTS } from '../implementations/simulated/mutants/index.ts';
 import { measureMutant, type MutantOutcome } from '../runner/mutants.ts';
 import { writeFileAtomic } from '../runner/atomicWrite.ts';
-import { fmtInt, installSignalCleanup, machineFacts, median, table } from './common.ts';
+import { fmtInt, installSignalCleanup, machineFacts, table } from './common.ts';
+import { median } from '../runner/mutants.ts';
 import { measureModelSteps, measureOpenClose, type SuiteMeasurement } from './modelSteps.ts';
 import { measureRoundTrips } from './roundTrips.ts';
 

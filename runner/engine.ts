@@ -17,7 +17,7 @@ import type { Requirement } from '../spec/requirements/types.ts';
 import { hasFeature } from '../spec/virtio/features.ts';
 import { type Verdict, worstVerdict } from '../spec/verdicts.ts';
 import { summarize } from './expectations.ts';
-import { deriveProfile, profileRecord } from './profile.ts';
+import { probeTarget, profileRecord } from './profile.ts';
 import { listRegressions, loadRegression, saveRegression } from './regressions.ts';
 import type { Failure, RequirementResult, RunResult, SuiteRun } from './results.ts';
 import { selectRequirements } from './selectors.ts';
@@ -273,14 +273,7 @@ export async function executeRun(opts: RunOptions): Promise<RunResult> {
 }
 
 async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected: readonly Requirement[], specText: string, name: string, started: number): Promise<RunResult> {
-  const probe = await factory.open();
-  const info = probe.info;
-  let profile: Profile;
-  try {
-    profile = await deriveProfile(probe);
-  } finally {
-    await probe.close();
-  }
+  const { info, profile } = await probeTarget(factory);
   const ledger = new Ledger();
   const ctx: SuiteContext = {
     factory, profile, opts, ledger, known: new Set(), spec: specText, name, failures: 0, started, stop: false,

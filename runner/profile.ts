@@ -2,7 +2,7 @@
 // from a hard-coded list"): GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM
 // and the extent of the config space the device will return.
 import type { Profile } from '../model/profile.ts';
-import type { Target } from '../implementations/target.ts';
+import type { Target, TargetInfo } from '../implementations/target.ts';
 import type { Reply } from '../spec/requests.ts';
 import { virtio_blk_config } from '../spec/virtio/blk.ts';
 import { hasFeature } from '../spec/virtio/features.ts';
@@ -56,6 +56,16 @@ export async function deriveProfile(target: Target): Promise<Profile> {
     blkFreshDisk: target.info.kind === 'simulated',
     errorsAlwaysVisible: target.info.kind !== 'socket',
   };
+}
+
+/** Opens one session only to take the profile (and the target's info), and closes it. */
+export async function probeTarget(factory: { open(): Promise<Target> }): Promise<{ info: TargetInfo; profile: Profile }> {
+  const probe = await factory.open();
+  try {
+    return { info: probe.info, profile: await deriveProfile(probe) };
+  } finally {
+    await probe.close();
+  }
 }
 
 export function profileRecord(p: Profile): Record<string, string | number | boolean> {

@@ -7,7 +7,7 @@ import { type Verdict, worstVerdict } from '../spec/verdicts.ts';
 import type { Progress } from './engine.ts';
 import { runSteps, TOOL_VERSION } from './engine.ts';
 import { summarize } from './expectations.ts';
-import { deriveProfile, profileRecord } from './profile.ts';
+import { probeTarget, profileRecord } from './profile.ts';
 import { loadRegression, type Regression } from './regressions.ts';
 import type { RequirementResult, RunResult } from './results.ts';
 import { formatTargetSpec, parseTargetSpec } from './targetSpec.ts';
@@ -38,9 +38,7 @@ async function replayWith(
   started: number,
 ): Promise<RunResult> {
   const spec = factory.spec;
-  const probe = await factory.open();
-  const info = probe.info;
-  const profile = await deriveProfile(probe).finally(() => probe.close());
+  const { info, profile } = await probeTarget(factory);
   const verdicts = new Map<string, { verdict: Verdict; detail?: string; suites: Set<string>; failure?: RequirementResult['failure'] }>();
   for (const [i, { file, r }] of cases.entries()) {
     if (opts.signal.aborted) break;
