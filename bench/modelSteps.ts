@@ -20,7 +20,7 @@ export interface Counters {
 }
 
 /** Delegates to `t`, counting control requests (send/sendRaw) and kicks. */
-export function countingTarget(t: Target, c: Counters): Target {
+function countingTarget(t: Target, c: Counters): Target {
   const wrapped: Target = {
     get info() {
       return t.info;

@@ -98,7 +98,3 @@ export const SUITES: readonly Suite[] = [
     ),
   },
 ];
-
-export function suiteByName(name: string): Suite | undefined {
-  return SUITES.find((s) => s.name === name);
-}
