@@ -21,6 +21,7 @@ import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_STATUS } from '..
 import { fillGpa, gpaToUaddr, readGpa, writeGpa } from './driver/guestAccess.ts';
 import { PackedRingDriver, type PackedUsedElem } from './driver/packedRing.ts';
 import { SplitRingDriver, type UsedElem } from './driver/splitRing.ts';
+import { checkOfferedDependencies } from './oracles/features.ts';
 import { checkLoopback, checkBlk } from './oracles/integrity.ts';
 import { checkGuards, checkUnchanged, WRITE_BOUND } from './oracles/memory.ts';
 import { checkNotification } from './oracles/notify.ts';
@@ -266,7 +267,8 @@ export class Harness {
     const mem = this.target.memory;
     const features = this.wantedFeatures(s);
     await this.control({ op: 'setOwner' });
-    await this.control({ op: 'getFeatures' });
+    const offer = await this.control({ op: 'getFeatures' });
+    if ('ok' in offer && offer.ok && typeof offer.value === 'bigint') for (const o of checkOfferedDependencies(offer.value, this.profile.deviceType)) this.record(o);
     if (hasFeature(this.profile.offeredFeatures, VHOST_USER_F_PROTOCOL_FEATURES)) {
       await this.control({ op: 'getProtocolFeatures' });
       await this.control({ op: 'setProtocolFeatures', features: this.profile.offeredProtocolFeatures });

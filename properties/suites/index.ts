@@ -22,7 +22,7 @@ const DATA_PATH_REQS = [
   'virtio.blk.status-byte', 'virtio.blk.unsupported-type', 'virtio.blk.read-after-write', 'virtio.net.num-buffers-one', 'virtio.net.loopback-integrity',
   'vhost-user.ring.start-on-kick', 'vhost-user.ring.stopped-no-processing', 'vhost-user.ring.disabled-with-protocol-features',
   'vhost-user.ring.get-vring-base-stops', 'virtio.status.reset-clears', 'virtio.robust.survives',
-  'vhost-user.ring.disabled-discards-tx', 'vhost-user.ring.disabled-no-rx',
+  'vhost-user.ring.disabled-discards-tx', 'vhost-user.ring.disabled-no-rx', 'virtio.features.dependencies-offered',
 ] as const;
 
 /** A set-up step, then up to `maxSteps` weighted steps. `size: 'max'` spreads lengths over the whole range: fast-check's default keeps arrays short, and most bugs need a few posts and kicks in a row. */
