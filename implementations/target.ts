@@ -71,6 +71,12 @@ export interface Target {
   /** True if the device signalled `vq`'s call notifier within `timeoutMs`; consumes the signal. */
   waitCall(vq: number, timeoutMs: number): Promise<boolean>;
   health(): Promise<Health>;
+  /**
+   * The dirty log bitmap the device was given by the last accepted setLogBase (vhost-user.rst
+   * "Migration": bit page%8 of byte page/8 for guest page addr/0x1000), or null before one. A
+   * target without dirty logging does not implement it.
+   */
+  dirtyLog?(): Uint8Array | null;
   /** Releases every fd, mapping and child process. Idempotent. */
   close(): Promise<void>;
 }

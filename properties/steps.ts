@@ -20,6 +20,10 @@ export interface SetupStep {
   readonly base?: number;
   /** With PROTOCOL_FEATURES, whether set-up enables the rings (default true). */
   readonly enableRings?: boolean;
+  /** With CONFIGURE_MEM_SLOTS, announce guest memory one region at a time (ADD_MEM_REG) instead of SET_MEM_TABLE. */
+  readonly memSlots?: boolean;
+  /** With VHOST_F_LOG_ALL and LOG_SHMFD, share a dirty log (SET_LOG_BASE) and log the used rings (VHOST_VRING_F_LOG). */
+  readonly log?: boolean;
 }
 
 /** Where a request's bytes go: cut points split it over descriptors; `crossRegion` straddles the region boundary. */
@@ -29,6 +33,8 @@ export interface LayoutSpec {
   readonly crossRegion: boolean;
   /** Place the buffer so it ends exactly at the end of a region (bug-catalog L10). */
   readonly atRegionEnd?: boolean;
+  /** Centre the buffers on a 4 KiB page boundary inside the slot, so a buffer spans two dirty-log pages. */
+  readonly straddlePage?: boolean;
 }
 
 /** Address defects of one buffer: entirely unmapped, mapped start with an unmapped tail (D1), or addr+len past 2^64. */
@@ -62,12 +68,14 @@ export type Step =
   | { readonly t: 'raw'; readonly frame: RawCase }
   /** Invalidate one region's mapping, both in one message ('all'), or a range straddling both ('span'): overlap at either end (D15). */
   | { readonly t: 'unmapIotlb'; readonly region: number | 'all' | 'span' }
-  | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number };
+  | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number }
+  /** REM_MEM_REG (add false) or ADD_MEM_REG (add true) of one guest memory region, as it was announced at set-up. */
+  | { readonly t: 'memSlot'; readonly region: number; readonly add: boolean };
 
 export function formatStep(s: Step): string {
   switch (s.t) {
     case 'setup':
-      return `setup(${s.packed ? 'packed' : 'split'}, num=${s.num}${s.base ? `, base=${s.base}` : ''}${s.eventIdx ? ', EVENT_IDX' : ''}${s.indirect ? ', INDIRECT_DESC' : ''}${s.inOrder ? ', IN_ORDER' : ''}${s.platform ? ', ACCESS_PLATFORM' : ''}${s.enableRings === false ? ', rings left disabled' : ''})`;
+      return `setup(${s.packed ? 'packed' : 'split'}, num=${s.num}${s.base ? `, base=${s.base}` : ''}${s.eventIdx ? ', EVENT_IDX' : ''}${s.indirect ? ', INDIRECT_DESC' : ''}${s.inOrder ? ', IN_ORDER' : ''}${s.platform ? ', ACCESS_PLATFORM' : ''}${s.enableRings === false ? ', rings left disabled' : ''}${s.memSlots ? ', memory by ADD_MEM_REG' : ''}${s.log ? ', dirty log' : ''})`;
     case 'control':
       return formatRequest(s.req);
     case 'blk':
@@ -100,6 +108,8 @@ export function formatStep(s: Step): string {
       return `iotlbInvalidate(region=${s.region})`;
     case 'remapIotlb':
       return `iotlbUpdate(region=${s.region}, perm=${s.perm})`;
+    case 'memSlot':
+      return `${s.add ? 'addMemReg' : 'remMemReg'}(region=${s.region})`;
   }
 }
 
@@ -108,6 +118,7 @@ function formatLayout(l: LayoutSpec): string {
   if (l.indirect) parts.push('indirect');
   if (l.crossRegion) parts.push('cross-region');
   if (l.atRegionEnd) parts.push('at-region-end');
+  if (l.straddlePage) parts.push('straddles a page');
   return parts.join(' ');
 }
 

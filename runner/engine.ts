@@ -289,7 +289,7 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
   for (const [i, suite] of suites.entries()) {
     if (opts.signal?.aborted || Date.now() >= ctx.deadline || ctx.stop) break;
     if (!suite.deviceTypes.includes(profile.deviceType)) continue;
-    if (suite.needs?.some((b) => !hasFeature(profile.offeredFeatures, b))) {
+    if (suite.needs?.some((b) => !hasFeature(profile.offeredFeatures, b)) || suite.needsProtocol?.some((b) => !hasFeature(profile.offeredProtocolFeatures, b))) {
       for (const id of suite.requirements) unsupported.add(id);
       continue;
     }

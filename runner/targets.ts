@@ -90,7 +90,7 @@ function servedSimulatedFactory(spec: TargetSpec, deviceType: 'blk' | 'net' | 'f
         const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-serve-'));
         const socketPath = join(dir, 'simulated.sock');
         const stop = new AbortController();
-        const done = serveVhostUser(socketPath, (memory) => createSimulatedTarget({ deviceType, memory }), stop.signal);
+        const done = serveVhostUser(socketPath, (memory, logArea) => createSimulatedTarget({ deviceType, memory, logArea }), stop.signal);
         server = { dir, socketPath, stop, done };
       }
       return VhostUserTarget.open({ socketPath: server.socketPath, deviceType, name: 'vhostcheck serve (simulated)', version: '0.1.0', queues: deviceType === 'net' ? 2 : 1 });

@@ -40,7 +40,20 @@ export type VhostRequest =
   | { readonly op: 'setStatus'; readonly status: number }
   | { readonly op: 'getStatus' }
   | { readonly op: 'iotlbUpdate'; readonly iova: bigint; readonly size: bigint; readonly uaddr: bigint; readonly perm: number }
-  | { readonly op: 'iotlbInvalidate'; readonly iova: bigint; readonly size: bigint };
+  | { readonly op: 'iotlbInvalidate'; readonly iova: bigint; readonly size: bigint }
+  | { readonly op: 'getMaxMemSlots' }
+  /** One region added to (or removed from) the memory table; the adapter shares the region's memory as in setMemTable. */
+  | { readonly op: 'addMemReg'; readonly region: MemRegionDesc }
+  | { readonly op: 'remMemReg'; readonly region: MemRegionDesc }
+  /**
+   * The adapter owns the dirty log area, as it owns guest memory: `offset + size` bytes (Target.dirtyLog
+   * shows the `size` bytes at `offset`). A size/offset pair no sane area has (past LOG_AREA_MAX or
+   * wrapping 64 bits) is sent as is, with a small area behind it.
+   */
+  | { readonly op: 'setLogBase'; readonly size: bigint; readonly offset: bigint };
+
+/** The largest dirty log area an adapter allocates (32 MiB of bitmap covers 1 TiB of guest memory). */
+export const LOG_AREA_MAX = 1n << 25n;
 
 export type VhostOp = VhostRequest['op'];
 
@@ -63,7 +76,10 @@ export function formatRequest(r: VhostRequest): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(r)) {
     if (k === 'op') continue;
-    if (k === 'regions') {
+    if (k === 'region') {
+      const m = v as MemRegionDesc;
+      parts.push(`gpa=0x${m.gpa.toString(16)}, size=0x${m.size.toString(16)}, uaddr=0x${m.uaddr.toString(16)}`);
+    } else if (k === 'regions') {
       parts.push(`regions=[${(v as MemRegionDesc[]).map((m) => `gpa=0x${m.gpa.toString(16)} size=0x${m.size.toString(16)} uaddr=0x${m.uaddr.toString(16)}`).join('; ')}]`);
     } else if (typeof v === 'bigint') parts.push(`${k}=0x${v.toString(16)}`);
     else parts.push(`${k}=${String(v)}`);

@@ -21,6 +21,8 @@ import type { HostRange } from './dma.ts';
 import type { MutantSwitch } from './mutants/index.ts';
 
 const U64_LIMIT = 1n << 64n;
+/** The slot limit GET_MAX_MEM_SLOTS reports (libvhost-user's VHOST_USER_MAX_RAM_SLOTS is larger; any positive count is allowed). */
+export const MAX_MEM_SLOTS = 32;
 const U64_MASK = U64_LIMIT - 1n;
 
 function isU64(v: bigint): boolean {
@@ -66,16 +68,45 @@ export class AddressSpace {
     if (regions.length > VHOST_MEMORY_BASELINE_NREGIONS) return false;
     const slots: MemSlot[] = [];
     for (const r of regions) {
-      if (!isU64(r.gpa) || !isU64(r.size) || !isU64(r.uaddr)) return false;
-      if (r.gpa + r.size > U64_LIMIT || r.uaddr + r.size > U64_LIMIT) return false;
-      // vhost-user.rst SET_MEM_TABLE maps any guest range onto shared memory: what must hold is that
-      // the front-end-virtual range lies in memory the front-end shared, whatever GPA it is given.
-      const shared = this.memory.regions.find((m) => r.uaddr >= m.uaddr && r.uaddr + r.size <= m.uaddr + BigInt(m.bytes.length));
-      if (shared === undefined) return false;
-      slots.push({ gpa: r.gpa, uaddr: r.uaddr, size: r.size, hostOff: shared.backingOffset + Number(r.uaddr - shared.uaddr) });
+      const slot = this.slotFor(r);
+      if (slot === null) return false;
+      slots.push(slot);
     }
     this.slots = slots;
     return true;
+  }
+
+  /** VHOST_USER_ADD_MEM_REG: one more region, checked as in setMemTable, within MAX_MEM_SLOTS and overlapping none. */
+  addRegion(r: MemRegionDesc): boolean {
+    const slot = this.slotFor(r);
+    if (slot === null || this.slots.length >= MAX_MEM_SLOTS) return false;
+    if (this.slots.some((s) => s.gpa < r.gpa + r.size && r.gpa < s.gpa + s.size)) return false;
+    this.slots.push(slot);
+    return true;
+  }
+
+  /** VHOST_USER_REM_MEM_REG: the region matching guest address, user address and size (mmap offset ignored) goes. */
+  removeRegion(r: MemRegionDesc): boolean {
+    const i = this.slots.findIndex((s) => s.gpa === r.gpa && s.uaddr === r.uaddr && s.size === r.size);
+    if (i < 0) return false;
+    if (!this.has('rem-mem-reg-keeps-mapping')) this.slots.splice(i, 1);
+    return true;
+  }
+
+  /** The guest-physical address of a host byte, for dirty logging: through the slot that maps it. */
+  gpaAtHost(off: number): bigint | null {
+    const s = this.slots.find((x) => off >= x.hostOff && BigInt(off - x.hostOff) < x.size);
+    return s === undefined ? null : s.gpa + BigInt(off - s.hostOff);
+  }
+
+  private slotFor(r: MemRegionDesc): MemSlot | null {
+    if (!isU64(r.gpa) || !isU64(r.size) || !isU64(r.uaddr)) return null;
+    if (r.gpa + r.size > U64_LIMIT || r.uaddr + r.size > U64_LIMIT) return null;
+    // vhost-user.rst SET_MEM_TABLE maps any guest range onto shared memory: what must hold is that
+    // the front-end-virtual range lies in memory the front-end shared, whatever GPA it is given.
+    const shared = this.memory.regions.find((m) => r.uaddr >= m.uaddr && r.uaddr + r.size <= m.uaddr + BigInt(m.bytes.length));
+    if (shared === undefined) return null;
+    return { gpa: r.gpa, uaddr: r.uaddr, size: r.size, hostOff: shared.backingOffset + Number(r.uaddr - shared.uaddr) };
   }
 
   /** VHOST_IOTLB_UPDATE: size 0 and ranges past 2^64 are refused (bug-catalog L9). */

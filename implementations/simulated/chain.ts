@@ -16,6 +16,8 @@ export interface RingContext {
   readonly has: MutantSwitch;
   /** The acked feature word. */
   readonly features: bigint;
+  /** Logs a write of `len` bytes at `offset` into the split used ring (vhost-user.rst "Migration", VHOST_VRING_F_LOG). */
+  readonly logUsed?: (offset: number, len: number) => void;
 }
 
 /** One popped descriptor chain. */

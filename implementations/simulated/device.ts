@@ -7,6 +7,8 @@ import { VHOST_USER_MAX_CONFIG_SIZE } from '../../spec/vhostUser/payloads.ts';
 import {
   VHOST_USER_F_PROTOCOL_FEATURES,
   VHOST_USER_PROTOCOL_F_CONFIG,
+  VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
+  VHOST_USER_PROTOCOL_F_LOG_SHMFD,
   VHOST_USER_PROTOCOL_F_MQ,
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
   VHOST_USER_PROTOCOL_F_RESET_DEVICE,
@@ -27,10 +29,12 @@ import {
 import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../spec/virtio/net.ts';
 import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../../spec/virtio/status.ts';
 import type { GuestMemory } from '../target.ts';
-import { AddressSpace } from './addressSpace.ts';
+import { VHOST_F_LOG_ALL, VHOST_VRING_F_LOG } from '../../spec/vhost/types.ts';
+import { AddressSpace, MAX_MEM_SLOTS } from './addressSpace.ts';
 import { blkConfig, RamDisk } from './blk.ts';
 import type { Elem, RingContext, RingSession } from './chain.ts';
 import { Dma, totalLen } from './dma.ts';
+import { DirtyLog } from './dirtyLog.ts';
 import { DeviceFault } from './faults.ts';
 import type { MutantSwitch } from './mutants/index.ts';
 import { Loopback, netConfig } from './net.ts';
@@ -45,7 +49,9 @@ const PROTOCOL_FEATURES =
   bit(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
   bit(VHOST_USER_PROTOCOL_F_CONFIG) |
   bit(VHOST_USER_PROTOCOL_F_RESET_DEVICE) |
-  bit(VHOST_USER_PROTOCOL_F_STATUS);
+  bit(VHOST_USER_PROTOCOL_F_STATUS) |
+  bit(VHOST_USER_PROTOCOL_F_LOG_SHMFD) |
+  bit(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
 
 /** The fd table of the leaking mutant's process (ulimit -n 256). */
 const FD_LIMIT = 256;
@@ -58,6 +64,8 @@ export interface BackendOptions {
   readonly queues: number;
   readonly memory: GuestMemory;
   readonly has: MutantSwitch;
+  /** The bytes of the log area the front-end shares with SET_LOG_BASE (offset + size bytes, or fewer when it lies). */
+  readonly logArea: (size: bigint, offset: bigint) => Uint8Array;
 }
 
 export class Backend {
@@ -70,6 +78,8 @@ export class Backend {
   private readonly config: Buffer;
   private readonly disk: RamDisk;
   private readonly loopback: Loopback;
+  private readonly log: DirtyLog;
+  private readonly logArea: BackendOptions['logArea'];
   private vrings: Vring[];
   private acked = 0n;
   private status = 0;
@@ -85,6 +95,8 @@ export class Backend {
     this.space = new AddressSpace(opts.memory, opts.has);
     this.disk = new RamDisk(this.dma, opts.has);
     this.loopback = new Loopback(this.dma, opts.has);
+    this.log = new DirtyLog(opts.has);
+    this.logArea = opts.logArea;
     this.vrings = Array.from({ length: opts.queues }, freshVring);
     let f =
       bit(VIRTIO_F_VERSION_1) |
@@ -94,6 +106,7 @@ export class Backend {
       bit(VIRTIO_F_IN_ORDER) |
       bit(VIRTIO_F_ACCESS_PLATFORM) |
       bit(VIRTIO_F_RING_RESET) |
+      bit(VHOST_F_LOG_ALL) |
       bit(VHOST_USER_F_PROTOCOL_FEATURES);
     if (opts.deviceType === 'blk') {
       f |= bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_FLUSH);
@@ -169,6 +182,14 @@ export class Backend {
         return this.space.iotlbUpdate(req.iova, req.size, req.uaddr, req.perm) ? OK : EINVAL;
       case 'iotlbInvalidate':
         return this.space.iotlbInvalidate(req.iova, req.size) ? OK : EINVAL;
+      case 'getMaxMemSlots':
+        return { ok: true, value: MAX_MEM_SLOTS };
+      case 'addMemReg':
+        return this.space.addRegion(req.region) ? OK : EINVAL;
+      case 'remMemReg':
+        return this.space.removeRegion(req.region) ? OK : EINVAL;
+      case 'setLogBase':
+        return this.log.attach(this.logArea(req.size, req.offset), req.size, req.offset) ? OK : EINVAL;
       default:
         return EINVAL;
     }
@@ -233,12 +254,39 @@ export class Backend {
   private open(q: number): RingSession | null {
     const vq = this.vrings[q];
     if (!vq.started || vq.num === 0 || vq.addr === null || vq.broken) return null;
-    const ctx: RingContext = { dma: this.dma, space: this.space, has: this.has, features: this.acked };
+    const addr = vq.addr;
+    // vhost-user.rst "Migration": used-ring writes are logged when the ring has VHOST_VRING_F_LOG, at log_guest_addr.
+    const logUsed = this.logging() && (addr.flags & (1 << VHOST_VRING_F_LOG)) !== 0 && !this.has('dirty-log-used-ring-skipped')
+      ? (offset: number, len: number) => this.log.mark(addr.log + BigInt(offset), len)
+      : undefined;
+    const ctx: RingContext = { dma: this.dma, space: this.space, has: this.has, features: this.acked, logUsed };
     return hasFeature(this.acked, VIRTIO_F_RING_PACKED) ? PackedRing.open(ctx, vq, vq.addr) : SplitRing.open(ctx, vq, vq.addr);
   }
 
   private complete(s: RingSession, e: Elem, written: number): void {
-    s.push(e, this.has('used-len-includes-readable') ? totalLen(e.iov) : written);
+    const len = this.has('used-len-includes-readable') ? totalLen(e.iov) : written;
+    if (this.logging()) this.logWritten(e, len);
+    s.push(e, len);
+  }
+
+  private logging(): boolean {
+    return hasFeature(this.acked, VHOST_F_LOG_ALL) && this.log.attached;
+  }
+
+  /**
+   * vhost-user.rst "Migration": "All the modifications to memory pointed by vring descriptor should be
+   * marked". As Linux vhost and libvhost-user do, the used length says how much was written: the first
+   * `len` bytes of the device-writable buffers, logged by guest-physical address.
+   */
+  private logWritten(e: Elem, len: number): void {
+    let left = len;
+    for (const v of e.iov) {
+      if (!v.write || left <= 0) continue;
+      const n = Math.min(v.len, left);
+      const gpa = this.space.gpaAtHost(v.off);
+      if (gpa !== null) this.log.mark(gpa, n);
+      left -= n;
+    }
   }
 
   private finish(q: number, s: RingSession): void {

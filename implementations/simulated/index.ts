@@ -3,7 +3,7 @@
 // suite sees one: a fault inside the device "kills" it (health exited,
 // every later request answered as a closed connection), and a loop it would
 // never leave makes it "hang" (health hung, requests time out).
-import type { Reply, VhostRequest } from '../../spec/requests.ts';
+import { LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
 import { Backend, MAX_QUEUE_SIZE } from './device.ts';
@@ -23,6 +23,11 @@ export interface SimulatedTargetOptions {
    * every access, so the owner may swap both before forwarding SET_MEM_TABLE.
    */
   readonly memory?: GuestMemory;
+  /**
+   * The log area of a SET_LOG_BASE the owner received (a vhost-user back-end passes the mapping of
+   * the message's fd). Without it the target allocates the area itself, as a front-end's memfd would be.
+   */
+  readonly logArea?: (size: bigint, offset: bigint) => Uint8Array;
 }
 
 /** Request queues a simulated blk device accepts (virtio_blk_config.num_queues is a u16; more is pointless here). */
@@ -45,7 +50,7 @@ export function createSimulatedTarget(opts: SimulatedTargetOptions): Target {
     }
     defect = info.name;
   }
-  return new SimulatedTarget(deviceType, queues, defect, opts.memory);
+  return new SimulatedTarget(deviceType, queues, defect, opts.memory, opts.logArea);
 }
 
 type Life = { readonly state: 'alive' } | { readonly state: 'hung' } | { readonly state: 'crashed'; readonly signal: string } | { readonly state: 'closed' };
@@ -55,8 +60,11 @@ class SimulatedTarget implements Target {
   readonly memory: GuestMemory;
   private readonly backend: Backend;
   private life: Life = { state: 'alive' };
+  /** The log area this target allocated for its last accepted setLogBase (in-process only). */
+  private log: { bytes: Uint8Array; offset: number; size: number } | null = null;
+  private offered: { bytes: Uint8Array; offset: bigint; size: bigint } | null = null;
 
-  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined, memory: GuestMemory | undefined) {
+  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined, memory: GuestMemory | undefined, logArea: SimulatedTargetOptions['logArea']) {
     this.info = {
       name: mutant === undefined ? 'simulated' : `simulated:mutant=${mutant}`,
       kind: 'simulated',
@@ -66,11 +74,29 @@ class SimulatedTarget implements Target {
       maxQueueSize: MAX_QUEUE_SIZE,
     };
     this.memory = memory ?? layOutGuestMemory(Buffer.alloc(backingSize()));
-    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant });
+    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant, logArea: logArea ?? ((size, offset) => this.allocateLog(size, offset)) });
+  }
+
+  /** As frontEnd.ts does with its log memfd: `offset + size` bytes, or one page behind a size/offset no area has. */
+  private allocateLog(size: bigint, offset: bigint): Uint8Array {
+    const sane = size > 0n && offset >= 0n && size + offset <= LOG_AREA_MAX;
+    const bytes = new Uint8Array(sane ? Number(size + offset) : 4096);
+    this.offered = sane ? { bytes, offset, size } : null;
+    return bytes;
+  }
+
+  dirtyLog(): Uint8Array | null {
+    return this.log === null ? null : this.log.bytes.subarray(this.log.offset, this.log.offset + this.log.size);
   }
 
   async send(req: VhostRequest): Promise<Reply> {
+    this.offered = null;
     const reply = this.run(() => this.backend.handle(req));
+    // Set by allocateLog during handle(); TypeScript cannot see the callback's assignment.
+    const offered = this.offered as { bytes: Uint8Array; offset: bigint; size: bigint } | null;
+    if (req.op === 'setLogBase' && reply !== undefined && 'ok' in reply && reply.ok && offered !== null) {
+      this.log = { bytes: offered.bytes, offset: Number(offered.offset), size: Number(offered.size) };
+    }
     if (reply !== undefined) return reply;
     return this.life.state === 'hung' ? { timeout: true } : { closed: true };
   }

@@ -94,9 +94,11 @@ export class SplitRing implements RingSession {
     const at = splitRingOffsets.usedRing(this.vq.usedIdx % this.vq.num);
     dma.writeU32(this.used, at, e.id);
     dma.writeU32(this.used, at + 4, len);
+    this.ctx.logUsed?.(at, 8);
     // §2.7.8.2: the element is complete before idx publishes it.
     this.vq.usedIdx = (this.vq.usedIdx + 1) & 0xffff;
     dma.writeU16(this.used, 2, this.vq.usedIdx);
+    this.ctx.logUsed?.(2, 2);
     this.pushed++;
   }
 
@@ -104,7 +106,10 @@ export class SplitRing implements RingSession {
     const { ctx, vq } = this;
     const eventIdx = hasFeature(ctx.features, VIRTIO_RING_F_EVENT_IDX);
     // §2.7.10: with EVENT_IDX the device asks to be kicked once avail idx passes avail_event.
-    if (eventIdx) ctx.dma.writeU16(this.used, splitRingOffsets.availEvent(vq.num), vq.lastAvail);
+    if (eventIdx) {
+      ctx.dma.writeU16(this.used, splitRingOffsets.availEvent(vq.num), vq.lastAvail);
+      ctx.logUsed?.(splitRingOffsets.availEvent(vq.num), 2);
+    }
     if (this.pushed === 0) return false;
     if (eventIdx) {
       // §2.7.7: notify iff used_event lies in the window this batch moved used idx over.

@@ -16,13 +16,16 @@ import { VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_UPDATE } from '../../spec/vhost/typ
 import { decodeHeader, decodePayload, encodeFrame, VHOST_USER_HEADER, VHOST_USER_NEED_REPLY_MASK, VHOST_USER_REPLY_MASK, VHOST_USER_VERSION } from '../../spec/vhostUser/frame.ts';
 import * as M from '../../spec/vhostUser/messages.ts';
 import { effectiveRules, fdCountRange, messageSpec } from '../../spec/vhostUser/messages.ts';
-import { encodePayload, splitNoFdWord, type MemoryTable, type Payload } from '../../spec/vhostUser/payloads.ts';
+import { encodePayload, splitNoFdWord, type MemoryTable, type Payload, type SingleMemoryRegion } from '../../spec/vhostUser/payloads.ts';
 import { hasProtocolFeature } from '../../spec/vhostUser/protocolFeatures.ts';
 import { close as closeFd, eventfdRead, eventfdWrite, isErrnoError, pollAsync, SharedMemory, UnixListener, UnixSocket } from '../../native/index.ts';
 import type { GuestMemory, GuestRegion, Target } from '../target.ts';
 
-/** Builds the device one connection talks to; it must read guest memory through `memory` (see LiveMemory). */
-type DeviceFactory = (memory: GuestMemory) => Target;
+/**
+ * Builds the device one connection talks to; it must read guest memory through `memory` (see
+ * LiveMemory) and take its dirty log area from `logArea` (the mapping of SET_LOG_BASE's fd).
+ */
+type DeviceFactory = (memory: GuestMemory, logArea: (size: bigint, offset: bigint) => Uint8Array) => Target;
 
 // The largest frame decodeHeader accepts is a few hundred bytes; SET_MEM_TABLE
 // carries at most VHOST_MEMORY_BASELINE_NREGIONS (8) fds. Room for more, so a
@@ -131,6 +134,11 @@ class Session {
   readonly #memory = new LiveMemory();
   readonly #device: Target;
   #mapping: SharedMemory | undefined;
+  /** The file behind #mapping: every later region must come from it (the device has one backing). */
+  #mappingFile: { dev: number; ino: number } | undefined;
+  /** The log mapping of the SET_LOG_BASE being handled, then of the last one the device accepted. */
+  #logPending: SharedMemory | undefined;
+  #log: SharedMemory | undefined;
   readonly #kick = new Map<number, number>();
   readonly #call = new Map<number, number>();
   readonly #err = new Map<number, number>();
@@ -140,7 +148,7 @@ class Session {
 
   constructor(sock: UnixSocket, makeDevice: DeviceFactory) {
     this.#sock = sock;
-    this.#device = makeDevice(this.#memory);
+    this.#device = makeDevice(this.#memory, () => this.#logPending?.bytes ?? new Uint8Array(0));
   }
 
   /** Serves messages until the front-end hangs up, the framing breaks or the device dies. */
@@ -176,6 +184,8 @@ class Session {
     }
     this.#mapping?.close();
     this.#mapping = undefined;
+    this.#log?.close();
+    this.#log = undefined;
     this.#memory.current = { regions: [], backing: Buffer.alloc(0), guards: [] };
     void this.#device.close();
   }
@@ -384,8 +394,20 @@ class Session {
         if (v.type === VHOST_IOTLB_INVALIDATE) return ack({ op: 'iotlbInvalidate', iova: v.iova, size: v.size });
         return { ack: false };
       }
+      case M.VHOST_USER_GET_MAX_MEM_SLOTS:
+        return u64({ op: 'getMaxMemSlots' });
+      case M.VHOST_USER_ADD_MEM_REG:
+        return p.type === 'singleMemoryRegion' ? this.#addMemReg(p.value, fds) : { ack: false };
+      case M.VHOST_USER_REM_MEM_REG: {
+        // "VHOST_USER_REM_MEM_REG": an fd sent for compatibility is closed unused (vhost-user.mem.rem-reg-fd-closed).
+        fds.forEach(closeFd);
+        if (p.type !== 'singleMemoryRegion') return { ack: false };
+        return ack({ op: 'remMemReg', region: { gpa: p.value.guest_phys_addr, size: p.value.memory_size, uaddr: p.value.userspace_addr } });
+      }
+      case M.VHOST_USER_SET_LOG_BASE:
+        return p.type === 'log' ? this.#setLogBase(p.value.mmap_size, p.value.mmap_offset, fds) : { ack: false };
       default:
-        // A message the device has no request for (SET_LOG_BASE, SET_CONFIG, ...): refused.
+        // A message the device has no request for (SET_CONFIG, SET_LOG_FD, ...): refused.
         fds.forEach(closeFd);
         return { ack: false };
     }
@@ -402,9 +424,11 @@ class Session {
    */
   async #setMemTable(table: MemoryTable, fds: number[]): Promise<Answer> {
     let mapping: SharedMemory | undefined;
+    let fds0: { dev: number; ino: number } | undefined;
     try {
       if (fds.length > 0) {
         const stats = fds.map((fd) => fstatSync(fd));
+        fds0 = { dev: stats[0].dev, ino: stats[0].ino };
         if (stats.some((s) => s.dev !== stats[0].dev || s.ino !== stats[0].ino)) return { ack: false };
         const size = stats[0].size;
         if (size <= 0 || !Number.isSafeInteger(size)) return { ack: false };
@@ -430,10 +454,71 @@ class Session {
       }
       this.#mapping?.close();
       this.#mapping = mapping;
+      this.#mappingFile = fds0;
       mapping = undefined;
       return { ack: true };
     } finally {
       mapping?.close();
+      fds.forEach(closeFd);
+    }
+  }
+
+  /**
+   * "VHOST_USER_SET_LOG_BASE": the log fd is mapped whole (its file size) and offered to the device,
+   * which checks size and offset against it; the mapping is kept while the device uses the log.
+   */
+  async #setLogBase(size: bigint, offset: bigint, fds: number[]): Promise<Answer> {
+    const fd = fds.shift();
+    fds.forEach(closeFd);
+    if (fd === undefined) return { ack: false };
+    try {
+      const fileSize = fstatSync(fd).size;
+      if (fileSize <= 0 || !Number.isSafeInteger(fileSize)) {
+        closeFd(fd);
+        return { ack: false };
+      }
+      this.#logPending = SharedMemory.adopt(fd, fileSize);
+      const r = await this.#ask({ op: 'setLogBase', size, offset });
+      if (r === 'hung') return { hung: true };
+      if (!('ok' in r && r.ok)) return { ack: false };
+      this.#log?.close();
+      this.#log = this.#logPending;
+      this.#logPending = undefined;
+      // With LOG_SHMFD the message always gets a reply, whose layout the doc leaves open: a zero u64.
+      return hasProtocolFeature(this.#protocolFeatures, 'LOG_SHMFD') ? { payload: { type: 'u64', value: { u64: 0n } } } : { ack: true };
+    } finally {
+      this.#logPending?.close();
+      this.#logPending = undefined;
+    }
+  }
+
+  /**
+   * "VHOST_USER_ADD_MEM_REG": the region's fd is mapped (or found to be the file already mapped) and
+   * the region joins the device's memory as a view of it, then the device decides.
+   */
+  async #addMemReg(r: SingleMemoryRegion, fds: number[]): Promise<Answer> {
+    try {
+      const fd = fds[0];
+      const st = fstatSync(fd);
+      if (st.size <= 0 || !Number.isSafeInteger(st.size) || r.mmap_offset + r.memory_size > BigInt(st.size)) return { ack: false };
+      if (this.#mappingFile && (this.#mappingFile.dev !== st.dev || this.#mappingFile.ino !== st.ino)) return { ack: false };
+      if (!this.#mapping) {
+        this.#mapping = SharedMemory.adopt(fds.shift()!, st.size);
+        this.#mappingFile = { dev: st.dev, ino: st.ino };
+        this.#memory.current = { regions: [], backing: Buffer.from(this.#mapping.buffer), guards: [] };
+      }
+      const cur = this.#memory.current;
+      const off = Number(r.mmap_offset);
+      const region: GuestRegion = { gpa: r.guest_phys_addr, uaddr: r.userspace_addr, bytes: cur.backing.subarray(off, off + Number(r.memory_size)), backingOffset: off };
+      this.#memory.current = { ...cur, regions: [...cur.regions, region] };
+      const a = await this.#ask({ op: 'addMemReg', region: { gpa: r.guest_phys_addr, size: r.memory_size, uaddr: r.userspace_addr } });
+      if (a === 'hung') return { hung: true };
+      if (!('ok' in a && a.ok)) {
+        this.#memory.current = cur;
+        return { ack: false };
+      }
+      return { ack: true };
+    } finally {
       fds.forEach(closeFd);
     }
   }

@@ -4,7 +4,7 @@
 // call eventfds, and speaks the protocol of QEMU docs/interop/vhost-user.rst
 // over a UNIX stream socket. Transport trouble is never thrown: it becomes
 // `{ closed: true }` or `{ timeout: true }` so the model can judge it.
-import type { Reply, VhostRequest } from '../../spec/requests.ts';
+import { LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
 import { VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_UPDATE } from '../../spec/vhost/types.ts';
 import {
   decodeHeader,
@@ -100,6 +100,7 @@ export class VhostUserTarget implements Target {
   readonly #shm: SharedMemory;
   readonly #kick = new Map<number, EventFd>();
   readonly #call = new Map<number, EventFd>();
+  #log: { readonly shm: SharedMemory; readonly offset: number; readonly size: number } | undefined;
   readonly #replyTimeoutMs: number;
   readonly #rawReplyTimeoutMs: number;
   readonly #peer: VhostUserPeer | undefined;
@@ -218,6 +219,8 @@ export class VhostUserTarget implements Target {
     this.#kick.clear();
     this.#call.clear();
     this.#shm.close();
+    this.#log?.shm.close();
+    this.#log = undefined;
     await this.#lock.catch(() => undefined);
     await this.#peer?.release();
   }
@@ -307,7 +310,71 @@ export class VhostUserTarget implements Target {
           type: 'iotlb',
           value: { iova: req.iova, size: req.size, uaddr: 0n, perm: 0, type: VHOST_IOTLB_INVALIDATE },
         });
+      case 'getMaxMemSlots':
+        return this.#get(M.VHOST_USER_GET_MAX_MEM_SLOTS, (p) => (p.type === 'u64' ? Number(p.value.u64) : undefined));
+      case 'addMemReg':
+        // "VHOST_USER_ADD_MEM_REG": one region and exactly one fd (vhost-user.mem.add-reg-one-fd).
+        return this.#set(M.VHOST_USER_ADD_MEM_REG, { type: 'singleMemoryRegion', value: { padding: 0n, ...this.#regionEntry(req.region, 0) } }, [this.#shm.fd]);
+      case 'remMemReg':
+        // "VHOST_USER_REM_MEM_REG": no fd (vhost-user.mem.rem-reg-no-fd); the back-end matches gpa, uaddr and size.
+        return this.#set(M.VHOST_USER_REM_MEM_REG, { type: 'singleMemoryRegion', value: { padding: 0n, ...this.#regionEntry(req.region, 0) } });
+      case 'setLogBase':
+        return this.#setLogBase(req.size, req.offset);
     }
+  }
+
+  /** The dirty log bitmap the back-end was given, as the front-end maps it (vhost-user.rst "Migration"). */
+  dirtyLog(): Uint8Array | null {
+    const l = this.#log;
+    if (!l || l.shm.closed) return null;
+    return new Uint8Array(l.shm.buffer, l.offset, l.size);
+  }
+
+  /**
+   * "VHOST_USER_SET_LOG_BASE": with LOG_SHMFD the log memfd travels as ancillary data, its size and
+   * offset in the payload, and the back-end replies (vhost-user.log.set-log-base). The area is
+   * `offset + size` bytes of a fresh memfd; a pair no area could have (LOG_AREA_MAX) is sent as is
+   * over a one-page memfd, as a buggy front-end would, and is never shown as the log.
+   */
+  async #setLogBase(size: bigint, offset: bigint): Promise<Reply> {
+    const sane = size > 0n && offset >= 0n && size + offset <= LOG_AREA_MAX;
+    const shm = SharedMemory.create('vhostcheck-log', sane ? Number(size + offset) : 4096);
+    const shmfd = hasProtocolFeature(this.#protocolFeatures, 'LOG_SHMFD');
+    try {
+      const payload: Payload = { type: 'log', value: { mmap_size: BigInt.asUintN(64, size), mmap_offset: BigInt.asUintN(64, offset) } };
+      const code = M.VHOST_USER_SET_LOG_BASE;
+      const r = shmfd ? await this.#getAck(code, payload, [shm.fd]) : await this.#set(code, payload, [shm.fd]);
+      if (sane && 'ok' in r && r.ok) {
+        this.#log?.shm.close();
+        this.#log = { shm, offset: Number(offset), size: Number(size) };
+        return r;
+      }
+      shm.close();
+      return r;
+    } catch (e) {
+      shm.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A message that always gets a reply whose layout the doc leaves open (SET_LOG_BASE with
+   * LOG_SHMFD): the reply itself is the acknowledgement. Back-ends differ in what they put in it
+   * (libvhost-user echoes the first u64 of the request, DPDK sends none), so its bytes mean nothing.
+   */
+  async #getAck(code: number, payload: Payload, fds: readonly number[]): Promise<Reply> {
+    const r = await this.#transact(code, 0, payload, fds, true);
+    return 'payload' in r ? { ok: true } : r;
+  }
+
+  /** A region as the memory table entries carry it: its memfd offset is where its uaddr falls in the backing. */
+  #regionEntry(r: { gpa: bigint; size: bigint; uaddr: bigint }, index: number) {
+    // A uaddr outside every region is taken relative to the region of the same index (mod 2^64):
+    // hostile tables then carry hostile offsets, as a buggy front-end's would.
+    const mine = this.memory.regions;
+    const home = mine.find((m) => r.uaddr >= m.uaddr && r.uaddr < m.uaddr + BigInt(m.bytes.length)) ?? mine[index % mine.length];
+    const mmap_offset = BigInt.asUintN(64, BigInt(home.backingOffset) + (r.uaddr - home.uaddr));
+    return { guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: r.uaddr, mmap_offset };
   }
 
   #setMemTable(regions: readonly { gpa: bigint; size: bigint; uaddr: bigint }[]): Promise<Reply> {
@@ -315,14 +382,8 @@ export class VhostUserTarget implements Target {
     // the back-end maps that fd and finds the region at mmap_offset. Every
     // region lives in the one memfd, so its offset is where the region's
     // uaddr falls inside the backing. A uaddr outside every region is taken
-    // relative to the region of the same index (mod 2^64): hostile tables
-    // then carry hostile offsets, as a buggy front-end's would.
-    const mine = this.memory.regions;
-    const table = regions.map((r, i) => {
-      const home = mine.find((m) => r.uaddr >= m.uaddr && r.uaddr < m.uaddr + BigInt(m.bytes.length)) ?? mine[i % mine.length];
-      const mmap_offset = BigInt.asUintN(64, BigInt(home.backingOffset) + (r.uaddr - home.uaddr));
-      return { guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: r.uaddr, mmap_offset };
-    });
+    // relative to the region of the same index (#regionEntry).
+    const table = regions.map((r, i) => this.#regionEntry(r, i));
     const fds = table.slice(0, MAX_SEND_FDS).map(() => this.#shm.fd);
     return this.#set(M.VHOST_USER_SET_MEM_TABLE, { type: 'memoryTable', value: { nregions: table.length, padding: 0, regions: table } }, fds);
   }

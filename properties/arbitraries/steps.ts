@@ -8,7 +8,7 @@ import { VIRTIO_BLK_SECTOR_SIZE, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO
 import { NET_RX_QUEUE, NET_TX_QUEUE } from '../../spec/virtio/net.ts';
 import type { HostileAddr, LayoutSpec, SetupStep, Step } from '../steps.ts';
 
-export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?: boolean }): fc.Arbitrary<SetupStep> {
+export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?: boolean; memSlots?: boolean; log?: boolean }): fc.Arbitrary<SetupStep> {
   // Packed rings need not be a power of two (virtio 1.2 §2.8): include odd sizes so wrap arithmetic is exercised.
   const num = opts.packed ? fc.constantFrom(3, 4, 5, 8, 13, 16) : fc.constantFrom(4, 8, 16, 32);
   return fc.record({
@@ -21,6 +21,8 @@ export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?
     num,
     base: opts.packed ? fc.constant(0) : fc.constantFrom(0, 0, 250, 65530),
     enableRings: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
+    ...(opts.memSlots !== undefined && { memSlots: fc.constant(opts.memSlots) }),
+    ...(opts.log !== undefined && { log: fc.constant(opts.log) }),
   });
 }
 
@@ -31,7 +33,15 @@ const layoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
   atRegionEnd: fc.boolean(),
 });
 
-function blkStep(p: Profile): fc.Arbitrary<Step> {
+/** Layouts for the dirty-log suite: half of them put a page boundary inside the buffers (bug-catalog L5/L6 "off-by-N"). */
+const pageLayoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
+  cuts: fc.array(fc.integer({ min: 1, max: 600 }), { maxLength: 3 }),
+  indirect: fc.boolean(),
+  crossRegion: fc.constant(false),
+  straddlePage: fc.boolean(),
+});
+
+function blkStep(p: Profile, layoutArb: fc.Arbitrary<LayoutSpec>): fc.Arbitrary<Step> {
   const queue = fc.integer({ min: 0, max: p.queues - 1 });
   // Sectors near the end of the disk reach the capacity boundary (IOERR expected beyond it); huge
   // ones catch byte offsets computed in 32 bits or wrapping 64 (bug-catalog D3 class).
@@ -53,7 +63,7 @@ function blkStep(p: Profile): fc.Arbitrary<Step> {
   return fc.oneof({ arbitrary: write, weight: 3 }, { arbitrary: read, weight: 3 }, { arbitrary: other, weight: 1 });
 }
 
-function netSteps(): fc.Arbitrary<Step> {
+function netSteps(layoutArb: fc.Arbitrary<LayoutSpec>): fc.Arbitrary<Step> {
   const tx = fc.record({ layout: layoutArb, len: fc.integer({ min: 14, max: 1514 }), seed: fc.integer({ min: 0, max: 255 }) }).map(
     (r): Step => ({ t: 'netTx', layout: r.layout, frame: Uint8Array.from({ length: r.len }, (_, i) => (r.seed * 7 + i) & 0xff) }),
   );
@@ -64,8 +74,14 @@ function netSteps(): fc.Arbitrary<Step> {
   return fc.oneof({ arbitrary: rx, weight: 2 }, { arbitrary: tx, weight: 2 });
 }
 
-export function trafficArb(p: Profile): fc.Arbitrary<Step> {
-  return p.deviceType === 'net' ? netSteps() : blkStep(p);
+export function trafficArb(p: Profile, opts: { pageLayouts?: boolean } = {}): fc.Arbitrary<Step> {
+  const layout = opts.pageLayouts ? pageLayoutArb : layoutArb;
+  return p.deviceType === 'net' ? netSteps(layout) : blkStep(p, layout);
+}
+
+/** Guest memory region 1 taken back and given again (REM_MEM_REG / ADD_MEM_REG); region 0 holds the rings. */
+export function memSlotArb(): fc.Arbitrary<Step> {
+  return fc.boolean().map((add): Step => ({ t: 'memSlot', region: 1, add }));
 }
 
 export function kickArb(p: Profile): fc.Arbitrary<Step> {
@@ -149,6 +165,17 @@ export function controlArb(p: Profile, opts: { safeForDataPath: boolean }): fc.A
       fc.record({ op: fc.constant('setVringEnable' as const), index: anyIndex, enable: fc.boolean() }),
       fc.record({ op: fc.constant('setVringCall' as const), index: anyIndex, invalid: fc.boolean() }),
       fc.record({ op: fc.constant('setStatus' as const), status: fc.constantFrom(0, 1, 3, 11, 15) }),
+      // Messages of CONFIGURE_MEM_SLOTS and LOG_SHMFD, valid and hostile (bug-catalog D3: offset + size wrapping 64 bits).
+      fc.constant({ op: 'getMaxMemSlots' } as const),
+      fc.record({ op: fc.constant('setLogBase' as const), size: fc.constantFrom(0n, 0x1000n, 0x2000n), offset: fc.constantFrom(0n, 0x1000n, 0xffff_ffff_ffff_f000n) }),
+      fc.record({
+        op: fc.constant('addMemReg' as const),
+        region: fc.record({ gpa: fc.constantFrom(0x40_0000n, 0xffff_ffff_ffff_f000n), size: fc.constantFrom(0x2000n, 0xffff_ffff_ffff_ffffn), uaddr: fc.constantFrom(0x7f00_0000_0000n, 0xffff_ffff_ffff_f000n) }),
+      }),
+      fc.record({
+        op: fc.constant('remMemReg' as const),
+        region: fc.record({ gpa: fc.constantFrom(0n, 0x40_0000n), size: fc.constantFrom(0x1000n, 0x10_0000n), uaddr: fc.constantFrom(0n, 0x7f00_0000_0000n) }),
+      }),
       fc.record({
         op: fc.constant('setMemTable' as const),
         regions: fc.array(fc.record({ gpa: fc.constantFrom(0n, 0x10_0000n, 0xffff_ffff_ffff_f000n), size: fc.constantFrom(0x10_0000n, 0x2000n, 0xffff_ffff_ffff_ffffn), uaddr: fc.constantFrom(0x7f00_0000_0000n, 0xffff_ffff_ffff_f000n) }), { minLength: 1, maxLength: 10 }),

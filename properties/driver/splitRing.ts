@@ -23,6 +23,8 @@ export const INDIRECT_STRIDE = 16;
 export interface UsedElem {
   readonly id: number;
   readonly len: number;
+  /** The used ring entry it was read from. */
+  readonly slot?: number;
 }
 
 /** A placed chain: the head the driver will see in the used ring and the descriptors it holds. */
@@ -162,7 +164,7 @@ export class SplitRingDriver {
       const slot = (this.lastUsed + k) % this.num;
       const b = readGpa(this.mem, this.addrs.used + BigInt(splitRingOffsets.usedRing(slot)), 8);
       const dv = new DataView(b.buffer, b.byteOffset, 8);
-      out.push({ id: dv.getUint32(0, true), len: dv.getUint32(4, true) });
+      out.push({ id: dv.getUint32(0, true), len: dv.getUint32(4, true), slot });
     }
     this.lastUsed = (this.lastUsed + count) & 0xffff;
     return out;

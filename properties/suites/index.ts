@@ -2,7 +2,9 @@
 // ids the suite's oracles judge. A suite runs when any of its ids is selected.
 import fc from 'fast-check';
 import type { Profile } from '../../model/profile.ts';
-import { controlArb, hostileArb, iotlbArb, kickArb, notifyArb, ringStateArb, setupArb, trafficArb } from '../arbitraries/steps.ts';
+import { controlArb, hostileArb, iotlbArb, kickArb, memSlotArb, notifyArb, ringStateArb, setupArb, trafficArb } from '../arbitraries/steps.ts';
+import { VHOST_F_LOG_ALL } from '../../spec/vhost/types.ts';
+import { VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_LOG_SHMFD } from '../../spec/vhostUser/protocolFeatures.ts';
 import type { SetupStep, Step } from '../steps.ts';
 
 export interface Suite {
@@ -13,6 +15,8 @@ export interface Suite {
   readonly deviceTypes: readonly Profile['deviceType'][];
   /** Feature bit names (spec/features) the target must offer, else every requirement is UNSUPPORTED. */
   readonly needs?: readonly number[];
+  /** vhost-user protocol feature bits the target must offer, likewise. */
+  readonly needsProtocol?: readonly number[];
   readonly maxSteps: number;
   scenario(p: Profile): fc.Arbitrary<Step[]>;
 }
@@ -39,7 +43,7 @@ export const SUITES: readonly Suite[] = [
     requirements: [
       'vhost-user.features.get-features-stable', 'virtio.status.features-ok-refusal', 'vhost-user.robust.vring-index-range',
       'vhost-user.ring.get-vring-base-stops', 'virtio.status.reset-clears', 'vhost-user.config.get-config', 'vhost-user.status.get-status',
-      'vhost-user.robust.mem-region-overflow', 'vhost-user.reply.required',
+      'vhost-user.robust.mem-region-overflow', 'vhost-user.reply.required', 'vhost-user.mem.max-mem-slots', 'vhost-user.robust.log-base-overflow',
     ],
     deviceTypes: ['blk', 'net', 'fs'],
     maxSteps: 25,
@@ -81,6 +85,25 @@ export const SUITES: readonly Suite[] = [
     needs: [33],
     maxSteps: 30,
     scenario: (p) => scenario(setupArb({ platform: true }), [w(trafficArb(p), 3), w(kickArb(p), 2), w(iotlbArb(), 2)], 30),
+  },
+  {
+    name: 'memory-slots',
+    description: 'guest memory announced region by region (ADD_MEM_REG) and taken back and given again (REM_MEM_REG) while requests flow',
+    requirements: ['vhost-user.mem.max-mem-slots', 'vhost-user.mem.add-reg-maps', 'vhost-user.mem.rem-reg-unmaps', 'virtio.robust.addr-unmapped', 'virtio.robust.write-bound', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
+    deviceTypes: ['blk', 'net'],
+    needsProtocol: [VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS],
+    maxSteps: 30,
+    scenario: (p) => scenario(setupArb({ memSlots: true }), [w(trafficArb(p), 3), w(kickArb(p), 3), w(memSlotArb(), 1)], 30),
+  },
+  {
+    name: 'dirty-log',
+    description: 'live-migration logging: every page the device writes through descriptors, and every used-ring write, marked in the shared log',
+    requirements: ['vhost-user.log.set-log-base', 'vhost-user.log.mark-dirty', 'vhost-user.log.used-ring', 'virtio.robust.write-bound', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
+    deviceTypes: ['blk', 'net'],
+    needs: [VHOST_F_LOG_ALL],
+    needsProtocol: [VHOST_USER_PROTOCOL_F_LOG_SHMFD],
+    maxSteps: 30,
+    scenario: (p) => scenario(setupArb({ log: true }), [w(trafficArb(p, { pageLayouts: true }), 3), w(kickArb(p), 3), w(ringStateArb(p), 1)], 30),
   },
   {
     name: 'hostile-descriptors',

@@ -281,6 +281,35 @@ const CATALOGUE = [
     requirementIds: ['vhost-user.robust.no-leak-on-repeat', 'vhost-user.robust.survives', 'virtio.robust.survives'],
     description: 'Replacing a kick or call fd never closes the previous one: after a few hundred SET_VRING_KICK/CALL messages the back-end runs out of fds and aborts.',
   },
+  // -- dirty logging and memory slots ----------------------------------------------
+  {
+    name: 'dirty-log-last-page-missed',
+    catalogueRow: 'L6',
+    mistakeClass: 'dirty-log',
+    requirementIds: ['vhost-user.log.mark-dirty'],
+    description: 'The pages to log are counted from the buffer length alone, not from its first and last byte: a buffer that starts inside one page and ends in the next leaves the second page clean, so migration loses what the device wrote there.',
+  },
+  {
+    name: 'dirty-log-used-ring-skipped',
+    catalogueRow: 'L6',
+    mistakeClass: 'dirty-log',
+    requirementIds: ['vhost-user.log.used-ring'],
+    description: 'Used-ring writes are never logged although the ring has VHOST_VRING_F_LOG: the destination of a migration sees a stale used ring.',
+  },
+  {
+    name: 'log-base-overflow-unchecked',
+    catalogueRow: 'D3',
+    mistakeClass: 'integer-overflow',
+    requirementIds: ['vhost-user.robust.log-base-overflow'],
+    description: 'SET_LOG_BASE is accepted although mmap offset + size wraps 64 bits: the log lands outside the mapping and the first logged write is a stray store.',
+  },
+  {
+    name: 'rem-mem-reg-keeps-mapping',
+    catalogueRow: 'D1',
+    mistakeClass: 'partial-translation',
+    requirementIds: ['vhost-user.mem.rem-reg-unmaps'],
+    description: 'REM_MEM_REG answers success but leaves the region in the table: buffers in memory the front-end took back are still read and written.',
+  },
   // -- device personalities --------------------------------------------------------
   {
     name: 'used-len-includes-readable',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { requirementById } from '../../../spec/requirements/index.ts';
-import { VHOST_ACCESS_RO, VHOST_ACCESS_RW } from '../../../spec/vhost/types.ts';
+import { VHOST_ACCESS_RO, VHOST_ACCESS_RW, VHOST_F_LOG_ALL } from '../../../spec/vhost/types.ts';
 import { VHOST_USER_F_PROTOCOL_FEATURES } from '../../../spec/vhostUser/protocolFeatures.ts';
 import { VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../../spec/virtio/blk.ts';
 import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../../../spec/virtio/features.ts';
@@ -61,6 +61,15 @@ async function net(t: Target) {
   const g = new Guest(t);
   await negotiate(t, g);
   return { g, rx: await SplitQueue.create(t, g, NET_RX_QUEUE, 8), tx: await SplitQueue.create(t, g, NET_TX_QUEUE, 8) };
+}
+
+/** Whether each page of [gpa, gpa+len) is marked in the target's dirty log. */
+function loggedPages(t: Target, gpa: bigint, len: number): boolean[] {
+  const log = t.dirtyLog?.();
+  if (!log) throw new Error('no dirty log');
+  const out: boolean[] = [];
+  for (let p = gpa / 0x1000n; p <= (gpa + BigInt(len) - 1n) / 0x1000n; p++) out.push((log[Number(p / 8n)] & (1 << Number(p % 8n))) !== 0);
+  return out;
 }
 
 const frame = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 3 + 1) & 0xff));
@@ -445,6 +454,48 @@ const SCENARIOS: Record<MutantName, Scenario> = {
       return { used: rx.takeUsed(), after: [...g.bytes(after)] };
     },
   },
+  'dirty-log-last-page-missed': {
+    async run(t) {
+      const { g, q } = await blkSplit(t, { features: bit(VHOST_F_LOG_ALL) });
+      await ok(t, { op: 'setLogBase', size: 0x1000n, offset: 0x1000n });
+      // A 512-byte read buffer that starts 16 bytes before a page boundary: it dirties two pages.
+      const at = g.alloc(0x2000, 0x1000) + 0x1000n - 16n;
+      q.add([g.out(blkHeader(VIRTIO_BLK_T_IN, 0n)), { addr: at, len: 512, write: true }, g.in(1)]);
+      await q.kick();
+      return { used: q.takeUsed(), pages: loggedPages(t, at, 512) };
+    },
+  },
+  'dirty-log-used-ring-skipped': {
+    async run(t) {
+      const { g, q } = await blkSplit(t, { features: bit(VHOST_F_LOG_ALL) });
+      await ok(t, { op: 'setLogBase', size: 0x1000n, offset: 0n });
+      // VHOST_VRING_F_LOG: the used ring is logged at log_guest_addr, its guest-physical address.
+      await ok(t, { op: 'setVringAddr', index: 0, flags: 1, desc: g.uaddr(q.ring.desc), avail: g.uaddr(q.ring.avail), used: g.uaddr(q.ring.used), log: q.ring.used });
+      // The request's own buffers on a page of their own, so only the used ring can mark the ring's page.
+      const far = g.alloc(0x2000, 0x1000) + 0x1000n;
+      g.view(far, 16).set(blkHeader(VIRTIO_BLK_T_FLUSH, 0n));
+      q.add([{ addr: far, len: 16, write: false }, { addr: far + 16n, len: 1, write: true }]);
+      await q.kick();
+      return { used: q.takeUsed(), pages: loggedPages(t, q.ring.used, 8) };
+    },
+  },
+  'log-base-overflow-unchecked': {
+    async run(t) {
+      await blkSplit(t, { features: bit(VHOST_F_LOG_ALL) });
+      return t.send({ op: 'setLogBase', size: 0x2000n, offset: 0xffff_ffff_ffff_f000n });
+    },
+  },
+  'rem-mem-reg-keeps-mapping': {
+    async run(t) {
+      const { g, q } = await blkSplit(t);
+      const [, r1] = g.memTable();
+      await ok(t, { op: 'remMemReg', region: r1 });
+      // A read into the region the front-end took back: it must be refused, not served.
+      q.add([g.out(blkHeader(VIRTIO_BLK_T_IN, 0n)), { addr: r1.gpa + 0x100n, len: 512, write: true }, g.in(1)]);
+      await q.kick();
+      return q.takeUsed();
+    },
+  },
   'net-hdr-size-legacy': {
     deviceType: 'net',
     async run(t) {
@@ -538,6 +589,22 @@ describe('what the deviations look like', () => {
     const [clean, bad] = await run('packed-wrap-pow2-mask');
     expect((clean as unknown[]).length).toBe(4);
     expect((bad as unknown[]).length).toBeLessThan(4);
+  });
+
+  it('dirty-log mutants: the second page of a straddling buffer, or the used ring, is left clean', async () => {
+    const [clean, bad] = await run('dirty-log-last-page-missed');
+    expect(clean).toMatchObject({ used: [{ len: 513 }], pages: [true, true] });
+    expect(bad).toMatchObject({ used: [{ len: 513 }], pages: [true, false] });
+    const [cleanUsed, badUsed] = await run('dirty-log-used-ring-skipped');
+    expect(cleanUsed).toMatchObject({ pages: [true] });
+    expect(badUsed).toMatchObject({ pages: [false] });
+  });
+
+  it('log-base-overflow-unchecked and rem-mem-reg-keeps-mapping: accepted and served what must be refused', async () => {
+    expect(await run('log-base-overflow-unchecked')).toEqual([{ ok: false, errno: 'EINVAL' }, { ok: true }]);
+    const [clean, bad] = await run('rem-mem-reg-keeps-mapping');
+    expect(clean).toEqual([{ id: 0, len: 0 }]);
+    expect(bad).toEqual([{ id: 0, len: 513 }]);
   });
 
   it('net-hdr-size-legacy: the 10-byte header leaves num_buffers to the bytes the TX header ended with', async () => {
