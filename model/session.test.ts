@@ -31,6 +31,16 @@ describe('session model', () => {
     expect(apply(s, { op: 'setFeatures', features: bit(50) }, OK)).toMatchObject({ verdict: 'FAIL', requirement: 'virtio.status.features-ok-refusal' });
   });
 
+  it('features without an offered VERSION_1: the device may refuse or stop (virtio 1.2 §6.1), but a refused valid set is still a failure', () => {
+    const s = initialSession(profile);
+    const legacy = bit(VHOST_USER_F_PROTOCOL_FEATURES);
+    expect(apply(s, { op: 'setFeatures', features: legacy }, { closed: true })).toMatchObject({ verdict: 'PASS', requirement: 'virtio.features.version-1-may-fail' });
+    expect(apply(s, { op: 'setFeatures', features: legacy }, ERR)).toMatchObject({ verdict: 'PASS', requirement: 'virtio.features.version-1-may-fail' });
+    expect(apply(s, { op: 'setFeatures', features: legacy }, OK).verdict).toBe('PASS');
+    expect(apply(s, { op: 'setFeatures', features: bit(VIRTIO_F_VERSION_1) }, { closed: true }).verdict).toBe('FAIL');
+    expect(apply(s, { op: 'setFeatures', features: bit(VIRTIO_F_VERSION_1) }, ERR).verdict).toBe('FAIL');
+  });
+
   it('unoffered features: acceptance cannot be seen, so passes, without REPLY_ACK over a socket', () => {
     const quiet = { ...profile, errorsAlwaysVisible: false };
     expect(judge(stepSession(initialSession(quiet), quiet, { op: 'setFeatures', features: bit(50) }), OK, initialSession(quiet)).verdict).toBe('PASS');

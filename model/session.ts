@@ -2,7 +2,7 @@
 // states", "Communication", message list) together with the device status
 // and feature rules of virtio 1.2 §2.1, §2.2, §3.1. Pure: no I/O, no clock.
 import { LOG_AREA_MAX, type Reply, type VhostRequest } from '../spec/requests.ts';
-import { hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED } from '../spec/virtio/features.ts';
+import { hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../spec/virtio/features.ts';
 import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../spec/virtio/status.ts';
 import { VIRTQ_MAX_SIZE } from '../spec/virtio/ring.ts';
 import {
@@ -200,7 +200,20 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       const enabled = !hasFeature(req.features, VHOST_USER_F_PROTOCOL_FEATURES);
       const layoutChanged = s.acked === null || hasFeature(s.acked, VIRTIO_F_RING_PACKED) !== hasFeature(req.features, VIRTIO_F_RING_PACKED);
       const vrings = s.vrings.map((v) => ({ ...v, enabled, baseKnown: v.baseKnown && (v.pristine || !layoutChanged) }));
-      return accept({ ...s, acked: req.features, vrings }, s, R.reply, 'features acked');
+      const next = { ...s, acked: req.features, vrings };
+      if (hasFeature(p.offeredFeatures, VIRTIO_F_VERSION_1) && !hasFeature(req.features, VIRTIO_F_VERSION_1)) {
+        // virtio 1.2 §6.1: "A device MAY fail to operate further if VIRTIO_F_VERSION_1 is not accepted."
+        const requirement = 'virtio.features.version-1-may-fail';
+        return {
+          outcomes: [
+            ok(next, R.reply, 'features acked without VERSION_1'),
+            { kind: 'error', verdict: 'PASS', requirement, next: s, note: 'refused: VERSION_1 not accepted' },
+            { kind: 'closed', verdict: 'PASS', requirement, next: s, note: 'stopped operating: VERSION_1 not accepted' },
+          ],
+          otherwise: { verdict: 'FAIL', requirement: R.reply },
+        };
+      }
+      return accept(next, s, R.reply, 'features acked');
     }
     case 'getProtocolFeatures':
       return accept(s, s, R.getFeatures, 'returns the offered protocol features', valueIs(p.offeredProtocolFeatures, 'protocol features'));

@@ -742,8 +742,29 @@ export class Harness {
     // TX before RX: a looped-back frame is known as sent before its arrival is checked.
     for (const sn of snaps) this.judgeQueue(sn, used.get(sn.q) ?? [], sn.q === q);
     await this.checkDirtyLog();
+    if (!this.profile.errorsAlwaysVisible) await this.checkSessionAfterKick(touched);
     for (const [i, other] of this.queues) this.updateLastAvail(i, other);
     for (const sn of snaps) await this.judgeNotification(sn, used.get(sn.q) ?? []);
+  }
+
+  /**
+   * A back-end may drop the whole session over what it found in the rings (libvhost-user's vu_panic).
+   * Over a socket nothing answers a kick, so a cheap request shows it at once, charged to this kick
+   * rather than to whatever message comes next: a refusal of a chain the device had to refuse, but a
+   * failure to process when every chain it could see was valid.
+   */
+  private async checkSessionAfterKick(touched: readonly number[]): Promise<void> {
+    const probe = await this.target.send({ op: 'getFeatures' });
+    if (!('closed' in probe)) return;
+    await this.checkAlive(SURVIVES, probe);
+    this.sessionOver = true;
+    const pending = touched.flatMap((i) => [...(this.queues.get(i)?.outstanding.values() ?? [])]);
+    const refusable = pending.filter((p) => !p.cls.valid || p.cls.mayRefuse);
+    if (refusable.length > 0) {
+      for (const p of refusable) this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'refused by closing the session'));
+    } else {
+      this.record(fail(RING_ACTIVE, `the back-end closed the session after a kick although every chain it could see (${pending.length}) was valid`));
+    }
   }
 
   private judgeQueue(sn: QueueSnapshot, used: readonly (UsedElem | PackedUsedElem)[], kicked: boolean): void {
