@@ -267,6 +267,10 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
     case 'setVringKick':
       if (!vringIndexValid(p, req.index)) return badIndex(s, p, req.index);
       return accept(withVring(s, req.index, (v) => ({ ...v, kick: true, started: true })), s, R.reply, 'kick installed, ring started');
+    case 'setVringErr':
+      // "VHOST_USER_SET_VRING_ERR": bit 8 means no fd; either way the ring state is untouched.
+      if (!vringIndexValid(p, req.index)) return badIndex(s, p, req.index);
+      return accept(s, s, req.invalid ? 'vhost-user.vring.err-invalid-fd' : R.reply, req.invalid ? 'error notifier removed' : 'error notifier installed');
     case 'setVringCall':
       if (!vringIndexValid(p, req.index)) return badIndex(s, p, req.index);
       return accept(withVring(s, req.index, (v) => ({ ...v, call: req.invalid ? 'invalid' : 'valid' })), s, R.reply, 'call installed');

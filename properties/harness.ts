@@ -260,7 +260,8 @@ export class Harness {
   private noteActiveRings(): void {
     if (this.opts.settleMs === 0) return;
     for (const [q, qs] of this.queues) {
-      if (!ringActive(this.session.vrings[q])) continue;
+      const v = this.session.vrings[q];
+      if (v === undefined || !ringActive(v)) continue;
       for (const p of qs.outstanding.values()) p.mayRunEarly = true;
     }
   }
@@ -731,6 +732,8 @@ export class Harness {
     // With ACCESS_PLATFORM the rings themselves are reached through the IOTLB: unmapped rings cannot make progress.
     if (hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) for (const i of touched) if (!this.ringMapped(this.queues.get(i)!, map)) this.markBroken(i);
     const snaps = touched.map((i) => this.snapshot(i));
+    // What the device could see at this kick, for judging a session it drops in response.
+    const visible = touched.flatMap((i) => [...(this.queues.get(i)?.outstanding.values() ?? [])]);
     await this.target.kick(q);
     if (q === NET_TX_QUEUE && this.profile.deviceType === 'net') await this.target.kick(NET_RX_QUEUE);
     this.calledWhileCollecting.clear();
@@ -742,7 +745,7 @@ export class Harness {
     // TX before RX: a looped-back frame is known as sent before its arrival is checked.
     for (const sn of snaps) this.judgeQueue(sn, used.get(sn.q) ?? [], sn.q === q);
     await this.checkDirtyLog();
-    if (!this.profile.errorsAlwaysVisible) await this.checkSessionAfterKick(touched);
+    if (!this.profile.errorsAlwaysVisible) await this.checkSessionAfterKick(visible);
     for (const [i, other] of this.queues) this.updateLastAvail(i, other);
     for (const sn of snaps) await this.judgeNotification(sn, used.get(sn.q) ?? []);
   }
@@ -753,12 +756,11 @@ export class Harness {
    * rather than to whatever message comes next: a refusal of a chain the device had to refuse, but a
    * failure to process when every chain it could see was valid.
    */
-  private async checkSessionAfterKick(touched: readonly number[]): Promise<void> {
+  private async checkSessionAfterKick(pending: readonly Pending[]): Promise<void> {
     const probe = await this.target.send({ op: 'getFeatures' });
     if (!('closed' in probe)) return;
     await this.checkAlive(SURVIVES, probe);
     this.sessionOver = true;
-    const pending = touched.flatMap((i) => [...(this.queues.get(i)?.outstanding.values() ?? [])]);
     const refusable = pending.filter((p) => !p.cls.valid || p.cls.mayRefuse);
     if (refusable.length > 0) {
       for (const p of refusable) this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'refused by closing the session'));

@@ -35,6 +35,8 @@ export type VhostRequest =
   /** The adapter owns the eventfds; `invalid` sends the "no fd" form (vhost-user flag bit 8, or fd -1). */
   | { readonly op: 'setVringKick'; readonly index: number; readonly invalid?: boolean }
   | { readonly op: 'setVringCall'; readonly index: number; readonly invalid?: boolean }
+  /** The error notifier (vhost-user SET_VRING_ERR, VHOST_SET_VRING_ERR): the adapter owns the eventfd, as for kick and call. */
+  | { readonly op: 'setVringErr'; readonly index: number; readonly invalid?: boolean }
   | { readonly op: 'setVringEnable'; readonly index: number; readonly enable: boolean }
   | { readonly op: 'getConfig'; readonly offset: number; readonly size: number }
   | { readonly op: 'setStatus'; readonly status: number }

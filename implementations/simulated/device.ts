@@ -160,6 +160,13 @@ export class Backend {
         vq.started = true;
         return OK;
       }
+      case 'setVringErr': {
+        // The device reports no ring errors; the notifier is only held, and released when replaced (bug-catalog D2).
+        const vq = this.vring(req.index);
+        if (vq === null) return EINVAL;
+        this.takeFd(req.invalid);
+        return OK;
+      }
       case 'setVringCall': {
         const vq = this.vring(req.index);
         if (vq === null) return EINVAL;

@@ -100,6 +100,7 @@ export class VhostUserTarget implements Target {
   readonly #shm: SharedMemory;
   readonly #kick = new Map<number, EventFd>();
   readonly #call = new Map<number, EventFd>();
+  readonly #err = new Map<number, EventFd>();
   #log: { readonly shm: SharedMemory; readonly offset: number; readonly size: number } | undefined;
   readonly #replyTimeoutMs: number;
   readonly #rawReplyTimeoutMs: number;
@@ -215,9 +216,10 @@ export class VhostUserTarget implements Target {
     // Closing the socket cancels a pending pollAsync (it rejects ECANCELED),
     // so a request in flight ends as { closed: true } instead of waiting out its timeout.
     this.#sock.close();
-    for (const fd of [...this.#kick.values(), ...this.#call.values()]) fd.close();
+    for (const fd of [...this.#kick.values(), ...this.#call.values(), ...this.#err.values()]) fd.close();
     this.#kick.clear();
     this.#call.clear();
+    this.#err.clear();
     this.#shm.close();
     this.#log?.shm.close();
     this.#log = undefined;
@@ -296,6 +298,8 @@ export class VhostUserTarget implements Target {
         return this.#setVringFile(M.VHOST_USER_SET_VRING_KICK, this.#kick, req.index, req.invalid ?? false);
       case 'setVringCall':
         return this.#setVringFile(M.VHOST_USER_SET_VRING_CALL, this.#call, req.index, req.invalid ?? false);
+      case 'setVringErr':
+        return this.#setVringFile(M.VHOST_USER_SET_VRING_ERR, this.#err, req.index, req.invalid ?? false);
       case 'setVringEnable':
         return this.#set(M.VHOST_USER_SET_VRING_ENABLE, { type: 'vringState', value: { index: req.index >>> 0, num: req.enable ? 1 : 0 } });
       case 'setStatus':

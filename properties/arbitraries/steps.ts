@@ -164,6 +164,7 @@ export function controlArb(p: Profile, opts: { safeForDataPath: boolean }): fc.A
       fc.record({ op: fc.constant('getVringBase' as const), index: anyIndex }),
       fc.record({ op: fc.constant('setVringEnable' as const), index: anyIndex, enable: fc.boolean() }),
       fc.record({ op: fc.constant('setVringCall' as const), index: anyIndex, invalid: fc.boolean() }),
+      fc.record({ op: fc.constant('setVringErr' as const), index: anyIndex, invalid: fc.boolean() }),
       fc.record({ op: fc.constant('setStatus' as const), status: fc.constantFrom(0, 1, 3, 11, 15) }),
       // Messages of CONFIGURE_MEM_SLOTS and LOG_SHMFD, valid and hostile (bug-catalog D3: offset + size wrapping 64 bits).
       fc.constant({ op: 'getMaxMemSlots' } as const),

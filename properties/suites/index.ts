@@ -43,7 +43,7 @@ export const SUITES: readonly Suite[] = [
     requirements: [
       'vhost-user.features.get-features-stable', 'virtio.status.features-ok-refusal', 'vhost-user.robust.vring-index-range',
       'vhost-user.ring.get-vring-base-stops', 'virtio.status.reset-clears', 'vhost-user.config.get-config', 'vhost-user.status.get-status',
-      'vhost-user.robust.mem-region-overflow', 'vhost-user.reply.required', 'vhost-user.mem.max-mem-slots', 'vhost-user.robust.log-base-overflow',
+      'vhost-user.robust.mem-region-overflow', 'vhost-user.reply.required', 'vhost-user.mem.max-mem-slots', 'vhost-user.robust.log-base-overflow', 'vhost-user.vring.err-invalid-fd',
     ],
     deviceTypes: ['blk', 'net', 'fs'],
     maxSteps: 25,
