@@ -77,6 +77,11 @@ export interface Target {
    * target without dirty logging does not implement it.
    */
   dirtyLog?(): Uint8Array | null;
+  /**
+   * Open fds of the back-end process (a spawned peer's /proc/PID/fd), or null when not known: what a
+   * leak check compares before and after repeated messages (vhost-user.robust.no-leak-on-repeat).
+   */
+  backEndFds?(): number | null;
   /** Releases every fd, mapping and child process. Idempotent. */
   close(): Promise<void>;
 }

@@ -11,6 +11,13 @@ export interface Profile {
    * `queues` up to this bound may be accepted or refused; only indices beyond it must be refused.
    */
   readonly vringLimit: number;
+  /**
+   * The back-end's own GET_QUEUE_NUM answer when the profile was taken ("how many queues the
+   * back-end supports", vhost-user.rst), absent if it gave none. It may exceed `queues`, which only
+   * counts what the suite drives (DPDK's vhost library supports 128 queue pairs on a one-pair port);
+   * the back-end must give the same answer every time it is asked.
+   */
+  readonly queueNum?: number;
   readonly maxQueueSize: number;
   readonly offeredFeatures: bigint;
   readonly offeredProtocolFeatures: bigint;

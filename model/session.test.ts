@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Reply, VhostRequest } from '../spec/requests.ts';
 import { bit, VIRTIO_F_VERSION_1 } from '../spec/virtio/features.ts';
-import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG } from '../spec/vhostUser/protocolFeatures.ts';
+import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_MQ } from '../spec/vhostUser/protocolFeatures.ts';
 import { judge } from './outcome.ts';
 import type { Profile } from './profile.ts';
 import { initialSession, ringActive, type SessionModel, stepSession } from './session.ts';
@@ -88,6 +88,15 @@ describe('session model', () => {
     s = apply(s, { op: 'resetDevice' }, OK).next;
     expect(apply(s, { op: 'getVringBase', index: 1 }, { ok: true, value: 9 })).toMatchObject({ verdict: 'FAIL', requirement: 'virtio.status.reset-clears' });
     expect(apply(s, { op: 'getVringBase', index: 1 }, { ok: true, value: 0 }).verdict).toBe('PASS');
+  });
+
+  it('GET_QUEUE_NUM with MQ must repeat the count the back-end reported when probed, which may exceed the queues the suite drives', () => {
+    const mq: Profile = { ...profile, offeredProtocolFeatures: bit(VHOST_USER_PROTOCOL_F_MQ), queueNum: 128 };
+    const s0 = initialSession(mq);
+    const s = judge(stepSession(s0, mq, { op: 'setProtocolFeatures', features: bit(VHOST_USER_PROTOCOL_F_MQ) }), OK, s0).next;
+    const ask = (value: number) => judge(stepSession(s, mq, { op: 'getQueueNum' }), { ok: true, value }, s);
+    expect(ask(128).verdict).toBe('PASS');
+    expect(ask(2)).toMatchObject({ verdict: 'FAIL', requirement: 'vhost-user.reply.required' });
   });
 
   it('messages of a protocol feature not negotiated: refusal or close pass, an answer is informational', () => {

@@ -5,13 +5,16 @@ import { LOG_AREA_MAX, type Reply, type VhostRequest } from '../spec/requests.ts
 import { hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../spec/virtio/features.ts';
 import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../spec/virtio/status.ts';
 import { VIRTQ_MAX_SIZE } from '../spec/virtio/ring.ts';
+import { writableConfigFields } from '../spec/virtio/configAccess.ts';
+import { VHOST_SET_CONFIG_TYPE_FRONTEND, VHOST_USER_MAX_CONFIG_SIZE } from '../spec/vhostUser/payloads.ts';
 import {
   VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_LOG_SHMFD, VHOST_USER_PROTOCOL_F_MQ,
-  VHOST_USER_PROTOCOL_F_RESET_DEVICE, VHOST_USER_PROTOCOL_F_STATUS,
+  VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, VHOST_USER_PROTOCOL_F_RESET_DEVICE, VHOST_USER_PROTOCOL_F_STATUS,
 } from '../spec/vhostUser/protocolFeatures.ts';
 import type { Outcome, StepResult } from './outcome.ts';
 import type { Profile } from './profile.ts';
 import { iotlbInvalidate, iotlbUpdate, iotlbUpdateRefusal, type IotlbEntry, lastOf, memTableValid } from './memory.ts';
+import { INFLIGHT_REQ, type InflightHeld, setInflightRequirement, stepGetInflightFd, stepSetInflightFd } from './inflight.ts';
 import type { MemRegionDesc } from '../spec/requests.ts';
 
 export interface VringModel {
@@ -49,6 +52,8 @@ export interface SessionModel {
   readonly iotlb: readonly IotlbEntry[];
   /** The dirty log last accepted by SET_LOG_BASE (vhost-user.rst "Migration"), or null. */
   readonly log: { readonly size: bigint } | null;
+  /** The inflight buffer the front-end holds from its last answered GET_INFLIGHT_FD, or null (kept across resets, as QEMU keeps it). */
+  readonly inflight: InflightHeld | null;
   readonly status: number;
   readonly vrings: readonly VringModel[];
 }
@@ -58,7 +63,7 @@ const INITIAL_VRING: VringModel = {
 };
 
 export function initialSession(profile: Profile): SessionModel {
-  return { owner: false, acked: null, protocol: null, memTable: null, iotlb: [], log: null, status: 0, vrings: Array.from({ length: profile.queues }, () => INITIAL_VRING) };
+  return { owner: false, acked: null, protocol: null, memTable: null, iotlb: [], log: null, inflight: null, status: 0, vrings: Array.from({ length: profile.queues }, () => INITIAL_VRING) };
 }
 
 /** Requirement ids the control-plane rules are checked against. */
@@ -69,6 +74,7 @@ const SESSION_REQ = {
   getVringBase: 'vhost-user.ring.get-vring-base-stops',
   reset: 'virtio.status.reset-clears',
   config: 'vhost-user.config.get-config',
+  setConfig: 'vhost-user.config.set-config-readonly',
   status: 'vhost-user.status.get-status',
   memTable: 'vhost-user.robust.mem-region-overflow',
   iotlbZero: 'vhost.iotlb.update-zero-size-rejected',
@@ -159,31 +165,36 @@ function baseIs(expected: number, packed: boolean, slack: number): (r: Reply) =>
 }
 
 /** Messages a front-end may send only after negotiating a protocol feature (vhost-user.rst message list). */
-const GATED: Partial<Record<VhostRequest['op'], { bit: number; requirement: string }>> = {
+const GATED: Partial<Record<VhostRequest['op'], { bit: number; requirement: string | ((p: Profile, req: VhostRequest) => string) }>> = {
   getStatus: { bit: VHOST_USER_PROTOCOL_F_STATUS, requirement: SESSION_REQ.status },
   setStatus: { bit: VHOST_USER_PROTOCOL_F_STATUS, requirement: SESSION_REQ.status },
   getConfig: { bit: VHOST_USER_PROTOCOL_F_CONFIG, requirement: SESSION_REQ.config },
+  setConfig: { bit: VHOST_USER_PROTOCOL_F_CONFIG, requirement: SESSION_REQ.setConfig },
   getQueueNum: { bit: VHOST_USER_PROTOCOL_F_MQ, requirement: SESSION_REQ.queueNum },
   getMaxMemSlots: { bit: VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, requirement: SESSION_REQ.maxMemSlots },
   addMemReg: { bit: VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, requirement: SESSION_REQ.addMemReg },
   remMemReg: { bit: VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, requirement: SESSION_REQ.remMemReg },
   // Without LOG_SHMFD a vhost-user back-end has no way to receive the log ("Migration").
   setLogBase: { bit: VHOST_USER_PROTOCOL_F_LOG_SHMFD, requirement: SESSION_REQ.logBase },
+  getInflightFd: { bit: VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, requirement: INFLIGHT_REQ.get },
+  // An out-of-range num_queues is judged as such even unnegotiated: a back-end that acts on it anyway must not index past its queues.
+  setInflightFd: { bit: VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, requirement: (p, req) => (req.op === 'setInflightFd' ? setInflightRequirement(p, req.numQueues) : INFLIGHT_REQ.set) },
 };
 
 export function stepSession(s: SessionModel, p: Profile, req: VhostRequest): StepResult<SessionModel> {
   const gate = GATED[req.op];
   if (gate && !hasFeature(s.protocol ?? 0n, gate.bit) && hasFeature(p.offeredFeatures, VHOST_USER_F_PROTOCOL_FEATURES)) {
+    const requirement = typeof gate.requirement === 'string' ? gate.requirement : gate.requirement(p, req);
     // The front-end broke the protocol on purpose: refusing or closing is right; answering anyway is
     // left open, and a device that answered has also acted on the message.
     const acted = stepNegotiated(s, p, req).outcomes.find((o) => o.kind === 'ok')?.next ?? s;
     return {
       outcomes: [
-        { kind: 'error', verdict: 'PASS', requirement: gate.requirement, next: s, note: 'message of a protocol feature not negotiated refused' },
-        { kind: 'closed', verdict: 'PASS', requirement: gate.requirement, next: s, note: 'message of a protocol feature not negotiated: connection closed' },
-        { kind: 'ok', verdict: 'INFORMATIONAL', requirement: gate.requirement, next: acted, note: 'answered although its protocol feature was not negotiated' },
+        { kind: 'error', verdict: 'PASS', requirement, next: s, note: 'message of a protocol feature not negotiated refused' },
+        { kind: 'closed', verdict: 'PASS', requirement, next: s, note: 'message of a protocol feature not negotiated: connection closed' },
+        { kind: 'ok', verdict: 'INFORMATIONAL', requirement, next: acted, note: 'answered although its protocol feature was not negotiated' },
       ],
-      otherwise: { verdict: 'FAIL', requirement: gate.requirement },
+      otherwise: { verdict: 'FAIL', requirement },
     };
   }
   return stepNegotiated(s, p, req);
@@ -230,7 +241,7 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       return accept({ ...s, acked: null, status: 0, iotlb: [], vrings: s.vrings.map(() => INITIAL_VRING) }, s, R.reset, 'device reset');
     }
     case 'getQueueNum':
-      return accept(s, s, R.queueNum, 'returns the queue count', valueIs(p.queues, 'queue num'));
+      return accept(s, s, R.queueNum, 'returns the queue count', valueIs(p.queueNum ?? p.queues, 'queue num'));
     case 'setMemTable':
       if (!memTableValid(req.regions)) return mustRefuse(s, p, R.memTable, 'region overflows 64 bits or too many regions');
       return accept({ ...s, memTable: req.regions }, s, R.reply, 'memory table replaced');
@@ -279,6 +290,8 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       return accept(withVring(s, req.index, (v) => ({ ...v, enabled: req.enable })), s, R.reply, req.enable ? 'ring enabled' : 'ring disabled');
     case 'getConfig':
       return stepGetConfig(s, p, req.offset, req.size);
+    case 'setConfig':
+      return stepSetConfig(s, p, req.offset, req.data.length, req.flags);
     case 'setStatus':
       return accept({ ...s, status: req.status }, s, R.status, 'status stored');
     case 'getStatus':
@@ -310,6 +323,12 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
         return { outcomes: (['ok', 'error', 'closed'] as const).map((kind) => ({ kind, verdict: 'PASS' as const, requirement: R.logBaseOverflow, next: s, note })), otherwise: { verdict: 'FAIL', requirement: R.logBaseOverflow } };
       }
       return accept({ ...s, log: { size: req.size } }, s, R.logBase, 'log area set');
+    case 'getInflightFd': {
+      const packed = s.acked !== null && hasFeature(s.acked, VIRTIO_F_RING_PACKED);
+      return stepGetInflightFd(s, p, s.inflight, req.numQueues, req.queueSize, packed, (inflight) => ({ ...s, inflight }));
+    }
+    case 'setInflightFd':
+      return stepSetInflightFd(s, p, s.inflight, req.numQueues, req.queueSize, req.withFd, (requirement, note) => mustRefuse(s, p, requirement, note));
   }
 }
 
@@ -368,6 +387,25 @@ function statusCheck(s: SessionModel): (r: Reply) => string | null {
     if (v & VIRTIO_CONFIG_S_NEEDS_RESET && !(tolerated & VIRTIO_CONFIG_S_NEEDS_RESET)) return 'status: NEEDS_RESET without any error';
     return null;
   };
+}
+
+/**
+ * vhost-user SET_CONFIG ("VHOST_USER_SET_CONFIG"): with flags 0 a write that touches a read-only field
+ * must not be accepted; whether it was is seen in the reply under REPLY_ACK, and in the config space
+ * read back after it (properties/harness.ts setConfig step). A live-migration write, or one past the
+ * config space, is left to the back-end.
+ */
+function stepSetConfig(s: SessionModel, p: Profile, offset: number, size: number, flags: number): StepResult<SessionModel> {
+  const requirement = SESSION_REQ.setConfig;
+  const within = size > 0 && size <= VHOST_USER_MAX_CONFIG_SIZE && offset + size <= p.configSize;
+  if (flags !== VHOST_SET_CONFIG_TYPE_FRONTEND || !within) {
+    const note = within ? 'live-migration write: the back-end may take read-only fields' : 'write outside the config space';
+    return { outcomes: (['ok', 'error', 'closed'] as const).map((kind) => ({ kind, verdict: 'PASS' as const, requirement, next: s, note })), otherwise: { verdict: 'FAIL', requirement } };
+  }
+  const writable = writableConfigFields(p.deviceType, s.acked ?? 0n);
+  const onlyWritable = writable.some((f) => offset >= f.offset && offset + size <= f.offset + f.size);
+  if (onlyWritable) return { outcomes: [ok(s, requirement, 'writable field written'), { kind: 'error', verdict: 'PASS', requirement, next: s, note: 'value refused' }], otherwise: { verdict: 'FAIL', requirement } };
+  return mustRefuse(s, p, requirement, `bytes ${offset}..${offset + size - 1} include a read-only field`);
 }
 
 /** vhost-user GET_CONFIG: bytes within the config space; beyond it an error, or zeros (never stale memory: bug-catalog L15). */

@@ -9,6 +9,8 @@ import type { Profile } from '../model/profile.ts';
 import { probeTarget } from '../runner/profile.ts';
 import type { Reply, VhostRequest } from '../spec/requests.ts';
 import { VIRTIO_BLK_T_IN } from '../spec/virtio/blk.ts';
+import { VRING_DESC_F_WRITE } from '../spec/virtio/ring.ts';
+import { putU16, u16At } from './driver/guestAccess.ts';
 import { Harness } from './harness.ts';
 import type { SetupStep, Step } from './steps.ts';
 
@@ -47,8 +49,31 @@ function lateKick(inner: Target): Target {
   };
 }
 
-async function harness(wrap: (t: Target) => Target, profileOverride: Partial<Profile>, settleMs: number, mutant?: string) {
-  const open = async () => wrap(createSimulatedTarget({ deviceType: 'blk', ...(mutant && { mutant }) }));
+/**
+ * A back-end that polls its rings instead of waiting for kicks (DPDK): a kick is noticed only when the
+ * next request arrives, and the device then works through every ring, transmit first, signalling as it goes.
+ */
+function pollsLate(inner: Target): Target {
+  let due = false;
+  return {
+    info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(),
+    waitCall: async (q, ms) => inner.waitCall(q, ms),
+    send: async (req) => {
+      if (due) {
+        due = false;
+        await inner.kick(1);
+        await inner.kick(0);
+      }
+      return inner.send(req);
+    },
+    kick: async () => {
+      due = true;
+    },
+  };
+}
+
+async function harness(wrap: (t: Target) => Target, profileOverride: Partial<Profile>, settleMs: number, mutant?: string, deviceType: 'blk' | 'net' = 'blk') {
+  const open = async () => wrap(createSimulatedTarget({ deviceType, ...(mutant && { mutant }) }));
   const { profile } = await probeTarget({ open });
   const target = await open();
   return new Harness(target, { ...profile, ...profileOverride }, { settleMs, failsRun: () => false });
@@ -85,5 +110,200 @@ describe('an asynchronous back-end that takes chains late', () => {
     const h = await harness(lateKick, {}, 20, 'protocol-features-rings-enabled');
     for (const s of [{ ...SETUP, enableRings: false }, READ, { t: 'kick', queue: 0 } as const, { t: 'control', req: { op: 'getFeatures' } } as const, { t: 'kick', queue: 0 } as const]) await h.exec(s);
     expect(bad(h)).toContain('FAIL vhost-user.ring.disabled-with-protocol-features');
+  });
+});
+
+const NET_LAYOUT = { cuts: [], indirect: false, crossRegion: false } as const;
+const frame = (n: number, from: number) => Uint8Array.from({ length: n }, (_, k) => (from + k) & 0xff);
+
+describe('net loopback: which frame an RX buffer carries', () => {
+  // Frame A does not fit the only RX buffer and is dropped (§5.1.6.3: one chain per packet without
+  // MRG_RXBUF); frame B fits and arrives. The oracle must recognise B whatever the header says.
+  const steps: Step[] = [
+    SETUP,
+    { t: 'netRx', size: 26, layout: NET_LAYOUT },
+    { t: 'netTx', frame: frame(100, 0x40), layout: NET_LAYOUT },
+    { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT },
+    { t: 'kick', queue: 1 },
+  ];
+
+  it('charges a header without num_buffers to virtio.net.num-buffers-one only, not to the frame it carries', async () => {
+    const h = await harness((t) => t, {}, 0, 'net-num-buffers-unset', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual(['FAIL virtio.net.num-buffers-one']);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.net.loopback-integrity', verdict: 'PASS' }));
+  });
+
+  it('still fails virtio.net.loopback-integrity when the buffer carries no frame that was sent', async () => {
+    // The mutant copies all of frame A into the 26-byte buffer and reports its full length: what the buffer holds is neither A nor B.
+    const h = await harness((t) => t, {}, 0, 'rx-len-unclamped', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toContain('FAIL virtio.net.loopback-integrity');
+  });
+});
+
+/** A device that ignores VIRTQ_DESC_F_WRITE on transmit, as DPDK's dequeue does: it gathers every descriptor of a TX chain. */
+function txIgnoresWriteFlag(inner: Target): Target {
+  // The harness's TX ring (queue 1) has its descriptor table at 0x19000; a split descriptor's flags are at +12.
+  const TX_DESC = 0x19000n;
+  return {
+    info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(), send: (r) => inner.send(r), waitCall: (q, ms) => inner.waitCall(q, ms),
+    kick: async (q) => {
+      if (q === 1) for (let d = 0n; d < 4n; d++) putU16(inner.memory, TX_DESC + 16n * d + 12n, u16At(inner.memory, TX_DESC + 16n * d + 12n) & ~VRING_DESC_F_WRITE);
+      await inner.kick(q);
+    },
+  };
+}
+
+describe('net loopback: a malformed TX chain the device transmits anyway', () => {
+  // [header R][8 bytes W][frame R] is transmitted as one 68-byte frame: what a device makes of a malformed
+  // chain is its own choice, so the frame's arrival is matched, not judged as an unknown frame.
+  const steps: Step[] = [SETUP, { t: 'netRx', size: 1526, layout: NET_LAYOUT }, { t: 'hostile', queue: 1, indirect: false, outAfterIn: true }, { t: 'kick', queue: 1 }];
+
+  it('is matched, not judged', async () => {
+    const h = await harness(txIgnoresWriteFlag, {}, 0, undefined, 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).not.toContain('FAIL virtio.net.loopback-integrity');
+    expect(h.observations.filter((o) => o.requirement === 'virtio.net.num-buffers-one')).toEqual([expect.objectContaining({ verdict: 'PASS' })]);
+  });
+});
+
+describe('notifications from a back-end that polls its rings (DPDK)', () => {
+  // The first kick finds nothing used; the device then uses both buffers and signals before the harness
+  // drains stray signals; the second kick collects the buffers those signals were for.
+  const steps: Step[] = [
+    SETUP,
+    { t: 'netRx', size: 1526, layout: NET_LAYOUT },
+    { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT },
+    { t: 'kick', queue: 0 },
+    { t: 'kick', queue: 0 },
+  ];
+
+  it('counts a signal consumed while its buffers waited to be collected for the batch that collects them', async () => {
+    const h = await harness(pollsLate, { errorsAlwaysVisible: false }, 20, undefined, 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.split.notify.flags-must-notify', verdict: 'PASS' }));
+  });
+
+  it('still fails virtio.split.notify.flags-must-notify for a device that never signals', async () => {
+    const h = await harness(pollsLate, { errorsAlwaysVisible: false }, 20, 'never-notify-flags-zero', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toContain('FAIL virtio.split.notify.flags-must-notify');
+  });
+});
+
+/** A back-end without REPLY_ACK: a message that has no reply of its own looks accepted whatever the device did. */
+function noReplyAck(inner: Target): Target {
+  return {
+    info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(), waitCall: (q, ms) => inner.waitCall(q, ms), kick: (q) => inner.kick(q),
+    send: async (req) => {
+      const r = await inner.send(req);
+      return req.op === 'setConfig' && 'ok' in r ? { ok: true } : r;
+    },
+  };
+}
+
+describe('SET_CONFIG of a read-only field, seen by reading the config back', () => {
+  const write: Step = { t: 'control', req: { op: 'setConfig', offset: 0, data: new Uint8Array(8).fill(0xff), flags: 0 } };
+
+  it('passes when the device refused, although the reply could not say so', async () => {
+    const h = await harness(noReplyAck, { errorsAlwaysVisible: false }, 0);
+    for (const s of [SETUP, write]) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'vhost-user.config.set-config-readonly', verdict: 'PASS', detail: expect.stringContaining('unchanged') }));
+  });
+
+  it('fails vhost-user.config.set-config-readonly when the device took the write', async () => {
+    const h = await harness(noReplyAck, { errorsAlwaysVisible: false }, 0, 'set-config-writes-readonly');
+    for (const s of [SETUP, write]) await h.exec(s);
+    expect(bad(h)).toEqual(['FAIL vhost-user.config.set-config-readonly']);
+  });
+});
+
+/** A back-end process whose open fds the harness can count: each GET_INFLIGHT_FD adds one (`leaks`), or none. */
+function countsFds(leaks: boolean): (inner: Target) => Target {
+  return (inner) => {
+    let fds = 11;
+    return {
+      info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(), waitCall: (q, ms) => inner.waitCall(q, ms), kick: (q) => inner.kick(q),
+      send: async (req) => {
+        if (req.op === 'getInflightFd' && leaks) fds++;
+        return inner.send(req);
+      },
+      backEndFds: () => fds,
+    };
+  };
+}
+
+describe('repeated GET_INFLIGHT_FD (vhost-user.robust.no-leak-on-repeat, bug-catalog D7)', () => {
+  const repeat: Step = { t: 'repeatGetInflight', numQueues: 1, queueSize: 8, count: 32 };
+
+  it('fails when the back-end process keeps an fd per repetition, passes when it releases the previous buffer', async () => {
+    const leaking = await harness(countsFds(true), {}, 0);
+    await leaking.exec(repeat);
+    expect(bad(leaking)).toContain('FAIL vhost-user.robust.no-leak-on-repeat');
+    const clean = await harness(countsFds(false), {}, 0);
+    await clean.exec(repeat);
+    expect(bad(clean).filter((b) => b.includes('no-leak'))).toEqual([]);
+    expect(clean.observations).toContainEqual(expect.objectContaining({ requirement: 'vhost-user.robust.no-leak-on-repeat', verdict: 'PASS' }));
+  });
+});
+
+describe('notification suppression changed while a polling back-end holds buffers', () => {
+  const tx: Step = { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT };
+  const suppress = (on: boolean): Step => ({ t: 'notifyMode', queue: 1, suppress: on, eventOffset: 0 });
+
+  it('judges no rule for a buffer the device may have used under the setting the driver replaced', async () => {
+    // The device takes the frame after the first kick, while VRING_AVAIL_F_NO_INTERRUPT is set, and rightly stays silent.
+    const h = await harness(pollsLate, { errorsAlwaysVisible: false }, 20, undefined, 'net');
+    for (const s of [SETUP, suppress(true), tx, { t: 'kick', queue: 0 } as const, suppress(false), { t: 'kick', queue: 0 } as const]) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+  });
+
+  it('still fails virtio.split.notify.flags-must-notify when the setting changed before the buffer was made available', async () => {
+    const h = await harness(pollsLate, { errorsAlwaysVisible: false }, 20, 'never-notify-flags-zero', 'net');
+    for (const s of [SETUP, suppress(true), suppress(false), tx, { t: 'kick', queue: 0 } as const, { t: 'kick', queue: 0 } as const]) await h.exec(s);
+    expect(bad(h)).toContain('FAIL virtio.split.notify.flags-must-notify');
+  });
+});
+
+describe('a polling back-end that dies after the last step', () => {
+  /** A target that can be made to die (SIGSEGV) between steps, as testpmd does on a chain it polled. */
+  function killable(inner: Target): Target & { kill(): void } {
+    let dead = false;
+    return {
+      info: inner.info, memory: inner.memory, close: () => inner.close(), kick: (q) => inner.kick(q), waitCall: (q, ms) => inner.waitCall(q, ms),
+      health: async () => (dead ? { state: 'exited', code: null, signal: 'SIGSEGV' } : inner.health()),
+      send: async (req) => (dead ? { closed: true } : inner.send(req)),
+      kill: () => {
+        dead = true;
+      },
+    };
+  }
+  const open = async () => {
+    let t: ReturnType<typeof killable> | undefined;
+    const h = await harness((inner) => (t = killable(inner)), { errorsAlwaysVisible: false }, 20, undefined, 'net');
+    return { h, kill: () => t!.kill() };
+  };
+
+  it('is a CRASH of the session that held its chains', async () => {
+    const { h, kill } = await open();
+    for (const s of [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT } as const]) await h.exec(s);
+    kill();
+    await h.finish();
+    expect(bad(h)).toEqual(['CRASH virtio.robust.survives']);
+  });
+
+  it('passes a back-end that is still alive, and probes none that holds no chain', async () => {
+    const { h } = await open();
+    for (const s of [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT } as const]) await h.exec(s);
+    await h.finish();
+    expect(bad(h)).toEqual([]);
+    const idle = await open();
+    await idle.h.exec(SETUP);
+    idle.kill();
+    await idle.h.finish();
+    expect(bad(idle.h)).toEqual([]);
   });
 });

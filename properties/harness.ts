@@ -5,7 +5,7 @@ import { crashed, type Target } from '../implementations/target.ts';
 import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
 import { type BufferShape, type ChainClass, type ChainShape, classifyChainWith, DEFECT_REQUIREMENT } from '../model/chain.ts';
 import { iotlbMap, memTableMap, translateRange } from '../model/memory.ts';
-import { packedNotifyRule, splitNotifyRule } from '../model/notify.ts';
+import { type NotifyRule, packedNotifyRule, splitNotifyRule } from '../model/notify.ts';
 import { describeOutcomes, judge } from '../model/outcome.ts';
 import type { Profile } from '../model/profile.ts';
 import { initialSession, ringActive, type SessionModel, stepSession, type VringModel } from '../model/session.ts';
@@ -18,17 +18,21 @@ import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr_v1 } from '..
 import { splitRingOffsets, VRING_AVAIL_F_NO_INTERRUPT, VRING_PACKED_EVENT_FLAG_DESC, VRING_PACKED_EVENT_FLAG_DISABLE } from '../spec/virtio/ring.ts';
 import { STATUS_INIT_SEQUENCE } from '../spec/virtio/status.ts';
 import { VHOST_F_LOG_ALL, VHOST_VRING_F_LOG } from '../spec/vhost/types.ts';
-import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_LOG_SHMFD, VHOST_USER_PROTOCOL_F_STATUS } from '../spec/vhostUser/protocolFeatures.ts';
+import { VHOST_SET_CONFIG_TYPE_FRONTEND } from '../spec/vhostUser/payloads.ts';
+import { writableConfigFields } from '../spec/virtio/configAccess.ts';
+import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_LOG_SHMFD, VHOST_USER_PROTOCOL_F_STATUS } from '../spec/vhostUser/protocolFeatures.ts';
 import type { MemRegionDesc } from '../spec/requests.ts';
 import { fillGpa, gpaToUaddr, readGpa, writeGpa } from './driver/guestAccess.ts';
 import { PackedRingDriver, type PackedUsedElem } from './driver/packedRing.ts';
 import { SplitRingDriver, type UsedElem } from './driver/splitRing.ts';
 import { checkLogged, clearPages, LOG_MARK_DIRTY, LOG_USED_RING, type LogExpectation, pagesOf, writtenPages } from './oracles/dirtyLog.ts';
+import { checkConfigUnchanged } from './oracles/config.ts';
 import { checkOfferedDependencies } from './oracles/features.ts';
-import { checkLoopback, checkBlk } from './oracles/integrity.ts';
+import { checkBlk, checkLoopback, checkNumBuffers } from './oracles/integrity.ts';
 import { checkGuards, checkUnchanged, WRITE_BOUND } from './oracles/memory.ts';
 import { checkNotification } from './oracles/notify.ts';
-import { fail, type Observation, pass } from './oracles/observation.ts';
+import { checkFdGrowth, NO_LEAK_ON_REPEAT } from './oracles/resources.ts';
+import { fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
 import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/used.ts';
 import type { LayoutSpec, SetupStep, Step } from './steps.ts';
 import { formatStep } from './steps.ts';
@@ -105,6 +109,11 @@ interface Pending {
    * late): it may have been taken before a later stop or disable, so its use then is no violation.
    */
   mayRunEarly?: boolean;
+  /**
+   * The driver changed notification suppression while an asynchronous device could already have used
+   * this buffer: the batch that returns it may have been used under either setting (§2.7.10, §2.8.10).
+   */
+  suppressionChanged?: boolean;
   readonly descs: readonly number[];
   readonly slot: bigint | null;
   /** Readable bytes and canary gaps as the driver wrote them. */
@@ -142,7 +151,11 @@ export class Harness {
   session: SessionModel;
   private disk: Disk = new Map();
   private readonly queues = new Map<number, QueueState>();
-  private pendingFrames: Uint8Array[] = [];
+  /**
+   * Frames sent and not yet received, in order. null stands for a malformed TX chain the device took
+   * anyway: what it transmits then is the device's choice, so its arrival can be matched, not judged.
+   */
+  private pendingFrames: (Uint8Array | null)[] = [];
   /** Writes dropped by a reset before completing: their data may or may not be on the disk. */
   private ghostWrites: WriteInFlight[] = [];
   private setup: SetupStep | null = null;
@@ -188,9 +201,11 @@ export class Harness {
     return this.queues.get(q)?.outstanding.size ?? 0;
   }
 
-  private record(o: Observation, expected: readonly string[] = [], actual = ''): void {
-    this.observations.push({ requirement: o.requirement, verdict: o.verdict, detail: o.detail, step: this.stepIndex });
-    if (this.opts.failsRun(o)) throw new CheckFailure(o, expected, actual || o.detail, this.stepIndex);
+  /** `expected` may be a thunk: the model's outcome list is formatted only for a failure that stops the run. */
+  private record(o: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = ''): void {
+    // A getter keeps a lazy detail (lazyObservation) lazy in the stored copy.
+    this.observations.push({ requirement: o.requirement, verdict: o.verdict, step: this.stepIndex, get detail() { return o.detail; } });
+    if (this.opts.failsRun(o)) throw new CheckFailure(o, typeof expected === 'function' ? expected() : expected, actual || o.detail, this.stepIndex);
   }
 
   async exec(step: Step): Promise<void> {
@@ -200,7 +215,7 @@ export class Harness {
     this.stepIndex = this.executed.length - 1;
     switch (step.t) {
       case 'setup': return this.doSetup(step);
-      case 'control': { await this.control(step.req); return; }
+      case 'control': { await (step.req.op === 'setConfig' ? this.setConfig(step.req) : this.control(step.req)); return; }
       case 'blk': return this.postBlk(step.queue, step.type, step.sector, step.data, step.readLen, step.layout);
       case 'netTx': return this.postNetTx(step.frame, step.layout);
       case 'netRx': return this.postNetRx(step.size, step.layout);
@@ -213,6 +228,7 @@ export class Harness {
       case 'enableRing': { await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
       case 'reset': return this.resetAndSetup();
       case 'churn': return this.churn(step.queue, step.count);
+      case 'repeatGetInflight': return this.repeatGetInflight(step.numQueues, step.queueSize, step.count);
       case 'raw': throw new Error('a raw step runs on sessions of its own (runner/engine.ts runSteps), not inside a harness session');
       case 'unmapIotlb': return this.unmapIotlb(step.region);
       case 'remapIotlb': return this.iotlbRegion(step.region, step.perm);
@@ -238,7 +254,11 @@ export class Harness {
     const j = judge(result, reply, this.session);
     await this.checkAlive(j.requirement, reply);
     this.session = j.next;
-    this.record({ requirement: j.requirement, verdict: j.verdict, detail: `${formatStep({ t: 'control', req })} → ${formatReply(reply)}: ${j.reason}` }, describeOutcomes(result), formatReply(reply));
+    this.record(
+      lazyObservation(j.requirement, j.verdict, () => `${formatStep({ t: 'control', req })} → ${formatReply(reply)}: ${j.reason}`),
+      () => describeOutcomes(result),
+      formatReply(reply),
+    );
     if ('closed' in reply) this.sessionOver = true;
     // The base an asynchronous device reports counts the chains it took early (checked within availSlack): restart from it.
     if (early > 0 && 'ok' in reply && reply.ok && typeof reply.value === 'number' && this.queues.get(stopped)?.driver instanceof SplitRingDriver) {
@@ -247,6 +267,25 @@ export class Harness {
     }
     this.noteActiveRings();
     return reply;
+  }
+
+  /**
+   * SET_CONFIG between two reads of the same bytes: a back-end that took a write to a read-only field
+   * shows it in the second read even when no REPLY_ACK reported the outcome (oracles/config.ts).
+   * The reads are the suite's own probes, not steps the model judges: GET_CONFIG changes nothing.
+   */
+  private async setConfig(req: Extract<VhostRequest, { op: 'setConfig' }>): Promise<void> {
+    const size = req.data.length;
+    const read = async (): Promise<Uint8Array | null> => {
+      const r = await this.target.send({ op: 'getConfig', offset: req.offset, size });
+      return 'ok' in r && r.ok && r.value instanceof Uint8Array && r.value.length === size ? Uint8Array.from(r.value) : null;
+    };
+    const judged = req.flags === VHOST_SET_CONFIG_TYPE_FRONTEND && size > 0 && req.offset + size <= this.profile.configSize && hasFeature(this.session.protocol ?? 0n, VHOST_USER_PROTOCOL_F_CONFIG);
+    const before = judged && !this.sessionOver ? await read() : null;
+    const reply = await this.control(req);
+    if (before === null || this.sessionOver || !('ok' in reply)) return;
+    const after = await read();
+    if (after !== null) this.record(checkConfigUnchanged(req.offset, before, after, writableConfigFields(this.profile.deviceType, this.acked)));
   }
 
   /** Outstanding chains of queue `q` an asynchronous device may already have taken. */
@@ -334,7 +373,7 @@ export class Harness {
       const addrs = this.ringAddrs(q);
       // A split ring may start at any index: near 256 and 65536 the 16-bit arithmetic is exercised early.
       const base = usePacked ? 0 : s.base ?? 0;
-      const driver = usePacked ? new PackedRingDriver(mem, addrs, s.num) : new SplitRingDriver(mem, addrs, s.num, base);
+      const driver = usePacked ? new PackedRingDriver(mem, addrs, s.num, hasFeature(this.acked, VIRTIO_F_IN_ORDER)) : new SplitRingDriver(mem, addrs, s.num, base);
       this.queues.set(q, { driver, outstanding: new Map() });
       await this.control({ op: 'setVringNum', index: q, num: s.num });
       // Packed wrap counters start at 1 (virtio 1.2 §2.8.1): avail index 0 | wrap << 15 in the low half,
@@ -367,6 +406,19 @@ export class Harness {
       await this.control({ op: 'setVringCall', index: q });
       if (v.started) await this.control({ op: 'setVringKick', index: q });
     }
+  }
+
+  /**
+   * GET_INFLIGHT_FD over and over: a back-end that keeps every buffer runs out of fds or memory (bug-catalog D7).
+   * Where the back-end's fds can be counted (a spawned peer) their growth is judged too, so a leak shows before it kills.
+   */
+  private async repeatGetInflight(numQueues: number, queueSize: number, count: number): Promise<void> {
+    const before = this.target.backEndFds?.() ?? null;
+    for (let i = 0; i < count && !this.sessionOver; i++) await this.control({ op: 'getInflightFd', numQueues, queueSize });
+    if (this.sessionOver) return;
+    // Every answer was judged (a closed session is vhost-user.robust.no-leak-on-repeat's FAIL); surviving them all is its pass.
+    const after = this.target.backEndFds?.() ?? null;
+    this.record(before !== null && after !== null ? checkFdGrowth('GET_INFLIGHT_FD', count, before, after) : pass(NO_LEAK_ON_REPEAT));
   }
 
   private async resetAndSetup(): Promise<void> {
@@ -651,6 +703,9 @@ export class Harness {
   private async setNotifyMode(q: number, suppress: boolean, eventOffset: number): Promise<void> {
     const qs = this.queues.get(q);
     if (!qs) return;
+    // An asynchronous device may use a published buffer at any moment (§2.7 "Updating idx": "The device MAY access
+    // the descriptor chains ... immediately"), so one outstanding now may be used under the old setting.
+    if (this.opts.settleMs > 0) for (const p of qs.outstanding.values()) p.suppressionChanged = true;
     const eventIdx = hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX);
     if (qs.driver instanceof SplitRingDriver) {
       if (eventIdx) qs.driver.setUsedEvent(qs.driver.lastSeenUsed + eventOffset);
@@ -675,6 +730,8 @@ export class Harness {
   private discarding = false;
   /** Calls consumed while waiting for the device to finish count for the notification check. */
   private readonly calledWhileCollecting = new Set<number>();
+  /** Queues with a signal consumed while used buffers were waiting to be collected (judgeNotification). */
+  private readonly carriedCalls = new Set<number>();
 
   private async restartRing(q: number): Promise<void> {
     const qs = this.queues.get(q);
@@ -742,12 +799,26 @@ export class Harness {
     for (const sn of snaps) if (sn !== kickedSnap) used.set(sn.q, sn.qs.driver.takeUsed());
     await this.checkAlive(SURVIVES);
     this.record(checkGuards(this.target.memory));
+    const eitherSetting = new Set(snaps.filter((sn) => (used.get(sn.q) ?? []).some((u) => sn.qs.outstanding.get(u.id)?.suppressionChanged)).map((sn) => sn.q));
     // TX before RX: a looped-back frame is known as sent before its arrival is checked.
     for (const sn of snaps) this.judgeQueue(sn, used.get(sn.q) ?? [], sn.q === q);
     await this.checkDirtyLog();
     if (!this.profile.errorsAlwaysVisible) await this.checkSessionAfterKick(visible);
     for (const [i, other] of this.queues) this.updateLastAvail(i, other);
-    for (const sn of snaps) await this.judgeNotification(sn, used.get(sn.q) ?? []);
+    for (const sn of snaps) await this.judgeNotification(sn, used.get(sn.q) ?? [], eitherSetting.has(sn.q));
+  }
+
+  /**
+   * After the last step. A back-end that takes published chains without a kick (DPDK polls its rings) may
+   * die on one after every step has returned: probed now, the death is charged to this session, whose
+   * chains it held, rather than to the next session's set-up.
+   */
+  async finish(): Promise<void> {
+    if (this.sessionOver || this.profile.errorsAlwaysVisible || this.opts.settleMs === 0) return;
+    const holding = [...this.queues.entries()].some(([q, qs]) => qs.outstanding.size > 0 && this.session.vrings[q] !== undefined && ringActive(this.session.vrings[q]));
+    if (!holding) return;
+    const probe = await this.target.send({ op: 'getFeatures' });
+    await this.checkAlive(SURVIVES, probe);
   }
 
   /**
@@ -819,22 +890,35 @@ export class Harness {
     if (this.runawayQueues.has(q)) this.record(pass(RUNAWAY));
   }
 
-  private async judgeNotification(sn: QueueSnapshot, used: readonly (UsedElem | PackedUsedElem)[]): Promise<void> {
+  /** `eitherSetting`: the batch may have been used before the driver's last change of suppression (no rule applies). */
+  private async judgeNotification(sn: QueueSnapshot, used: readonly (UsedElem | PackedUsedElem)[], eitherSetting: boolean): Promise<void> {
     if (used.length === 0) {
-      // Nothing used: drain a stray signal so it is not taken for the next batch's notification.
-      await this.target.waitCall(sn.q, 0);
+      // Nothing used: drain a stray signal so it is not taken for the next batch's notification. But an
+      // asynchronous device may have used buffers since the used ring was read: a signal found while
+      // they wait to be collected may be theirs, and counts for the batch that collects them.
+      const ahead = sn.qs.driver.hasNewUsed;
+      if ((await this.target.waitCall(sn.q, 0)) && ahead) this.carriedCalls.add(sn.q);
       return;
     }
     const eventIdx = hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX);
     const d = sn.qs.driver;
-    const rule = d instanceof SplitRingDriver
-      ? splitNotifyRule(eventIdx, sn.availFlags, sn.usedEvent, sn.oldUsed, d.lastSeenUsed)
-      : packedNotifyRule(eventIdx, sn.driverEvent!.flags, sn.driverEvent!.offWrap, (used as PackedUsedElem[]).flatMap((u) => u.slots));
+    const rule: NotifyRule = eitherSetting
+      ? { kind: 'may' }
+      : d instanceof SplitRingDriver
+        ? splitNotifyRule(eventIdx, sn.availFlags, sn.usedEvent, sn.oldUsed, d.lastSeenUsed)
+        : packedNotifyRule(eventIdx, sn.driverEvent!.flags, sn.driverEvent!.offWrap, (used as PackedUsedElem[]).flatMap((u) => u.slots));
     // A required call is waited for (the wait ends when it comes); a suppressed one gets a short window to
     // show up wrongly; one already consumed while collecting needs no wait at all.
-    const window = this.calledWhileCollecting.has(sn.q) || this.opts.settleMs === 0 ? 0 : rule.kind === 'must' ? NOTIFY_WAIT_MS : rule.kind === 'should-not' ? SUPPRESSED_WAIT_MS : 0;
-    const called = (await this.target.waitCall(sn.q, window)) || this.calledWhileCollecting.has(sn.q);
-    for (const o of checkNotification(rule, called, sn.vr.call)) this.record(o);
+    // A carried signal only ever satisfies a required notification: it never makes a suppressed batch look notified.
+    const carried = this.carriedCalls.delete(sn.q) && rule.kind === 'must';
+    const earlier = this.calledWhileCollecting.has(sn.q) || carried;
+    const window = earlier || this.opts.settleMs === 0 ? 0 : rule.kind === 'must' ? NOTIFY_WAIT_MS : rule.kind === 'should-not' ? SUPPRESSED_WAIT_MS : 0;
+    // One eventfd read consumes every signal so far: if the device had already used more buffers when it
+    // was read, the signal consumed may be their notification too (carried to the batch that collects them).
+    const ahead = sn.qs.driver.hasNewUsed;
+    const signalled = await this.target.waitCall(sn.q, window);
+    if (signalled && ahead) this.carriedCalls.add(sn.q);
+    for (const o of checkNotification(rule, signalled || earlier, sn.vr.call)) this.record(o);
   }
 
   private ringMapped(qs: QueueState, map: ReturnType<Harness['translationMap']>): boolean {
@@ -901,6 +985,7 @@ export class Harness {
       // The last writable byte holds the status: it is always written, so len ≥ 1 (§5.2.6).
       if (u.len < 1) this.record(fail('virtio.blk.status-byte', `used len ${u.len}: the status byte was not counted as written`));
     }
+    if (!p.cls.valid && p.kind === 'hostile' && p.frame && (!this.discarding || p.mayRunEarly)) this.pendingFrames.push(null);
     if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {
       expectedLen = 0;
       // A frame taken early, while TX was still enabled, may loop back: the loopback oracle tolerates lost frames, not unknown ones.
@@ -914,13 +999,17 @@ export class Harness {
       if (!this.session.vrings[NET_RX_QUEUE]?.enabled && !p.mayRunEarly) this.record(fail('vhost-user.ring.disabled-no-rx', `an RX buffer was filled (len ${u.len}) while the RX ring was disabled`));
       const received = Buffer.concat(p.writable.map((b) => readGpa(mem, b.addr, b.len)));
       const hdr = netHeaderSize(this.acked);
+      // The header is judged on its own (a used len short of it says the device wrote none).
+      if (u.len >= hdr) for (const o of checkNumBuffers(hdr, received)) this.record(o);
       // Net is lossy: frames before the one received may have been dropped, never reordered or altered.
-      const k = this.pendingFrames.findIndex((f) => checkLoopback(hdr, f, received, u.len).every((o) => o.verdict === 'PASS'));
+      const exact = this.pendingFrames.findIndex((f) => f !== null && checkLoopback(hdr, f, received, u.len).verdict === 'PASS');
+      const k = exact >= 0 ? exact : this.pendingFrames.indexOf(null);
+      const first = this.pendingFrames.find((f) => f !== null);
       if (k >= 0) {
-        for (const o of checkLoopback(hdr, this.pendingFrames[k], received, u.len)) this.record(o);
+        if (exact >= 0) this.record(checkLoopback(hdr, this.pendingFrames[exact]!, received, u.len));
         this.pendingFrames.splice(0, k + 1);
-      } else if (this.pendingFrames.length > 0) {
-        for (const o of checkLoopback(hdr, this.pendingFrames[0], received, u.len)) this.record(o);
+      } else if (first) {
+        this.record(checkLoopback(hdr, first, received, u.len));
       } else this.record(fail('virtio.net.loopback-integrity', `an RX buffer was used (len ${u.len}) although no frame was sent`));
     }
     for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);

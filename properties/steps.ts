@@ -64,6 +64,8 @@ export type Step =
   | { readonly t: 'enableRing'; readonly queue: number; readonly enable: boolean }
   | { readonly t: 'reset' }
   | { readonly t: 'churn'; readonly queue: number; readonly count: number }
+  /** GET_INFLIGHT_FD `count` times in a row: each answer must replace the previous buffer, not add to it (bug-catalog D7). */
+  | { readonly t: 'repeatGetInflight'; readonly numQueues: number; readonly queueSize: number; readonly count: number }
   /** A hand-made frame on its own session (socket targets), judged by properties/raw. */
   | { readonly t: 'raw'; readonly frame: RawCase }
   /** Invalidate one region's mapping, both in one message ('all'), or a range straddling both ('span'): overlap at either end (D15). */
@@ -104,6 +106,8 @@ export function formatStep(s: Step): string {
       return `raw frame on a fresh session: ${s.frame.description} [${s.frame.bytes}${s.frame.fds ? ` + ${s.frame.fds} fd(s)` : ''}], then GET_FEATURES on a new session`;
     case 'churn':
       return `replace call and kick fds of queue ${s.queue} ${s.count} times`;
+    case 'repeatGetInflight':
+      return `getInflightFd(numQueues=${s.numQueues}, queueSize=${s.queueSize}) ${s.count} times`;
     case 'unmapIotlb':
       return `iotlbInvalidate(region=${s.region})`;
     case 'remapIotlb':

@@ -3,13 +3,13 @@
 // and the extent of the config space the device will return.
 import type { Profile } from '../model/profile.ts';
 import type { Target, TargetInfo } from '../implementations/target.ts';
-import type { Reply } from '../spec/requests.ts';
+import type { Reply, ReplyValue } from '../spec/requests.ts';
 import { virtio_blk_config } from '../spec/virtio/blk.ts';
 import { hasFeature } from '../spec/virtio/features.ts';
 import { virtio_net_config } from '../spec/virtio/net.ts';
 import { VHOST_USER_F_PROTOCOL_FEATURES } from '../spec/vhostUser/protocolFeatures.ts';
 
-function value(r: Reply): bigint | number | Uint8Array | undefined {
+function value(r: Reply): ReplyValue | undefined {
   return 'ok' in r && r.ok ? r.value : undefined;
 }
 
@@ -47,6 +47,7 @@ export async function deriveProfile(target: Target): Promise<Profile> {
     deviceType: target.info.deviceType,
     queues,
     vringLimit,
+    ...(reported > 0 && { queueNum: reported }),
     maxQueueSize: target.info.maxQueueSize,
     offeredFeatures: features,
     offeredProtocolFeatures: protocol,
@@ -73,6 +74,7 @@ export function profileRecord(p: Profile): Record<string, string | number | bool
     deviceType: p.deviceType,
     queues: p.queues,
     vringLimit: p.vringLimit,
+    ...(p.queueNum !== undefined && { queueNum: p.queueNum }),
     maxQueueSize: p.maxQueueSize,
     offeredFeatures: `0x${p.offeredFeatures.toString(16)}`,
     offeredProtocolFeatures: `0x${p.offeredProtocolFeatures.toString(16)}`,

@@ -19,5 +19,5 @@ export async function serve(opts: { readonly socketPath: string; readonly target
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  await serveVhostUser(opts.socketPath, (memory, logArea) => createSimulatedTarget({ deviceType, mutant, memory, logArea }), opts.signal);
+  await serveVhostUser(opts.socketPath, (memory, logArea, inflight) => createSimulatedTarget({ deviceType, mutant, memory, logArea, inflight }), opts.signal);
 }

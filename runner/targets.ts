@@ -90,10 +90,10 @@ function servedSimulatedFactory(spec: TargetSpec, deviceType: 'blk' | 'net' | 'f
         const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-serve-'));
         const socketPath = join(dir, 'simulated.sock');
         const stop = new AbortController();
-        const done = serveVhostUser(socketPath, (memory, logArea) => createSimulatedTarget({ deviceType, memory, logArea }), stop.signal);
+        const done = serveVhostUser(socketPath, (memory, logArea, inflight) => createSimulatedTarget({ deviceType, memory, logArea, inflight }), stop.signal);
         server = { dir, socketPath, stop, done };
       }
-      return VhostUserTarget.open({ socketPath: server.socketPath, deviceType, name: 'vhostcheck serve (simulated)', version: '0.1.0', queues: deviceType === 'net' ? 2 : 1 });
+      return VhostUserTarget.open({ socketPath: server.socketPath, deviceType, name: 'vhostcheck serve (simulated)', version: '0.1.0', queues: deviceType === 'net' ? 2 : 1, blockingWaitMs: 0 });
     },
     dispose: async () => {
       if (!server) return;

@@ -19,6 +19,7 @@ import {
 import type { Elem } from './chain.ts';
 import { totalLen, type Dma } from './dma.ts';
 import type { MutantSwitch } from './mutants/index.ts';
+import { recycle, takeZeroed } from './zeroedBuffers.ts';
 
 const BLK_CAPACITY_SECTORS = 2048;
 const CAPACITY_BYTES = BLK_CAPACITY_SECTORS * VIRTIO_BLK_SECTOR_SIZE;
@@ -52,12 +53,17 @@ export function blkConfig(queues: number): Buffer {
 }
 
 export class RamDisk {
-  private readonly disk = Buffer.alloc(CAPACITY_BYTES);
+  private readonly disk = takeZeroed(CAPACITY_BYTES);
 
   constructor(
     private readonly dma: Dma,
     private readonly has: MutantSwitch,
   ) {}
+
+  /** Gives the disk back for the next session's device (zeroedBuffers.ts); the device is gone. */
+  release(): void {
+    recycle(this.disk);
+  }
 
   /** Executes one request; returns the bytes written into the chain, or null when the chain is no request (completed with len 0). */
   handle(e: Elem): number | null {

@@ -3,11 +3,12 @@
 // run on kicks. Everything is synchronous; a kick has been fully processed
 // when kick() returns.
 import type { Reply, VhostRequest } from '../../spec/requests.ts';
-import { VHOST_USER_MAX_CONFIG_SIZE } from '../../spec/vhostUser/payloads.ts';
+import { VHOST_SET_CONFIG_TYPE_MIGRATION, VHOST_USER_MAX_CONFIG_SIZE } from '../../spec/vhostUser/payloads.ts';
 import {
   VHOST_USER_F_PROTOCOL_FEATURES,
   VHOST_USER_PROTOCOL_F_CONFIG,
   VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
+  VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
   VHOST_USER_PROTOCOL_F_LOG_SHMFD,
   VHOST_USER_PROTOCOL_F_MQ,
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
@@ -28,6 +29,7 @@ import {
 } from '../../spec/virtio/features.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../spec/virtio/net.ts';
 import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../../spec/virtio/status.ts';
+import { writableConfigFields } from '../../spec/virtio/configAccess.ts';
 import type { GuestMemory } from '../target.ts';
 import { VHOST_F_LOG_ALL, VHOST_VRING_F_LOG } from '../../spec/vhost/types.ts';
 import { AddressSpace, MAX_MEM_SLOTS } from './addressSpace.ts';
@@ -35,6 +37,7 @@ import { blkConfig, RamDisk } from './blk.ts';
 import type { Elem, RingContext, RingSession } from './chain.ts';
 import { Dma, totalLen } from './dma.ts';
 import { DirtyLog } from './dirtyLog.ts';
+import { InflightBuffers, type InflightShare } from './inflight.ts';
 import { DeviceFault } from './faults.ts';
 import type { MutantSwitch } from './mutants/index.ts';
 import { Loopback, netConfig } from './net.ts';
@@ -51,6 +54,7 @@ const PROTOCOL_FEATURES =
   bit(VHOST_USER_PROTOCOL_F_RESET_DEVICE) |
   bit(VHOST_USER_PROTOCOL_F_STATUS) |
   bit(VHOST_USER_PROTOCOL_F_LOG_SHMFD) |
+  bit(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
   bit(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
 
 /** The fd table of the leaking mutant's process (ulimit -n 256). */
@@ -66,7 +70,12 @@ export interface BackendOptions {
   readonly has: MutantSwitch;
   /** The bytes of the log area the front-end shares with SET_LOG_BASE (offset + size bytes, or fewer when it lies). */
   readonly logArea: (size: bigint, offset: bigint) => Uint8Array;
+  /** Where GET_INFLIGHT_FD's buffers are allocated and SET_INFLIGHT_FD's is found. */
+  readonly inflight: InflightShare;
 }
+
+/** What the config-uninit-leak mutant's scratch buffer holds before its first reply: stale bytes, recognisably not zero. */
+const SCRATCH_PATTERN = Uint8Array.from({ length: VHOST_USER_MAX_CONFIG_SIZE }, (_, i) => 0xd0 + (i % 16));
 
 export class Backend {
   private readonly offered: bigint;
@@ -80,11 +89,12 @@ export class Backend {
   private readonly loopback: Loopback;
   private readonly log: DirtyLog;
   private readonly logArea: BackendOptions['logArea'];
+  private readonly inflight: InflightBuffers;
   private vrings: Vring[];
   private acked = 0n;
   private status = 0;
   /** Scratch buffer the config-uninit-leak mutant builds replies in, never cleared. */
-  private readonly scratch = Buffer.from(Array.from({ length: VHOST_USER_MAX_CONFIG_SIZE }, (_, i) => 0xd0 + (i % 16)));
+  private readonly scratch = Buffer.from(SCRATCH_PATTERN);
   private leakedFds = 0;
 
   constructor(opts: BackendOptions) {
@@ -97,6 +107,7 @@ export class Backend {
     this.loopback = new Loopback(this.dma, opts.has);
     this.log = new DirtyLog(opts.has);
     this.logArea = opts.logArea;
+    this.inflight = new InflightBuffers({ has: opts.has, queues: opts.queues, maxQueueSize: MAX_QUEUE_SIZE, fdLimit: FD_LIMIT, share: opts.inflight });
     this.vrings = Array.from({ length: opts.queues }, freshVring);
     let f =
       bit(VIRTIO_F_VERSION_1) |
@@ -181,6 +192,8 @@ export class Backend {
       }
       case 'getConfig':
         return this.getConfig(req.offset, req.size);
+      case 'setConfig':
+        return this.setConfig(req.offset, req.data, req.flags);
       case 'setStatus':
         return this.setStatus(req.status);
       case 'getStatus':
@@ -197,6 +210,10 @@ export class Backend {
         return this.space.removeRegion(req.region) ? OK : EINVAL;
       case 'setLogBase':
         return this.log.attach(this.logArea(req.size, req.offset), req.size, req.offset) ? OK : EINVAL;
+      case 'getInflightFd':
+        return this.inflight.get(req.numQueues, req.queueSize, hasFeature(this.acked, VIRTIO_F_RING_PACKED));
+      case 'setInflightFd':
+        return this.inflight.set(req.numQueues, req.queueSize, hasFeature(this.acked, VIRTIO_F_RING_PACKED));
       default:
         return EINVAL;
     }
@@ -229,6 +246,11 @@ export class Backend {
       }
     }
     this.receive();
+  }
+
+  /** The back-end process is gone: its disk goes back for the next session (zeroedBuffers.ts). */
+  release(): void {
+    this.disk.release();
   }
 
   /** Consumes a pending call signal of `q`. */
@@ -370,6 +392,15 @@ export class Backend {
     const low = vq.lastAvail | (vq.availWrap ? 0x8000 : 0);
     const high = vq.usedIdx | (vq.usedWrap ? 0x8000 : 0);
     return { ok: true, value: ((high << 16) | low) >>> 0 };
+  }
+
+  /** VHOST_USER_SET_CONFIG: writable fields only (spec/virtio/configAccess.ts), any field in a live-migration write. */
+  private setConfig(offset: number, data: Uint8Array, flags: number): Reply {
+    if (!Number.isInteger(offset) || offset < 0 || data.length < 1 || data.length > VHOST_USER_MAX_CONFIG_SIZE || offset + data.length > this.config.length) return EINVAL;
+    const writable = writableConfigFields(this.deviceType, this.acked).some((f) => offset >= f.offset && offset + data.length <= f.offset + f.size);
+    if (!writable && flags !== VHOST_SET_CONFIG_TYPE_MIGRATION && !this.has('set-config-writes-readonly')) return EINVAL;
+    this.config.set(data, offset);
+    return OK;
   }
 
   /** VHOST_USER_GET_CONFIG: at most 256 bytes, never past the end of config space (bug-catalog L15). */

@@ -3,7 +3,7 @@
 // device wrote, so the device tests depend on nothing but spec/.
 import { expect } from 'vitest';
 import { encode } from '../../spec/codec.ts';
-import type { MemRegionDesc, Reply, VhostRequest } from '../../spec/requests.ts';
+import type { MemRegionDesc, Reply, ReplyValue, VhostRequest } from '../../spec/requests.ts';
 import { virtio_blk_outhdr } from '../../spec/virtio/blk.ts';
 import { bit, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
 import {
@@ -36,7 +36,7 @@ export async function ok(t: Target, req: VhostRequest): Promise<Reply> {
   return r;
 }
 
-export function value(r: Reply): bigint | number | Uint8Array | undefined {
+export function value(r: Reply): ReplyValue | undefined {
   return 'ok' in r && r.ok ? r.value : undefined;
 }
 

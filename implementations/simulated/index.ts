@@ -3,12 +3,15 @@
 // suite sees one: a fault inside the device "kills" it (health exited,
 // every later request answered as a closed connection), and a loop it would
 // never leave makes it "hang" (health hung, requests time out).
-import { LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
+import { INFLIGHT_AREA_MAX, type InflightArea, LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
+import { inflightAreaSize } from '../../spec/vhostUser/inflight.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
 import { Backend, MAX_QUEUE_SIZE } from './device.ts';
 import { DeviceFault, DeviceHang } from './faults.ts';
+import type { InflightShare } from './inflight.ts';
 import { findMutant, MUTANTS, type MutantName } from './mutants/index.ts';
+import { recycle, takeZeroed } from './zeroedBuffers.ts';
 
 export interface SimulatedTargetOptions {
   readonly deviceType: 'blk' | 'net';
@@ -28,6 +31,11 @@ export interface SimulatedTargetOptions {
    * the message's fd). Without it the target allocates the area itself, as a front-end's memfd would be.
    */
   readonly logArea?: (size: bigint, offset: bigint) => Uint8Array;
+  /**
+   * Where inflight buffers live (a vhost-user back-end allocates memfds and maps SET_INFLIGHT_FD's fd).
+   * Without it the target plays both sides in process, as frontEnd.ts does with its buffers.
+   */
+  readonly inflight?: InflightShare;
 }
 
 /** Request queues a simulated blk device accepts (virtio_blk_config.num_queues is a u16; more is pointless here). */
@@ -50,7 +58,7 @@ export function createSimulatedTarget(opts: SimulatedTargetOptions): Target {
     }
     defect = info.name;
   }
-  return new SimulatedTarget(deviceType, queues, defect, opts.memory, opts.logArea);
+  return new SimulatedTarget(deviceType, queues, defect, opts.memory, opts.logArea, opts.inflight);
 }
 
 type Life = { readonly state: 'alive' } | { readonly state: 'hung' } | { readonly state: 'crashed'; readonly signal: string } | { readonly state: 'closed' };
@@ -60,11 +68,17 @@ class SimulatedTarget implements Target {
   readonly memory: GuestMemory;
   private readonly backend: Backend;
   private life: Life = { state: 'alive' };
+  /** The guest memory backing this target allocated itself (none when the owner passed `memory`). */
+  private readonly ownBacking: Buffer | null;
+  private released = false;
   /** The log area this target allocated for its last accepted setLogBase (in-process only). */
   private log: { bytes: Uint8Array; offset: number; size: number } | null = null;
   private offered: { bytes: Uint8Array; offset: bigint; size: bigint } | null = null;
+  /** In process, the front-end side of inflight tracking: the buffer of the last answered getInflightFd, and what a setInflightFd sends. */
+  private inflightHeld: Uint8Array | null = null;
+  private inflightSent: Uint8Array | null = null;
 
-  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined, memory: GuestMemory | undefined, logArea: SimulatedTargetOptions['logArea']) {
+  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined, memory: GuestMemory | undefined, logArea: SimulatedTargetOptions['logArea'], inflight: InflightShare | undefined) {
     this.info = {
       name: mutant === undefined ? 'simulated' : `simulated:mutant=${mutant}`,
       kind: 'simulated',
@@ -73,8 +87,11 @@ class SimulatedTarget implements Target {
       queues,
       maxQueueSize: MAX_QUEUE_SIZE,
     };
-    this.memory = memory ?? layOutGuestMemory(Buffer.alloc(backingSize()));
-    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant, logArea: logArea ?? ((size, offset) => this.allocateLog(size, offset)) });
+    this.ownBacking = memory === undefined ? takeZeroed(backingSize()) : null;
+    this.memory = memory ?? layOutGuestMemory(this.ownBacking!);
+    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant, logArea: logArea ?? ((size, offset) => this.allocateLog(size, offset)),
+      inflight: inflight ?? { allocate: (size) => new Uint8Array(size), received: () => this.inflightSent },
+    });
   }
 
   /** As frontEnd.ts does with its log memfd: `offset + size` bytes, or one page behind a size/offset no area has. */
@@ -91,7 +108,13 @@ class SimulatedTarget implements Target {
 
   async send(req: VhostRequest): Promise<Reply> {
     this.offered = null;
+    // As frontEnd.ts: the held buffer goes back, or a fresh zeroed one sized for the packed layout (one page if empty or too large).
+    if (req.op === 'setInflightFd') {
+      const want = inflightAreaSize(req.numQueues, req.queueSize, true);
+      this.inflightSent = !req.withFd ? null : this.inflightHeld ?? new Uint8Array(want > 0 && want <= INFLIGHT_AREA_MAX ? want : 4096);
+    }
     const reply = this.run(() => this.backend.handle(req));
+    if (req.op === 'getInflightFd' && reply !== undefined && 'ok' in reply && reply.ok) this.inflightHeld = (reply.value as InflightArea).bytes;
     // Set by allocateLog during handle(); TypeScript cannot see the callback's assignment.
     const offered = this.offered as { bytes: Uint8Array; offset: bigint; size: bigint } | null;
     if (req.op === 'setLogBase' && reply !== undefined && 'ok' in reply && reply.ok && offered !== null) {
@@ -127,6 +150,11 @@ class SimulatedTarget implements Target {
     // Closing a hung back-end means killing it.
     if (this.life.state === 'hung') this.life = { state: 'crashed', signal: 'SIGKILL' };
     else if (this.life.state === 'alive') this.life = { state: 'closed' };
+    // No request reaches the device once it is not alive, so its memory can serve the next session.
+    if (this.released) return;
+    this.released = true;
+    this.backend.release();
+    if (this.ownBacking !== null) recycle(this.ownBacking);
   }
 
   /** Runs device code unless the device is gone; a fault or hang inside it is recorded, never thrown to the suite. */

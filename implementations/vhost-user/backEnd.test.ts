@@ -13,6 +13,8 @@ import { runSteps } from '../../runner/engine.ts';
 import { deriveProfile } from '../../runner/profile.ts';
 import type { TargetFactory } from '../../runner/targets.ts';
 import { encodeFrame, VHOST_USER_VERSION } from '../../spec/vhostUser/frame.ts';
+import type { InflightArea } from '../../spec/requests.ts';
+import { inflightAreaSize } from '../../spec/vhostUser/inflight.ts';
 import { VHOST_USER_F_PROTOCOL_FEATURES } from '../../spec/vhostUser/protocolFeatures.ts';
 import { VIRTIO_BLK_S_OK, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../spec/virtio/blk.ts';
 import { bit, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
@@ -29,7 +31,7 @@ let baseline: { fds: number; maps: number };
 
 function startServer(deviceType: 'blk' | 'net' = 'blk'): void {
   stop = new AbortController();
-  served = serveVhostUser(socketPath, (memory) => createSimulatedTarget({ deviceType, memory }), stop.signal);
+  served = serveVhostUser(socketPath, (memory, logArea, inflight) => createSimulatedTarget({ deviceType, memory, logArea, inflight }), stop.signal);
 }
 
 beforeEach(() => {
@@ -45,7 +47,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const open = (deviceType: 'blk' | 'net' = 'blk') => VhostUserTarget.open({ socketPath, deviceType, queues: deviceType === 'net' ? 2 : 1, replyTimeoutMs: 1000 });
+const open = (deviceType: 'blk' | 'net' = 'blk') => VhostUserTarget.open({ socketPath, deviceType, queues: deviceType === 'net' ? 2 : 1, replyTimeoutMs: 1000, blockingWaitMs: 0 });
 
 describe('serveVhostUser with the simulated blk device', () => {
   it('negotiates, maps guest memory, runs a split-ring write and read over kick/call eventfds, and reports the ring base', async () => {
@@ -86,6 +88,22 @@ describe('serveVhostUser with the simulated blk device', () => {
     await q.kick();
     expect(await t.waitCall(0, 100)).toBe(false);
     expect(q.takeUsed()).toEqual([]);
+    await t.close();
+  });
+
+  it('GET_INFLIGHT_FD hands out a zeroed memfd; SET_INFLIGHT_FD takes it back, and refuses num_queues beyond the queues or a missing fd', async () => {
+    const t = await open();
+    await ok(t, { op: 'setOwner' });
+    await ok(t, { op: 'setProtocolFeatures', features: value(await t.send({ op: 'getProtocolFeatures' })) as bigint });
+    const area = value(await ok(t, { op: 'getInflightFd', numQueues: 1, queueSize: 8 })) as InflightArea;
+    expect(area).toMatchObject({ mmapOffset: 0n, fd: true });
+    expect(area.mmapSize).toBeGreaterThanOrEqual(BigInt(inflightAreaSize(1, 8, false)));
+    expect(area.bytes?.every((b) => b === 0)).toBe(true);
+    expect(await t.send({ op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: true })).toEqual({ ok: true });
+    expect(await t.send({ op: 'setInflightFd', numQueues: 0xffff, queueSize: 8, withFd: true })).toEqual({ ok: false, errno: 'EIO' });
+    expect(await t.send({ op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: false })).toEqual({ ok: false, errno: 'EIO' });
+    // A request for no queue gets mmap_size 0, which the front-end reads as a refusal.
+    expect(await t.send({ op: 'getInflightFd', numQueues: 0, queueSize: 8 })).toEqual({ ok: false, errno: 'EIO' });
     await t.close();
   });
 

@@ -11,7 +11,7 @@
 // that hangs stops answering but keeps the connection open until the
 // front-end hangs up.
 import { fstatSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Reply, VhostRequest } from '../../spec/requests.ts';
+import type { InflightArea, Reply, ReplyValue, VhostRequest } from '../../spec/requests.ts';
 import { VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_UPDATE } from '../../spec/vhost/types.ts';
 import { decodeHeader, decodePayload, encodeFrame, VHOST_USER_HEADER, VHOST_USER_NEED_REPLY_MASK, VHOST_USER_REPLY_MASK, VHOST_USER_VERSION } from '../../spec/vhostUser/frame.ts';
 import * as M from '../../spec/vhostUser/messages.ts';
@@ -19,13 +19,15 @@ import { effectiveRules, fdCountRange, messageSpec } from '../../spec/vhostUser/
 import { encodePayload, splitNoFdWord, type MemoryTable, type Payload, type SingleMemoryRegion } from '../../spec/vhostUser/payloads.ts';
 import { hasProtocolFeature } from '../../spec/vhostUser/protocolFeatures.ts';
 import { close as closeFd, eventfdRead, eventfdWrite, isErrnoError, pollAsync, SharedMemory, UnixListener, UnixSocket } from '../../native/index.ts';
+import type { InflightShare } from '../simulated/inflight.ts';
 import type { GuestMemory, GuestRegion, Target } from '../target.ts';
 
 /**
  * Builds the device one connection talks to; it must read guest memory through `memory` (see
- * LiveMemory) and take its dirty log area from `logArea` (the mapping of SET_LOG_BASE's fd).
+ * LiveMemory), take its dirty log area from `logArea` (the mapping of SET_LOG_BASE's fd) and its
+ * inflight buffers from `inflight` (memfds this back-end shares, and the mapping of SET_INFLIGHT_FD's fd).
  */
-type DeviceFactory = (memory: GuestMemory, logArea: (size: bigint, offset: bigint) => Uint8Array) => Target;
+type DeviceFactory = (memory: GuestMemory, logArea: (size: bigint, offset: bigint) => Uint8Array, inflight: InflightShare) => Target;
 
 // The largest frame decodeHeader accepts is a few hundred bytes; SET_MEM_TABLE
 // carries at most VHOST_MEMORY_BASELINE_NREGIONS (8) fds. Room for more, so a
@@ -127,7 +129,7 @@ interface Message {
 }
 
 /** What a handler answers: a payload to send back, an ack status, or nothing. */
-type Answer = { readonly payload: Payload } | { readonly ack: boolean } | { readonly hung: true };
+type Answer = { readonly payload: Payload; readonly fds?: readonly number[] } | { readonly ack: boolean } | { readonly hung: true };
 
 class Session {
   readonly #sock: UnixSocket;
@@ -139,6 +141,12 @@ class Session {
   /** The log mapping of the SET_LOG_BASE being handled, then of the last one the device accepted. */
   #logPending: SharedMemory | undefined;
   #log: SharedMemory | undefined;
+  /** The memfd the device allocated while a GET_INFLIGHT_FD is handled, then the last one handed out (kept, as libvhost-user keeps it). */
+  #inflightPending: SharedMemory | undefined;
+  #inflightGiven: SharedMemory | undefined;
+  /** The mapping of the SET_INFLIGHT_FD being handled, then of the last one the device accepted. */
+  #inflightReceived: { readonly shm: SharedMemory; readonly bytes: Uint8Array } | undefined;
+  #inflightTaken: SharedMemory | undefined;
   readonly #kick = new Map<number, number>();
   readonly #call = new Map<number, number>();
   readonly #err = new Map<number, number>();
@@ -148,7 +156,14 @@ class Session {
 
   constructor(sock: UnixSocket, makeDevice: DeviceFactory) {
     this.#sock = sock;
-    this.#device = makeDevice(this.#memory, () => this.#logPending?.bytes ?? new Uint8Array(0));
+    this.#device = makeDevice(this.#memory, () => this.#logPending?.bytes ?? new Uint8Array(0), {
+      allocate: (size) => {
+        this.#inflightPending?.close();
+        this.#inflightPending = SharedMemory.create('vhostcheck-serve-inflight', size);
+        return this.#inflightPending.bytes;
+      },
+      received: () => this.#inflightReceived?.bytes ?? null,
+    });
   }
 
   /** Serves messages until the front-end hangs up, the framing breaks or the device dies. */
@@ -186,6 +201,8 @@ class Session {
     this.#mapping = undefined;
     this.#log?.close();
     this.#log = undefined;
+    for (const m of [this.#inflightPending, this.#inflightGiven, this.#inflightReceived?.shm, this.#inflightTaken]) m?.close();
+    this.#inflightPending = this.#inflightGiven = this.#inflightReceived = this.#inflightTaken = undefined;
     this.#memory.current = { regions: [], backing: Buffer.alloc(0), guards: [] };
     void this.#device.close();
   }
@@ -273,7 +290,7 @@ class Session {
       this.#hung = true;
       return;
     }
-    if ('payload' in answer) return this.#send(msg.request, answer.payload);
+    if ('payload' in answer) return this.#send(msg.request, answer.payload, answer.fds);
     // A message whose own reply is a u64 status (IOTLB_MSG: "zero for success, non-zero otherwise") always gets it.
     if (reply.when === 'always' && reply.payload === 'u64') return this.#sendAck(msg.request, answer.ack);
     if (!answer.ack && (reply.when === 'always' || !ackDue)) return this.#fail(msg.request, spec, ackDue, 'refused');
@@ -292,12 +309,12 @@ class Session {
     this.#send(request, { type: 'u64', value: { u64: ok ? 0n : 1n } });
   }
 
-  /** "Header": every reply carries the request code, version 1 and the reply flag. */
-  #send(request: number, payload: Payload): void {
+  /** "Header": every reply carries the request code, version 1 and the reply flag; fds ride with its first byte. */
+  #send(request: number, payload: Payload, fds: readonly number[] = []): void {
     const bytes = encodeFrame(request, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, encodePayload(payload));
     // Replies are small; a front-end that stops reading long enough to fill
     // the socket buffer gets EAGAIN here, which ends the connection.
-    this.#sock.send(bytes);
+    this.#sock.send(bytes, fds);
   }
 
   /** Runs `req` on the device; a device that died ends the connection, one that hung stops the session answering. */
@@ -313,7 +330,7 @@ class Session {
       const r = await this.#ask(req);
       return r === 'hung' ? { hung: true } : { ack: 'ok' in r && r.ok };
     };
-    type Value = bigint | number | Uint8Array | undefined;
+    type Value = ReplyValue | undefined;
     const value = async (req: VhostRequest): Promise<{ hung: true } | { ok: false } | { ok: true; value: Value }> => {
       const r = await this.#ask(req);
       if (r === 'hung') return { hung: true };
@@ -387,6 +404,9 @@ class Session {
         if (data === undefined) return { ack: false };
         return { payload: { type: 'config', value: { offset: p.value.offset, size: data.length, flags: p.value.flags, data } } };
       }
+      case M.VHOST_USER_SET_CONFIG:
+        if (p.type !== 'config' || p.value.size !== p.value.data.length) return { ack: false };
+        return ack({ op: 'setConfig', offset: p.value.offset, data: p.value.data, flags: p.value.flags });
       case M.VHOST_USER_IOTLB_MSG: {
         if (p.type !== 'iotlb') return { ack: false };
         const v = p.value;
@@ -406,6 +426,11 @@ class Session {
       }
       case M.VHOST_USER_SET_LOG_BASE:
         return p.type === 'log' ? this.#setLogBase(p.value.mmap_size, p.value.mmap_offset, fds) : { ack: false };
+      case M.VHOST_USER_GET_INFLIGHT_FD:
+        fds.forEach(closeFd);
+        return p.type === 'inflight' ? this.#getInflightFd(p.value.num_queues, p.value.queue_size) : { ack: false };
+      case M.VHOST_USER_SET_INFLIGHT_FD:
+        return p.type === 'inflight' ? this.#setInflightFd(p.value, fds) : { ack: false };
       default:
         // A message the device has no request for (SET_CONFIG, SET_LOG_FD, ...): refused.
         fds.forEach(closeFd);
@@ -489,6 +514,59 @@ class Session {
     } finally {
       this.#logPending?.close();
       this.#logPending = undefined;
+    }
+  }
+
+  /**
+   * "VHOST_USER_GET_INFLIGHT_FD": the device allocates the buffer through the session's memfd share;
+   * the reply carries its description and the memfd. A refusal is mmap_size 0 without an fd, the form
+   * libvhost-user answers with and QEMU's vhost_user_get_inflight_fd() takes for "no buffer".
+   */
+  async #getInflightFd(numQueues: number, queueSize: number): Promise<Answer> {
+    const refused: Answer = { payload: { type: 'inflight', value: { mmap_size: 0n, mmap_offset: 0n, num_queues: numQueues, queue_size: queueSize } } };
+    try {
+      const r = await this.#ask({ op: 'getInflightFd', numQueues, queueSize });
+      if (r === 'hung') return { hung: true };
+      const given = this.#inflightPending;
+      if (!('ok' in r && r.ok) || given === undefined) return refused;
+      const a = r.value as InflightArea;
+      this.#inflightGiven?.close();
+      this.#inflightGiven = given;
+      this.#inflightPending = undefined;
+      return { payload: { type: 'inflight', value: { mmap_size: a.mmapSize, mmap_offset: a.mmapOffset, num_queues: numQueues, queue_size: queueSize } }, fds: [given.fd] };
+    } finally {
+      this.#inflightPending?.close();
+      this.#inflightPending = undefined;
+    }
+  }
+
+  /**
+   * "VHOST_USER_SET_INFLIGHT_FD": the fd is mapped from 0 to mmap_offset + mmap_size once fstat shows
+   * the file is that large (a shorter file would be SIGBUS, not an error), and the device gets the
+   * mmap_size bytes at mmap_offset; the mapping is kept while the device tracks into it.
+   */
+  async #setInflightFd(d: { mmap_size: bigint; mmap_offset: bigint; num_queues: number; queue_size: number }, fds: number[]): Promise<Answer> {
+    const fd = fds.shift();
+    fds.forEach(closeFd);
+    if (fd === undefined) return { ack: false };
+    try {
+      const end = d.mmap_offset + d.mmap_size;
+      if (d.mmap_size === 0n || end > BigInt(fstatSync(fd).size)) {
+        closeFd(fd);
+        return { ack: false };
+      }
+      const shm = SharedMemory.adopt(fd, Number(end));
+      this.#inflightReceived = { shm, bytes: shm.bytes.subarray(Number(d.mmap_offset), Number(end)) };
+      const r = await this.#ask({ op: 'setInflightFd', numQueues: d.num_queues, queueSize: d.queue_size, withFd: true });
+      if (r === 'hung') return { hung: true };
+      if (!('ok' in r && r.ok)) return { ack: false };
+      this.#inflightTaken?.close();
+      this.#inflightTaken = shm;
+      this.#inflightReceived = undefined;
+      return { ack: true };
+    } finally {
+      this.#inflightReceived?.shm.close();
+      this.#inflightReceived = undefined;
     }
   }
 

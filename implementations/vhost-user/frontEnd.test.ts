@@ -1,11 +1,14 @@
 // The front-end against a scripted back-end on a real UNIX socket: what goes
 // on the wire (codes, flags, payloads, fds) and how every kind of bad or
 // missing reply comes back (vhost-user.rst "Header", "REPLY_ACK").
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { close as closeFd, eventfdRead, eventfdWrite, fdCount, liveMappings, mmapShared, munmap, UnixListener, type UnixSocket } from '../../native/index.ts';
+import { close as closeFd, eventfdRead, eventfdWrite, fdCount, liveMappings, memfdCreate, mmapShared, munmap, UnixListener, type UnixSocket } from '../../native/index.ts';
+import type { InflightArea } from '../../spec/requests.ts';
+import { inflightAreaSize } from '../../spec/vhostUser/inflight.ts';
+import { encodePayload } from '../../spec/vhostUser/payloads.ts';
 import { encodeFrame, VHOST_USER_NEED_REPLY_MASK, VHOST_USER_REPLY_MASK, VHOST_USER_VERSION } from '../../spec/vhostUser/frame.ts';
 import * as M from '../../spec/vhostUser/messages.ts';
 import { bit } from '../../spec/virtio/features.ts';
@@ -62,8 +65,9 @@ let listener: UnixListener;
 let backEnd: ScriptedBackEnd;
 let t: VhostUserTarget;
 
-async function connect(opts: { replyTimeoutMs?: number } = {}): Promise<void> {
-  t = await VhostUserTarget.open({ socketPath: join(dir, 'be.sock'), deviceType: 'blk', replyTimeoutMs: opts.replyTimeoutMs ?? 300 });
+// The scripted back-end answers from this event loop, which a blocking reply wait would hold up.
+async function connect(opts: { replyTimeoutMs?: number; blockingWaitMs?: number } = {}): Promise<void> {
+  t = await VhostUserTarget.open({ socketPath: join(dir, 'be.sock'), deviceType: 'blk', replyTimeoutMs: opts.replyTimeoutMs ?? 300, blockingWaitMs: opts.blockingWaitMs ?? 0 });
   backEnd = new ScriptedBackEnd(listener.accept()!);
 }
 
@@ -89,6 +93,17 @@ afterEach(async () => {
 });
 
 describe('VhostUserTarget wire format', () => {
+  it('a blocking reply wait that sees no reply yields to the event loop, so a back-end on it still answers', async () => {
+    await t.close();
+    backEnd.conn.close();
+    await connect({ blockingWaitMs: 20 });
+    // The scripted back-end can only answer once the blocking wait gave up and the loop ran.
+    const { reply } = await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.replyU64(m.request, 0x1_4000_0000n));
+    expect(reply).toEqual({ ok: true, value: 0x1_4000_0000n });
+    const silent = await t.send({ op: 'getProtocolFeatures' });
+    expect(silent).toEqual({ timeout: true });
+  });
+
   it('GET_FEATURES: header only, version 1, no NEED_REPLY; the u64 reply is the value', async () => {
     const { reply, msg } = await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.replyU64(m.request, 0x1_4000_0000n));
     expect(msg).toMatchObject({ request: M.VHOST_USER_GET_FEATURES, flags: VHOST_USER_VERSION, fds: [] });
@@ -271,5 +286,76 @@ describe('VhostUserTarget failure handling', () => {
     expect(fdCount()).toBe(fds);
     expect(liveMappings()).toBe(maps);
     await connect();
+  });
+});
+
+describe('VhostUserTarget inflight buffers (vhost-user.rst "Inflight I/O tracking")', () => {
+  const inflight = (mmap_size: bigint, mmap_offset: bigint, num_queues = 1, queue_size = 8) =>
+    encodePayload({ type: 'inflight', value: { mmap_size, mmap_offset, num_queues, queue_size } });
+  const described = (m: Msg) => ({ mmapSize: m.payload.readBigUInt64LE(0), mmapOffset: m.payload.readBigUInt64LE(8), numQueues: m.payload.readUInt16LE(16), queueSize: m.payload.readUInt16LE(18) });
+
+  it('GET_INFLIGHT_FD maps the fd of its reply at mmap_offset, SET_INFLIGHT_FD sends that file back, close() releases both', async () => {
+    await t.close();
+    backEnd.conn.close();
+    const fds = fdCount();
+    const maps = liveMappings();
+    await connect();
+    const fd = memfdCreate('be-inflight', 0x2000);
+    const mine = mmapShared(fd, 0x2000);
+    new Uint8Array(mine)[0x1000 + 5] = 7;
+    const { reply, msg } = await exchange(() => t.send({ op: 'getInflightFd', numQueues: 1, queueSize: 8 }), (m) => backEnd.conn.send(encodeFrame(m.request, REPLY, inflight(0x100n, 0x1000n)), [fd]));
+    expect(msg).toMatchObject({ request: M.VHOST_USER_GET_INFLIGHT_FD, flags: VHOST_USER_VERSION, fds: [] });
+    expect(described(msg)).toEqual({ mmapSize: 0n, mmapOffset: 0n, numQueues: 1, queueSize: 8 });
+    const area = (reply as { value: InflightArea }).value;
+    expect(area).toMatchObject({ mmapSize: 0x100n, mmapOffset: 0x1000n, fd: true });
+    expect(area.bytes?.length).toBe(0x100);
+    expect(area.bytes?.[5]).toBe(7);
+    const set = t.send({ op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: true });
+    const m = await backEnd.next();
+    expect(await set).toEqual({ ok: true });
+    expect(m.request).toBe(M.VHOST_USER_SET_INFLIGHT_FD);
+    expect(described(m)).toEqual({ mmapSize: 0x100n, mmapOffset: 0x1000n, numQueues: 1, queueSize: 8 });
+    expect(m.fds).toHaveLength(1);
+    expect(fstatSync(m.fds[0]).ino).toBe(fstatSync(fd).ino);
+    m.fds.forEach(closeFd);
+    munmap(mine);
+    closeFd(fd);
+    await t.close();
+    backEnd.conn.close();
+    expect(fdCount()).toBe(fds);
+    expect(liveMappings()).toBe(maps);
+    await connect();
+  });
+
+  it('a buffer said to run past the end of its file is not mapped (that would be SIGBUS) and its fd is closed', async () => {
+    const fds = fdCount();
+    const fd = memfdCreate('be-inflight-short', 0x1000);
+    const { reply } = await exchange(() => t.send({ op: 'getInflightFd', numQueues: 1, queueSize: 8 }), (m) => backEnd.conn.send(encodeFrame(m.request, REPLY, inflight(0x1000n, 0x1000n)), [fd]));
+    closeFd(fd);
+    expect(reply).toMatchObject({ ok: true, value: { fd: true, bytes: null, problem: expect.stringContaining('past the 4096-byte file') } });
+    expect(fdCount()).toBe(fds);
+  });
+
+  it('mmap_size 0 is a refusal; a reply without fd says so; fds on other replies are still closed', async () => {
+    const fds = fdCount();
+    expect((await exchange(() => t.send({ op: 'getInflightFd', numQueues: 0, queueSize: 8 }), (m) => backEnd.reply(m.request, inflight(0n, 0n)))).reply).toEqual({ ok: false, errno: 'EIO' });
+    expect((await exchange(() => t.send({ op: 'getInflightFd', numQueues: 1, queueSize: 8 }), (m) => backEnd.reply(m.request, inflight(0x100n, 0n)))).reply).toEqual({
+      ok: true, value: { mmapSize: 0x100n, mmapOffset: 0n, fd: false, bytes: null },
+    });
+    const efd = memfdCreate('stray', 0x1000);
+    const { reply } = await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.conn.send(encodeFrame(m.request, REPLY, Buffer.alloc(8)), [efd]));
+    closeFd(efd);
+    expect(reply).toEqual({ ok: true, value: 0n });
+    expect(fdCount()).toBe(fds);
+  });
+
+  it('SET_INFLIGHT_FD with no buffer held sends a fresh zeroed one sized for the packed layout, or no fd when told', async () => {
+    const fresh = await exchange(() => t.send({ op: 'setInflightFd', numQueues: 2, queueSize: 8, withFd: true }), () => undefined);
+    expect(fresh.reply).toEqual({ ok: true });
+    expect(described(fresh.msg)).toEqual({ mmapSize: BigInt(inflightAreaSize(2, 8, true)), mmapOffset: 0n, numQueues: 2, queueSize: 8 });
+    expect(fstatSync(fresh.msg.fds[0]).size).toBe(inflightAreaSize(2, 8, true));
+    fresh.msg.fds.forEach(closeFd);
+    const none = await exchange(() => t.send({ op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: false }), () => undefined);
+    expect(none.msg.fds).toEqual([]);
   });
 });

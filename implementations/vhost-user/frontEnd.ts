@@ -4,7 +4,9 @@
 // call eventfds, and speaks the protocol of QEMU docs/interop/vhost-user.rst
 // over a UNIX stream socket. Transport trouble is never thrown: it becomes
 // `{ closed: true }` or `{ timeout: true }` so the model can judge it.
-import { LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
+import { fstatSync } from 'node:fs';
+import { INFLIGHT_AREA_MAX, type InflightArea, LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
+import { inflightAreaSize } from '../../spec/vhostUser/inflight.ts';
 import { VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_UPDATE } from '../../spec/vhost/types.ts';
 import {
   decodeHeader,
@@ -25,6 +27,8 @@ import type { DeviceType, GuestMemory, Health, RawFrame, Target, TargetInfo } fr
 /** What a spawned back-end contributes to a session: its process status, and what to do when the session closes. */
 export interface VhostUserPeer {
   health(): Health;
+  /** Open fds of the back-end process, or null when not known (Target.backEndFds). */
+  openFds?(): number | null;
   /** Called once, by close(), after the connection is released. */
   release(): Promise<void>;
 }
@@ -44,6 +48,14 @@ export interface VhostUserOptions {
   readonly replyTimeoutMs?: number;
   /** How long sendRaw waits for a reply that may never come (default 200 ms). */
   readonly rawReplyTimeoutMs?: number;
+  /**
+   * How long a wait for the back-end (a reply, a call) may block in poll(2) before it yields to the
+   * event loop (default 1 ms). A back-end in another process answers a control message within tens of
+   * microseconds, and waking through the event loop costs about as much again (bench/roundTrips.ts).
+   * It must be 0 for a back-end served by this process's own event loop, which cannot answer while
+   * the loop is blocked.
+   */
+  readonly blockingWaitMs?: number;
   readonly peer?: VhostUserPeer;
   /** The peer process ends with each session (TargetInfo.processPerSession). */
   readonly processPerSession?: boolean;
@@ -102,8 +114,13 @@ export class VhostUserTarget implements Target {
   readonly #call = new Map<number, EventFd>();
   readonly #err = new Map<number, EventFd>();
   #log: { readonly shm: SharedMemory; readonly offset: number; readonly size: number } | undefined;
+  /** The inflight buffer of the last answered GET_INFLIGHT_FD: its fd's mapping and the description's size and offset. */
+  #inflight: { readonly shm: SharedMemory; readonly offset: bigint; readonly size: bigint } | undefined;
+  /** While a GET_INFLIGHT_FD waits for its reply, the fds #recv takes; otherwise undefined and #recv closes them. */
+  #replyFds: number[] | undefined;
   readonly #replyTimeoutMs: number;
   readonly #rawReplyTimeoutMs: number;
+  readonly #blockingWaitMs: number;
   readonly #peer: VhostUserPeer | undefined;
   #rx: Buffer = Buffer.alloc(0);
   #protocolFeatures = 0n;
@@ -119,6 +136,7 @@ export class VhostUserTarget implements Target {
     this.#shm = shm;
     this.#replyTimeoutMs = opts.replyTimeoutMs ?? 2000;
     this.#rawReplyTimeoutMs = opts.rawReplyTimeoutMs ?? 200;
+    this.#blockingWaitMs = opts.blockingWaitMs ?? 1;
     this.#peer = opts.peer;
     this.memory = layOutGuestMemory(Buffer.from(shm.buffer, 0, shm.size));
     this.info = {
@@ -196,7 +214,9 @@ export class VhostUserTarget implements Target {
     if (!fd || fd.closed) return false;
     try {
       if (fd.read() !== null) return true;
-      if (!(await fd.wait('in', timeoutMs))) return false;
+      const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
+      if (blocking > 0 && fd.waitSync('in', blocking)) return fd.read() !== null;
+      if (!(await fd.wait('in', timeoutMs - blocking))) return false;
       return fd.read() !== null;
     } catch (e) {
       if (isErrnoError(e)) return false;
@@ -223,6 +243,8 @@ export class VhostUserTarget implements Target {
     this.#shm.close();
     this.#log?.shm.close();
     this.#log = undefined;
+    this.#inflight?.shm.close();
+    this.#inflight = undefined;
     await this.#lock.catch(() => undefined);
     await this.#peer?.release();
   }
@@ -259,6 +281,12 @@ export class VhostUserTarget implements Target {
         return this.#get(M.VHOST_USER_GET_CONFIG, (p) => (p.type === 'config' ? p.value.data : undefined), {
           type: 'config',
           value: { offset: req.offset >>> 0, size: req.size >>> 0, flags: 0, data: new Uint8Array(req.size >>> 0) },
+        });
+      case 'setConfig':
+        // "VHOST_USER_SET_CONFIG": the same config payload, `size` bytes of data; no reply payload.
+        return this.#set(M.VHOST_USER_SET_CONFIG, {
+          type: 'config',
+          value: { offset: req.offset >>> 0, size: req.data.length, flags: req.flags >>> 0, data: req.data },
         });
       case 'setFeatures':
         return this.#set(M.VHOST_USER_SET_FEATURES, { type: 'u64', value: { u64: req.features } });
@@ -324,7 +352,82 @@ export class VhostUserTarget implements Target {
         return this.#set(M.VHOST_USER_REM_MEM_REG, { type: 'singleMemoryRegion', value: { padding: 0n, ...this.#regionEntry(req.region, 0) } });
       case 'setLogBase':
         return this.#setLogBase(req.size, req.offset);
+      case 'getInflightFd':
+        return this.#getInflightFd(req.numQueues, req.queueSize);
+      case 'setInflightFd':
+        return this.#setInflightFd(req.numQueues, req.queueSize, req.withFd);
     }
+  }
+
+  /**
+   * "VHOST_USER_GET_INFLIGHT_FD": the request carries num_queues and queue_size; the reply, which
+   * "Communication" requires with INFLIGHT_SHMFD, carries the description and the buffer's fd. The
+   * fd is the one a reply may bring, so #recv keeps it for this transaction only. The buffer is
+   * mapped from 0 to mmap_offset + mmap_size (any offset then works) once fstat shows the file is
+   * that large: touching a mapping past the end of its file would be SIGBUS here. mmap_size 0 means no
+   * buffer (QEMU's vhost_user_get_inflight_fd() then carries on without one): a refusal here.
+   */
+  async #getInflightFd(numQueues: number, queueSize: number): Promise<Reply> {
+    const payload: Payload = { type: 'inflight', value: { mmap_size: 0n, mmap_offset: 0n, num_queues: numQueues & 0xffff, queue_size: queueSize & 0xffff } };
+    this.#drainStale();
+    this.#replyFds = [];
+    let fds: number[] = [];
+    const r = await this.#transact(M.VHOST_USER_GET_INFLIGHT_FD, 0, payload, [], true).finally(() => {
+      fds = this.#replyFds ?? [];
+      this.#replyFds = undefined;
+    });
+    const [fd, ...surplus] = fds;
+    surplus.forEach(closeFd);
+    if (!('payload' in r) || r.decoded.type !== 'inflight' || r.decoded.value.mmap_size === 0n) {
+      if (fd !== undefined) closeFd(fd);
+      return 'payload' in r ? { ok: false, errno: 'EIO' } : r;
+    }
+    const { mmap_size: size, mmap_offset: offset } = r.decoded.value;
+    const described = { mmapSize: size, mmapOffset: offset };
+    if (fd === undefined) return { ok: true, value: { ...described, fd: false, bytes: null } satisfies InflightArea };
+    const end = offset + size;
+    const fileSize = BigInt(fstatSync(fd).size);
+    const problem = end > BigInt(INFLIGHT_AREA_MAX) ? `mmap_offset + mmap_size 0x${end.toString(16)} is more than the suite maps` : end > fileSize ? `mmap_offset + mmap_size 0x${end.toString(16)} runs past the ${fileSize}-byte file` : undefined;
+    if (problem !== undefined) {
+      closeFd(fd);
+      return { ok: true, value: { ...described, fd: true, bytes: null, problem } satisfies InflightArea };
+    }
+    let shm: SharedMemory;
+    try {
+      shm = SharedMemory.adopt(fd, Number(end));
+    } catch (e) {
+      // adopt() closed the fd; a file that fstat sizes but mmap refuses (not a memfd) is the back-end's fault.
+      if (!isErrnoError(e)) throw e;
+      return { ok: true, value: { ...described, fd: true, bytes: null, problem: `mmap failed: ${e.code}` } satisfies InflightArea };
+    }
+    this.#inflight?.shm.close();
+    this.#inflight = { shm, offset, size };
+    return { ok: true, value: { ...described, fd: true, bytes: shm.bytes.subarray(Number(offset), Number(end)) } satisfies InflightArea };
+  }
+
+  /**
+   * "VHOST_USER_SET_INFLIGHT_FD": the buffer goes back with its fd as ancillary data ("Communication").
+   * It is the one the last GET_INFLIGHT_FD returned; without one, a fresh zeroed memfd sized for the
+   * packed layout (the larger), or one page when that is empty or too large, as a buggy front-end's.
+   */
+  async #setInflightFd(numQueues: number, queueSize: number, withFd: boolean): Promise<Reply> {
+    const held = this.#inflight;
+    const want = inflightAreaSize(numQueues, queueSize, true);
+    const fresh = held ? undefined : SharedMemory.create('vhostcheck-inflight', want > 0 && want <= INFLIGHT_AREA_MAX ? want : 4096);
+    try {
+      const payload: Payload = {
+        type: 'inflight',
+        value: { mmap_size: held?.size ?? BigInt(fresh!.size), mmap_offset: held?.offset ?? 0n, num_queues: numQueues & 0xffff, queue_size: queueSize & 0xffff },
+      };
+      return await this.#set(M.VHOST_USER_SET_INFLIGHT_FD, payload, withFd ? [(held?.shm ?? fresh!).fd] : []);
+    } finally {
+      // The back-end holds its own duplicate of a fresh buffer's fd; a held buffer stays for the next SET.
+      fresh?.close();
+    }
+  }
+
+  backEndFds(): number | null {
+    return this.#peer?.openFds?.() ?? null;
   }
 
   /** The dirty log bitmap the back-end was given, as the front-end maps it (vhost-user.rst "Migration"). */
@@ -536,7 +639,8 @@ export class VhostUserTarget implements Target {
       if (left <= 0) return TIMEOUT;
       let ready: boolean;
       try {
-        ready = await this.#sock.wait('in', left);
+        ready = this.#blockingWaitMs > 0 && this.#sock.waitSync('in', Math.min(this.#blockingWaitMs, left));
+        if (!ready) ready = await this.#sock.wait('in', Math.max(0, deadline - Date.now()));
       } catch (e) {
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
@@ -547,7 +651,7 @@ export class VhostUserTarget implements Target {
     }
   }
 
-  /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed: no request we send uses them. */
+  /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting them (#replyFds). */
   #recv(): 'closed' | 'data' | 'empty' {
     let r: RecvResult | null;
     try {
@@ -560,7 +664,10 @@ export class VhostUserTarget implements Target {
       throw e;
     }
     if (r === null) return 'empty';
-    for (const fd of r.fds) closeFd(fd);
+    for (const fd of r.fds) {
+      if (this.#replyFds) this.#replyFds.push(fd);
+      else closeFd(fd);
+    }
     if (r.closed) {
       this.#markClosed();
       return 'closed';

@@ -6,6 +6,8 @@ import type { Profile } from '../../model/profile.ts';
 import type { VhostRequest } from '../../spec/requests.ts';
 import { VIRTIO_BLK_SECTOR_SIZE, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../spec/virtio/blk.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE } from '../../spec/virtio/net.ts';
+import { READ_ONLY_CONFIG_FIELD } from '../../spec/virtio/configAccess.ts';
+import { VHOST_SET_CONFIG_TYPE_FRONTEND } from '../../spec/vhostUser/payloads.ts';
 import type { HostileAddr, LayoutSpec, SetupStep, Step } from '../steps.ts';
 
 export function setupArb(opts: { packed?: boolean; platform?: boolean; eventIdx?: boolean; memSlots?: boolean; log?: boolean }): fc.Arbitrary<SetupStep> {
@@ -84,6 +86,35 @@ export function memSlotArb(): fc.Arbitrary<Step> {
   return fc.boolean().map((add): Step => ({ t: 'memSlot', region: 1, add }));
 }
 
+/**
+ * Inflight buffer exchanges (vhost-user.rst "Inflight I/O tracking"): a GET_INFLIGHT_FD followed by
+ * the SET_INFLIGHT_FD a front-end sends after a reconnect, with the same description, or hostile
+ * ones: num_queues 0 or far beyond the device's queues (bug-catalog D9), a queue size of 0 or beyond
+ * any virtqueue, a SET without its fd (the fd count DPDK checks since D10), and a GET repeated until a
+ * leaking back-end runs out (D7).
+ * Sizes stay small enough that no buffer passes a few MiB (num_queues and queue_size are never both huge).
+ */
+export function inflightArb(p: Profile): fc.Arbitrary<Step[]> {
+  const control = (req: VhostRequest): Step => ({ t: 'control', req });
+  const valid = fc.record({ numQueues: fc.integer({ min: 1, max: p.queues }), queueSize: fc.constantFrom(1, 8, 256, p.maxQueueSize) });
+  const roundTrip = valid.map(({ numQueues, queueSize }) => [
+    control({ op: 'getInflightFd', numQueues, queueSize }),
+    control({ op: 'setInflightFd', numQueues, queueSize, withFd: true }),
+  ]);
+  const hostileGet = fc.constantFrom([0, 8], [1, 0], [p.queues + 1, 8], [0xffff, 1], [1, 0xffff]).map(([numQueues, queueSize]) => [control({ op: 'getInflightFd', numQueues, queueSize })]);
+  const hostileSet = fc.record({ get: valid, set: fc.constantFrom({ numQueues: 0xffff, withFd: true }, { numQueues: 0, withFd: true }, { numQueues: 1, withFd: false }) }).map(({ get, set }) => [
+    control({ op: 'getInflightFd', ...get }),
+    control({ op: 'setInflightFd', queueSize: get.queueSize, ...set }),
+  ]);
+  const repeat = repeatGetInflightArb(300).map((s) => [s]);
+  return fc.oneof({ arbitrary: roundTrip, weight: 3 }, { arbitrary: hostileGet, weight: 2 }, { arbitrary: hostileSet, weight: 2 }, { arbitrary: repeat, weight: 1 });
+}
+
+/** GET_INFLIGHT_FD `count` times: past a leaking back-end's fd limit (300), or enough to see its fds grow (a few dozen). */
+export function repeatGetInflightArb(count: number): fc.Arbitrary<Step> {
+  return fc.constant<Step>({ t: 'repeatGetInflight', numQueues: 1, queueSize: 8, count });
+}
+
 export function kickArb(p: Profile): fc.Arbitrary<Step> {
   const queues = p.deviceType === 'net' ? [NET_RX_QUEUE, NET_TX_QUEUE] : Array.from({ length: p.queues }, (_, i) => i);
   return fc.constantFrom(...queues).map((queue): Step => ({ t: 'kick', queue }));
@@ -121,6 +152,20 @@ export function hostileArb(p: Profile): fc.Arbitrary<Step> {
     if ('runaway' in r.kind) return { t: 'runaway', queue: r.queue, extra: r.extra };
     return { t: 'hostile', queue: r.queue, indirect: r.indirect, ...r.kind };
   });
+}
+
+/**
+ * SET_CONFIG (vhost-user.config.set-config-readonly): new contents for the device type's read-only
+ * field with flags 0, which must not be taken; now and then a GET_CONFIG of the whole space, so a
+ * write the device took shows in the model's check of the config too.
+ */
+export function configArb(p: Profile): fc.Arbitrary<Step> {
+  const f = READ_ONLY_CONFIG_FIELD[p.deviceType];
+  const reads = fc.constant<Step>({ t: 'control', req: { op: 'getConfig', offset: 0, size: Math.max(1, p.configSize) } });
+  if (f === undefined) return reads;
+  const data = fc.oneof(fc.constant(new Uint8Array(f.size).fill(0xff)), fc.uint8Array({ minLength: f.size, maxLength: f.size }));
+  const writes = data.map((d): Step => ({ t: 'control', req: { op: 'setConfig', offset: f.offset, data: d, flags: VHOST_SET_CONFIG_TYPE_FRONTEND } }));
+  return fc.oneof({ arbitrary: writes, weight: 3 }, { arbitrary: reads, weight: 1 });
 }
 
 export function iotlbArb(): fc.Arbitrary<Step> {
@@ -168,6 +213,12 @@ export function controlArb(p: Profile, opts: { safeForDataPath: boolean }): fc.A
       fc.record({ op: fc.constant('setStatus' as const), status: fc.constantFrom(0, 1, 3, 11, 15) }),
       // Messages of CONFIGURE_MEM_SLOTS and LOG_SHMFD, valid and hostile (bug-catalog D3: offset + size wrapping 64 bits).
       fc.constant({ op: 'getMaxMemSlots' } as const),
+      // INFLIGHT_SHMFD, valid and hostile (D9: num_queues beyond the queues; a SET without its fd), negotiated or not. One entry
+      // for both: a back-end that dies of them (virtiofsd's seccomp, libvhost-user's num_queues) ends the session.
+      fc.oneof(
+        fc.record({ op: fc.constant('getInflightFd' as const), numQueues: fc.constantFrom(0, 1, 0xffff), queueSize: fc.constantFrom(0, 8) }),
+        fc.record({ op: fc.constant('setInflightFd' as const), numQueues: fc.constantFrom(1, 0xffff), queueSize: fc.constant(8), withFd: fc.boolean() }),
+      ),
       fc.record({ op: fc.constant('setLogBase' as const), size: fc.constantFrom(0n, 0x1000n, 0x2000n), offset: fc.constantFrom(0n, 0x1000n, 0xffff_ffff_ffff_f000n) }),
       fc.record({
         op: fc.constant('addMemReg' as const),

@@ -31,10 +31,13 @@ export class PackedRingDriver {
   private usedWrap = true;
   private freeSlots: number;
   private readonly freeIds: number[];
-  /** Descriptor count of each outstanding buffer id: the device skips that many slots (§2.8.6). */
+  /** Descriptor count of each outstanding buffer id: the device skips that many slots (§2.8.6). In the order the buffers were made available. */
   private readonly slotsOfId = new Map<number, number>();
+  /** Device-writable bytes of each outstanding buffer id. */
+  private readonly writableOfId = new Map<number, number>();
 
-  constructor(private readonly mem: GuestMemory, readonly addrs: SplitRingAddrs, readonly num: number) {
+  /** `inOrder`: VIRTIO_F_IN_ORDER was negotiated, so one used descriptor may stand for a whole batch. */
+  constructor(private readonly mem: GuestMemory, readonly addrs: SplitRingAddrs, readonly num: number, private readonly inOrder = false) {
     this.freeSlots = num;
     this.freeIds = Array.from({ length: num }, (_, i) => i);
     writeGpa(mem, addrs.desc, new Uint8Array(num * PACKED_DESC_SIZE));
@@ -105,11 +108,20 @@ export class PackedRingDriver {
     this.availWrap = wrap;
     this.freeSlots -= need;
     this.slotsOfId.set(id, need);
+    this.writableOfId.set(id, shape.buffers.reduce((n, b) => n + (b.write ? b.len : 0), 0));
     return { head: id, descs: [] };
   }
 
   /** Packed rings publish through the descriptor flags themselves; nothing else to write. */
   publish(): void {}
+
+  /** Whether the descriptor takeUsed would look at next has been marked used (§2.8.1). */
+  get hasNewUsed(): boolean {
+    const flags = u16At(this.mem, this.addrs.desc + BigInt(this.nextUsed * PACKED_DESC_SIZE) + 14n);
+    const avail = (flags >> VRING_PACKED_DESC_F_AVAIL) & 1;
+    const used = (flags >> VRING_PACKED_DESC_F_USED) & 1;
+    return avail === used && used === (this.usedWrap ? 1 : 0);
+  }
 
   /** Used descriptors written since the last call, in ring order. */
   takeUsed(): PackedUsedElem[] {
@@ -122,19 +134,31 @@ export class PackedRingDriver {
       const used = (flags >> VRING_PACKED_DESC_F_USED) & 1;
       if (avail !== used || used !== (this.usedWrap ? 1 : 0)) break;
       const id = dv.getUint16(12, true);
-      const skip = this.slotsOfId.get(id) ?? 1;
-      const slots: { idx: number; wrap: boolean }[] = [];
-      for (let k = 0; k < skip; k++) {
-        slots.push({ idx: this.nextUsed, wrap: this.usedWrap });
-        if (++this.nextUsed >= this.num) {
-          this.nextUsed = 0;
-          this.usedWrap = !this.usedWrap;
+      // §2.8 "In-order use of descriptors": with IN_ORDER one used descriptor, carrying the id of a batch's
+      // last buffer, completes every buffer made available before it too; "the skipped buffers ... are
+      // assumed to have been used (read or written) by the device completely".
+      const outstanding = [...this.slotsOfId.keys()];
+      const batch = this.inOrder && this.slotsOfId.has(id) ? outstanding.slice(0, outstanding.indexOf(id) + 1) : [id];
+      for (const bid of batch) {
+        const skip = this.slotsOfId.get(bid) ?? 1;
+        const slots: { idx: number; wrap: boolean }[] = [];
+        for (let k = 0; k < skip; k++) {
+          slots.push({ idx: this.nextUsed, wrap: this.usedWrap });
+          if (++this.nextUsed >= this.num) {
+            this.nextUsed = 0;
+            this.usedWrap = !this.usedWrap;
+          }
         }
+        // §2.8.4 "Element Address and Length": Element Length is reserved for used descriptors without
+        // VIRTQ_DESC_F_WRITE, and is ignored by drivers; the flag says nothing was written (§2.8.3).
+        const written = (flags & VRING_DESC_F_WRITE) !== 0;
+        const len = bid !== id ? (this.writableOfId.get(bid) ?? 0) : written ? dv.getUint32(8, true) : 0;
+        out.push({ id: bid, len, flags, slots });
+        this.freeSlots += skip;
+        this.slotsOfId.delete(bid);
+        this.writableOfId.delete(bid);
+        if (!this.freeIds.includes(bid) && bid < this.num) this.freeIds.push(bid);
       }
-      out.push({ id, len: dv.getUint32(8, true), flags, slots });
-      this.freeSlots += skip;
-      this.slotsOfId.delete(id);
-      if (!this.freeIds.includes(id) && id < this.num) this.freeIds.push(id);
     }
     return out;
   }

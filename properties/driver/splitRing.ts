@@ -154,6 +154,11 @@ export class SplitRingDriver {
     return this.lastUsed;
   }
 
+  /** Whether the device has published used entries that takeUsed has not returned yet. */
+  get hasNewUsed(): boolean {
+    return ((this.usedIdx - this.lastUsed) & 0xffff) !== 0;
+  }
+
   /** Used elements the device added since the last call. */
   takeUsed(): UsedElem[] {
     const idx = this.usedIdx;

@@ -37,7 +37,7 @@ function checkCase(c: RawCase, queues: number): void {
 
 describe('raw cases', () => {
   it('has a seed of every kind, and seeds keep the invariants', () => {
-    for (const queues of [1, 2, 255]) {
+    for (const queues of [1, 2, 255, 256]) {
       const seeds = seedCases(queues);
       expect(new Set(seeds.map((c) => c.kind))).toEqual(new Set(RAW_CASE_KINDS));
       for (const c of seeds) checkCase(c, queues);

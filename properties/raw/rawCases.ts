@@ -26,6 +26,7 @@ export const RAW_CASE_KINDS = [
   'too-many-regions',
   'region-overflow',
   'zero-size-region',
+  'inflight-size',
 ] as const;
 
 type RawCaseKind = (typeof RAW_CASE_KINDS)[number];
@@ -61,6 +62,7 @@ const R = {
   overflow: 'vhost-user.robust.mem-region-overflow',
   regions: 'vhost-user.robust.too-many-regions',
   survives: 'vhost-user.robust.survives',
+  inflight: 'vhost-user.robust.inflight-num-queues',
 } as const;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -160,7 +162,8 @@ export function seedCases(queues: number): RawCase[] {
   for (const code of UNKNOWN_CODES) out.push(mk('unknown-request', R.unknown, true, `request code ${h(code)} with need_reply`, frame(code, ACK)));
   out.push(mk('unknown-request', R.unknown, true, 'request code 0x2c with need_reply, 8 payload bytes and 2 fds', frame(44, ACK, { type: 'u64', value: { u64: 0n } }), 2));
 
-  const indices = [...new Set([queues, 255, 256, 0xffff, 0x1_0000, 0xffff_ffff])];
+  // Only indices the back-end does not report are out of range: 255 is a valid vring of a back-end with 128 queue pairs (DPDK).
+  const indices = [...new Set([queues, 255, 256, 0xffff, 0x1_0000, 0xffff_ffff])].filter((i) => i >= queues);
   for (const code of STATE_INDEXED) for (const i of indices) out.push(stateIndexed(code, i));
   const words = [...new Set([queues, queues | VHOST_USER_VRING_NOFD_MASK, 255, 256, 0xffff, 0x1_0000, 0xffff_ffff].map(BigInt))];
   for (const code of FILE_INDEXED) for (const w of words) out.push(fileIndexed(code, w, queues));
@@ -214,6 +217,13 @@ export function seedCases(queues: number): RawCase[] {
   // the doc does not forbid an empty region, so only survival is asked for.
   out.push(mk('zero-size-region', R.overflow, false, 'SET_MEM_TABLE with one region of size 0', memTable(1, [{ ...plain(0), memory_size: 0n }]), 1));
   out.push(mk('zero-size-region', R.overflow, false, 'SET_MEM_TABLE region of size 0 at guest address 0xffffffffffffffff', memTable(1, [region(U64_MAX, 0n, 0x7f00_0000_0000n, 0n)]), 1));
+
+  // "Inflight description" lists 8+8+2+2 bytes, 24 as the C struct; DPDK vhost_user_set_inflight_fd() and
+  // libvhost-user vu_set_inflight_fd() refuse any other size. Exactly `size` bytes are sent, so framing holds.
+  const inflight = encodePayload({ type: 'inflight', value: { mmap_size: 0x1000n, mmap_offset: 0n, num_queues: 1, queue_size: 8 } });
+  for (const size of [20, 16, 0]) {
+    out.push(mk('inflight-size', R.inflight, true, `SET_INFLIGHT_FD with a ${size}-byte description (24 expected) and 1 fd`, encodeFrame(M.VHOST_USER_SET_INFLIGHT_FD, ACK, inflight.subarray(0, size)), 1));
+  }
   return out;
 }
 

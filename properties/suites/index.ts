@@ -2,9 +2,9 @@
 // ids the suite's oracles judge. A suite runs when any of its ids is selected.
 import fc from 'fast-check';
 import type { Profile } from '../../model/profile.ts';
-import { controlArb, hostileArb, iotlbArb, kickArb, memSlotArb, notifyArb, ringStateArb, setupArb, trafficArb } from '../arbitraries/steps.ts';
+import { configArb, controlArb, hostileArb, inflightArb, iotlbArb, kickArb, memSlotArb, notifyArb, repeatGetInflightArb, ringStateArb, setupArb, trafficArb } from '../arbitraries/steps.ts';
 import { VHOST_F_LOG_ALL } from '../../spec/vhost/types.ts';
-import { VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_LOG_SHMFD } from '../../spec/vhostUser/protocolFeatures.ts';
+import { VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, VHOST_USER_PROTOCOL_F_LOG_SHMFD } from '../../spec/vhostUser/protocolFeatures.ts';
 import type { SetupStep, Step } from '../steps.ts';
 
 export interface Suite {
@@ -35,6 +35,8 @@ function scenario(setup: fc.Arbitrary<SetupStep>, steps: { arbitrary: fc.Arbitra
 }
 
 const w = (arbitrary: fc.Arbitrary<Step>, weight: number) => ({ arbitrary, weight });
+/** A weighted step as a chunk of one, for scenarios whose other choices are short step sequences. */
+const w1 = (arbitrary: fc.Arbitrary<Step>, weight: number) => ({ arbitrary: arbitrary.map((s) => [s]), weight });
 
 export const SUITES: readonly Suite[] = [
   {
@@ -44,10 +46,12 @@ export const SUITES: readonly Suite[] = [
       'vhost-user.features.get-features-stable', 'virtio.status.features-ok-refusal', 'vhost-user.robust.vring-index-range',
       'vhost-user.ring.get-vring-base-stops', 'virtio.status.reset-clears', 'vhost-user.config.get-config', 'vhost-user.status.get-status',
       'vhost-user.robust.mem-region-overflow', 'vhost-user.reply.required', 'vhost-user.mem.max-mem-slots', 'vhost-user.robust.log-base-overflow', 'vhost-user.vring.err-invalid-fd',
+      'vhost-user.robust.inflight-num-queues', 'vhost-user.robust.no-leak-on-repeat',
     ],
     deviceTypes: ['blk', 'net', 'fs'],
     maxSteps: 25,
-    scenario: (p) => fc.array(controlArb(p, { safeForDataPath: false }), { minLength: 1, maxLength: 25, size: 'max' }),
+    // Repeated GET_INFLIGHT_FD, negotiated or not: libvhost-user answers it either way, and a spawned peer's fds can be counted.
+    scenario: (p) => fc.array(fc.oneof({ arbitrary: controlArb(p, { safeForDataPath: false }), weight: 40 }, { arbitrary: repeatGetInflightArb(32), weight: 1 }), { minLength: 1, maxLength: 25, size: 'max' }),
   },
   {
     name: 'split-datapath',
@@ -104,6 +108,26 @@ export const SUITES: readonly Suite[] = [
     needsProtocol: [VHOST_USER_PROTOCOL_F_LOG_SHMFD],
     maxSteps: 30,
     scenario: (p) => scenario(setupArb({ log: true }), [w(trafficArb(p, { pageLayouts: true }), 3), w(kickArb(p), 3), w(ringStateArb(p), 1)], 30),
+  },
+  {
+    name: 'config',
+    description: 'SET_CONFIG writing read-only fields of the config space (read back after every write) while requests flow',
+    requirements: ['vhost-user.config.set-config-readonly', 'vhost-user.config.get-config', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
+    deviceTypes: ['blk', 'net'],
+    needsProtocol: [VHOST_USER_PROTOCOL_F_CONFIG],
+    maxSteps: 20,
+    scenario: (p) => scenario(setupArb({}), [w(trafficArb(p), 2), w(kickArb(p), 2), w(configArb(p), 2)], 20),
+  },
+  {
+    name: 'inflight',
+    description: 'inflight I/O tracking: buffers fetched with GET_INFLIGHT_FD and handed back with SET_INFLIGHT_FD while requests flow, hostile descriptions, repeated fetches',
+    requirements: ['vhost-user.inflight.get-fd', 'vhost-user.inflight.set-fd', 'vhost-user.robust.inflight-num-queues', 'vhost-user.robust.no-leak-on-repeat', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
+    deviceTypes: ['blk', 'net'],
+    needsProtocol: [VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD],
+    maxSteps: 30,
+    scenario: (p) => fc
+      .tuple(fc.oneof(setupArb({}), setupArb({ packed: true })), fc.array(fc.oneof(w1(trafficArb(p), 3), w1(kickArb(p), 3), { arbitrary: inflightArb(p), weight: 2 }), { minLength: 1, maxLength: 20, size: 'max' }))
+      .map(([s, chunks]) => [s, ...chunks.flat()]),
   },
   {
     name: 'hostile-descriptors',

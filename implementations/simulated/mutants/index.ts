@@ -268,6 +268,13 @@ const CATALOGUE = [
     description: 'SET_FEATURES stores bits the device never offered, and FEATURES_OK stays set for that feature set.',
   },
   {
+    name: 'set-config-writes-readonly',
+    catalogueRow: 'D20',
+    mistakeClass: 'ring-state',
+    requirementIds: ['vhost-user.config.set-config-readonly'],
+    description: 'SET_CONFIG is applied without looking at the flags or the field: a front-end rewrites read-only fields such as the blk capacity or the net link status.',
+  },
+  {
     name: 'config-uninit-leak',
     catalogueRow: 'L15',
     mistakeClass: 'uninitialised-bytes',
@@ -307,8 +314,23 @@ const CATALOGUE = [
     name: 'rem-mem-reg-keeps-mapping',
     catalogueRow: 'D1',
     mistakeClass: 'partial-translation',
-    requirementIds: ['vhost-user.mem.rem-reg-unmaps'],
+    requirementIds: ['vhost-user.mem.rem-reg-unmaps', 'virtio.robust.addr-unmapped', 'vhost-user.mem.add-reg-maps'],
     description: 'REM_MEM_REG answers success but leaves the region in the table: buffers in memory the front-end took back are still read and written.',
+  },
+  // -- inflight I/O tracking -------------------------------------------------------
+  {
+    name: 'inflight-num-queues-unchecked',
+    catalogueRow: 'D9',
+    mistakeClass: 'index-bound',
+    requirementIds: ['vhost-user.robust.inflight-num-queues'],
+    description: 'SET_INFLIGHT_FD uses num_queues from the message to walk the virtqueue array before checking it against the queue count: a num_queues beyond the device\'s queues writes past the array and the back-end dies (SIGSEGV).',
+  },
+  {
+    name: 'inflight-fd-leak',
+    catalogueRow: 'D7',
+    mistakeClass: 'resource-leak',
+    requirementIds: ['vhost-user.robust.no-leak-on-repeat'],
+    description: 'A repeated GET_INFLIGHT_FD allocates a new buffer without releasing the previous memfd and mapping: after a few hundred the back-end runs out of fds and aborts.',
   },
   // -- device personalities --------------------------------------------------------
   {

@@ -9,6 +9,7 @@ import { VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, V
 import { VIRTIO_CONFIG_S_FEATURES_OK } from '../../../spec/virtio/status.ts';
 import { damagedGuardOffset, REGION_BYTES } from '../../guestMemory.ts';
 import type { Target } from '../../target.ts';
+import type { Reply } from '../../../spec/requests.ts';
 import { blkHeader, type Buf, Guest, negotiate, ok, PackedQueue, SplitQueue, value } from '../driver.fixture.ts';
 import { createSimulatedTarget } from '../index.ts';
 import { MISTAKE_CLASSES, MUTANTS, type MutantName } from './index.ts';
@@ -402,6 +403,13 @@ const SCENARIOS: Record<MutantName, Scenario> = {
       return { set, status: await t.send({ op: 'getStatus' }) };
     },
   },
+  'set-config-writes-readonly': {
+    async run(t) {
+      // A blk capacity of 0xffff... sectors written with flags 0 (not a live-migration write).
+      const set = await t.send({ op: 'setConfig', offset: 0, data: new Uint8Array(8).fill(0xff), flags: 0 });
+      return [set, await t.send({ op: 'getConfig', offset: 0, size: 8 })];
+    },
+  },
   'config-uninit-leak': {
     async run(t) {
       return t.send({ op: 'getConfig', offset: 64, size: 16 });
@@ -410,6 +418,20 @@ const SCENARIOS: Record<MutantName, Scenario> = {
   'vring-fd-leak': {
     async run(t) {
       for (let i = 0; i < 300; i++) await t.send({ op: 'setVringCall', index: 0 });
+      return t.health();
+    },
+  },
+  'inflight-num-queues-unchecked': {
+    async run(t) {
+      await ok(t, { op: 'setOwner' });
+      await ok(t, { op: 'getInflightFd', numQueues: 1, queueSize: 8 });
+      return { set: await t.send({ op: 'setInflightFd', numQueues: 0xffff, queueSize: 8, withFd: true }), health: await t.health() };
+    },
+  },
+  'inflight-fd-leak': {
+    async run(t) {
+      await ok(t, { op: 'setOwner' });
+      for (let i = 0; i < 300; i++) await t.send({ op: 'getInflightFd', numQueues: 1, queueSize: 8 });
       return t.health();
     },
   },
@@ -581,6 +603,14 @@ describe('what the deviations look like', () => {
     expect([...bytes.subarray(8)].some((b) => b !== 0)).toBe(true);
   });
 
+  it('set-config-writes-readonly: SET_CONFIG rewrites the blk capacity', async () => {
+    const [clean, bad] = (await run('set-config-writes-readonly')) as [Reply[], Reply[]];
+    expect(clean[0]).toEqual({ ok: false, errno: 'EINVAL' });
+    expect([...(value(clean[1] as never) as Uint8Array)]).not.toEqual(Array(8).fill(0xff));
+    expect(bad[0]).toEqual({ ok: true });
+    expect([...(value(bad[1] as never) as Uint8Array)]).toEqual(Array(8).fill(0xff));
+  });
+
   it('vring-index-u16-truncation: index 0x10000 acts on vring 0', async () => {
     expect(await run('vring-index-u16-truncation')).toEqual([{ ok: false, errno: 'EINVAL' }, { ok: true }]);
   });
@@ -605,6 +635,18 @@ describe('what the deviations look like', () => {
     const [clean, bad] = await run('rem-mem-reg-keeps-mapping');
     expect(clean).toEqual([{ id: 0, len: 0 }]);
     expect(bad).toEqual([{ id: 0, len: 513 }]);
+  });
+
+  it('inflight-num-queues-unchecked: num_queues 0xffff is refused by the clean device and kills the mutant', async () => {
+    const [clean, bad] = await run('inflight-num-queues-unchecked');
+    expect(clean).toEqual({ set: { ok: false, errno: 'EINVAL' }, health: { state: 'alive' } });
+    expect(bad).toEqual({ set: { closed: true }, health: { state: 'exited', code: null, signal: 'SIGSEGV' } });
+  });
+
+  it('inflight-fd-leak: 300 GET_INFLIGHT_FD leave the clean device alive and make the mutant abort', async () => {
+    const [clean, leak] = await run('inflight-fd-leak');
+    expect(clean).toEqual({ state: 'alive' });
+    expect(leak).toEqual({ state: 'exited', code: null, signal: 'SIGABRT' });
   });
 
   it('net-hdr-size-legacy: the 10-byte header leaves num_buffers to the bytes the TX header ended with', async () => {

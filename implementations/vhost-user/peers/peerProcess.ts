@@ -3,7 +3,7 @@
 // for its socket, and a stop that escalates SIGTERM → SIGKILL so no process
 // outlives a run (DESIGN.md "Reliability rules").
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import type { Health } from '../../target.ts';
 import type { VhostUserTarget } from '../frontEnd.ts';
 
@@ -51,6 +51,16 @@ export class PeerProcess {
 
   health(): Health {
     return this.#exit ? { state: 'exited', ...this.#exit } : { state: 'alive' };
+  }
+
+  /** Entries in the back-end's /proc/PID/fd (for leak checks), or null once it exited or when they cannot be read. */
+  openFds(): number | null {
+    if (this.#exit || this.child.pid === undefined) return null;
+    try {
+      return readdirSync(`/proc/${this.child.pid}/fd`).length;
+    } catch {
+      return null;
+    }
   }
 
   /**

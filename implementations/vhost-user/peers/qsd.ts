@@ -82,7 +82,7 @@ export class QsdDaemon {
       version: this.version,
       queues: 1,
       replyTimeoutMs: this.#opts.replyTimeoutMs,
-      peer: { health: () => this.health(), release: onRelease },
+      peer: { health: () => this.health(), release: onRelease, openFds: () => this.#proc.openFds() },
     });
     return this.#session;
   }

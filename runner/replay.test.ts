@@ -1,0 +1,18 @@
+// `vhostcheck replay FILE` runs a saved case to its own requirement. Against DPDK testpmd every set-up
+// fails virtio.features.dependencies-offered (HOST_ECN offered without TSO4/6); a replay that stopped at
+// the first failure would never reach what a DPDK case was saved for.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TESTPMD_PATH } from '../implementations/vhost-user/peers/dpdk.ts';
+import { replayFiles } from './replay.ts';
+
+const CASE = 'corpus/regressions/dpdk-net--vhost-user.ring.start-on-kick--b96a08e411.json';
+
+describe.skipIf(!existsSync(TESTPMD_PATH) || !existsSync(CASE))('replay against DPDK testpmd', () => {
+  it("reaches the case's own requirement past a failure every set-up shows, and reports both", async () => {
+    const run = await replayFiles([CASE], { signal: new AbortController().signal, onProgress: () => {} });
+    const byId = new Map(run.results.map((r) => [r.id, r]));
+    expect(byId.get('vhost-user.ring.start-on-kick')).toMatchObject({ verdict: 'FAIL', failure: { regressionFile: CASE } });
+    expect(byId.get('virtio.features.dependencies-offered')?.verdict).toBe('FAIL');
+  }, 30_000);
+});
