@@ -4,7 +4,7 @@
 // bytes of the buffer the front-end mapped, never touches an fd.
 import type { InflightArea, Reply } from '../spec/requests.ts';
 import { inflightAreaSize } from '../spec/vhostUser/inflight.ts';
-import type { Outcome, StepResult } from './outcome.ts';
+import { anyOf, type StepResult } from './outcome.ts';
 import type { Profile } from './profile.ts';
 
 export const INFLIGHT_REQ = {
@@ -24,14 +24,6 @@ export interface InflightHeld {
 /** A virtqueue size the device could have: 1 to its largest queue size. */
 function queueSizeValid(p: Profile, queueSize: number): boolean {
   return queueSize >= 1 && queueSize <= p.maxQueueSize;
-}
-
-/** Any answer passes; an `ok` leads to `okNext` (the front-end then holds what it was given). */
-function anyOf<S>(s: S, okNext: S, requirement: string, note: string): StepResult<S> {
-  return {
-    outcomes: (['ok', 'error', 'closed'] as const).map((kind): Outcome<S> => ({ kind, verdict: 'PASS', requirement, next: kind === 'ok' ? okNext : s, note })),
-    otherwise: { verdict: 'FAIL', requirement },
-  };
 }
 
 /**

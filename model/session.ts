@@ -11,7 +11,7 @@ import {
   VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_CONFIG, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_LOG_SHMFD, VHOST_USER_PROTOCOL_F_MQ,
   VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, VHOST_USER_PROTOCOL_F_RESET_DEVICE, VHOST_USER_PROTOCOL_F_STATUS,
 } from '../spec/vhostUser/protocolFeatures.ts';
-import type { Outcome, StepResult } from './outcome.ts';
+import { anyOf, type Outcome, type StepResult } from './outcome.ts';
 import type { Profile } from './profile.ts';
 import { iotlbInvalidate, iotlbUpdate, iotlbUpdateRefusal, type IotlbEntry, lastOf, memTableValid } from './memory.ts';
 import { INFLIGHT_REQ, type InflightHeld, setInflightRequirement, stepGetInflightFd, stepSetInflightFd } from './inflight.ts';
@@ -105,10 +105,7 @@ function ok<S>(next: S, requirement: string, note: string, check?: (r: Reply) =>
 function badIndex(s: SessionModel, p: Profile, index: number): StepResult<SessionModel> {
   if (!vringIndexPlausible(p, index)) return mustRefuse(s, p, SESSION_REQ.vringIndex, `vring index ${index} ≥ ${p.vringLimit}`);
   const note = `vring index ${index}: not driven, but within the ${p.vringLimit} queues the back-end reports`;
-  return {
-    outcomes: (['ok', 'error', 'closed'] as const).map((kind) => ({ kind, verdict: 'PASS' as const, requirement: SESSION_REQ.vringIndex, next: s, note })),
-    otherwise: { verdict: 'FAIL', requirement: SESSION_REQ.vringIndex },
-  };
+  return anyOf(s, s, SESSION_REQ.vringIndex, note);
 }
 
 /** A request the device must refuse: error or a closed connection pass; `ok` is FAIL when errors are visible. */
@@ -319,8 +316,7 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       if (req.offset + req.size > LOG_AREA_MAX) {
         // The adapter then shares one page (spec/requests.ts): mapping past the end of a file is the back-end's
         // call (refused, or mapped and never touched); touching it would show up as a crash.
-        const note = 'log area larger than the memfd behind it';
-        return { outcomes: (['ok', 'error', 'closed'] as const).map((kind) => ({ kind, verdict: 'PASS' as const, requirement: R.logBaseOverflow, next: s, note })), otherwise: { verdict: 'FAIL', requirement: R.logBaseOverflow } };
+        return anyOf(s, s, R.logBaseOverflow, 'log area larger than the memfd behind it');
       }
       return accept({ ...s, log: { size: req.size } }, s, R.logBase, 'log area set');
     case 'getInflightFd': {
@@ -358,11 +354,7 @@ function stepRemMemReg(s: SessionModel, region: MemRegionDesc): StepResult<Sessi
   const table = s.memTable ?? [];
   const i = table.findIndex((m) => sameRegion(m, region));
   if (i >= 0) return accept({ ...s, memTable: table.filter((_, j) => j !== i) }, s, SESSION_REQ.remMemReg, 'region removed');
-  const note = 'no such region: the doc does not say how to answer';
-  return {
-    outcomes: (['ok', 'error', 'closed'] as const).map((kind) => ({ kind, verdict: 'PASS' as const, requirement: SESSION_REQ.remMemReg, next: s, note })),
-    otherwise: { verdict: 'FAIL', requirement: SESSION_REQ.remMemReg },
-  };
+  return anyOf(s, s, SESSION_REQ.remMemReg, 'no such region: the doc does not say how to answer');
 }
 
 function informational(s: SessionModel, requirement: string): StepResult<SessionModel> {
@@ -400,7 +392,7 @@ function stepSetConfig(s: SessionModel, p: Profile, offset: number, size: number
   const within = size > 0 && size <= VHOST_USER_MAX_CONFIG_SIZE && offset + size <= p.configSize;
   if (flags !== VHOST_SET_CONFIG_TYPE_FRONTEND || !within) {
     const note = within ? 'live-migration write: the back-end may take read-only fields' : 'write outside the config space';
-    return { outcomes: (['ok', 'error', 'closed'] as const).map((kind) => ({ kind, verdict: 'PASS' as const, requirement, next: s, note })), otherwise: { verdict: 'FAIL', requirement } };
+    return anyOf(s, s, requirement, note);
   }
   const writable = writableConfigFields(p.deviceType, s.acked ?? 0n);
   const onlyWritable = writable.some((f) => offset >= f.offset && offset + size <= f.offset + f.size);

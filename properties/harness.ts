@@ -896,8 +896,7 @@ export class Harness {
       // Nothing used: drain a stray signal so it is not taken for the next batch's notification. But an
       // asynchronous device may have used buffers since the used ring was read: a signal found while
       // they wait to be collected may be theirs, and counts for the batch that collects them.
-      const ahead = sn.qs.driver.hasNewUsed;
-      if ((await this.target.waitCall(sn.q, 0)) && ahead) this.carriedCalls.add(sn.q);
+      await this.consumeCall(sn, 0);
       return;
     }
     const eventIdx = hasFeature(this.acked, VIRTIO_RING_F_EVENT_IDX);
@@ -913,12 +912,20 @@ export class Harness {
     const carried = this.carriedCalls.delete(sn.q) && rule.kind === 'must';
     const earlier = this.calledWhileCollecting.has(sn.q) || carried;
     const window = earlier || this.opts.settleMs === 0 ? 0 : rule.kind === 'must' ? NOTIFY_WAIT_MS : rule.kind === 'should-not' ? SUPPRESSED_WAIT_MS : 0;
-    // One eventfd read consumes every signal so far: if the device had already used more buffers when it
-    // was read, the signal consumed may be their notification too (carried to the batch that collects them).
+    const signalled = await this.consumeCall(sn, window);
+    for (const o of checkNotification(rule, signalled || earlier, sn.vr.call)) this.record(o);
+  }
+
+  /**
+   * Waits up to `window` for a call and consumes it. One eventfd read consumes every signal so far: if the
+   * device had already used more buffers when it was read, the signal may be their notification too, so it
+   * is carried to the batch that collects them.
+   */
+  private async consumeCall(sn: QueueSnapshot, window: number): Promise<boolean> {
     const ahead = sn.qs.driver.hasNewUsed;
     const signalled = await this.target.waitCall(sn.q, window);
     if (signalled && ahead) this.carriedCalls.add(sn.q);
-    for (const o of checkNotification(rule, signalled || earlier, sn.vr.call)) this.record(o);
+    return signalled;
   }
 
   private ringMapped(qs: QueueState, map: ReturnType<Harness['translationMap']>): boolean {

@@ -432,7 +432,7 @@ class Session {
       case M.VHOST_USER_SET_INFLIGHT_FD:
         return p.type === 'inflight' ? this.#setInflightFd(p.value, fds) : { ack: false };
       default:
-        // A message the device has no request for (SET_CONFIG, SET_LOG_FD, ...): refused.
+        // A message the device has no request for (SET_LOG_FD, ...): refused.
         fds.forEach(closeFd);
         return { ack: false };
     }

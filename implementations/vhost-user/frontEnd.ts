@@ -20,7 +20,7 @@ import {
 import * as M from '../../spec/vhostUser/messages.ts';
 import { encodePayload, VHOST_USER_VRING_IDX_MASK, VHOST_USER_VRING_NOFD_MASK, type Payload } from '../../spec/vhostUser/payloads.ts';
 import { hasProtocolFeature } from '../../spec/vhostUser/protocolFeatures.ts';
-import { close as closeFd, EventFd, isErrnoError, sendmsg, SharedMemory, UnixSocket, type RecvResult } from '../../native/index.ts';
+import { close as closeFd, EventFd, isErrnoError, type OwnedFd, sendmsg, SharedMemory, UnixSocket, type RecvResult } from '../../native/index.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { DeviceType, GuestMemory, Health, RawFrame, Target, TargetInfo } from '../target.ts';
 
@@ -214,9 +214,7 @@ export class VhostUserTarget implements Target {
     if (!fd || fd.closed) return false;
     try {
       if (fd.read() !== null) return true;
-      const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
-      if (blocking > 0 && fd.waitSync('in', blocking)) return fd.read() !== null;
-      if (!(await fd.wait('in', timeoutMs - blocking))) return false;
+      if (!(await this.#waitReadable(fd, timeoutMs))) return false;
       return fd.read() !== null;
     } catch (e) {
       if (isErrnoError(e)) return false;
@@ -613,6 +611,13 @@ export class VhostUserTarget implements Target {
     return undefined;
   }
 
+  /** Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs, then the event loop. */
+  async #waitReadable(fd: OwnedFd, timeoutMs: number): Promise<boolean> {
+    const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
+    if (blocking > 0 && fd.waitSync('in', blocking)) return true;
+    return fd.wait('in', Math.max(0, timeoutMs - blocking));
+  }
+
   #markClosed(): Failure {
     this.#peerClosed = true;
     return CLOSED;
@@ -639,8 +644,7 @@ export class VhostUserTarget implements Target {
       if (left <= 0) return TIMEOUT;
       let ready: boolean;
       try {
-        ready = this.#blockingWaitMs > 0 && this.#sock.waitSync('in', Math.min(this.#blockingWaitMs, left));
-        if (!ready) ready = await this.#sock.wait('in', Math.max(0, deadline - Date.now()));
+        ready = await this.#waitReadable(this.#sock, left);
       } catch (e) {
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
