@@ -8,7 +8,7 @@ import type { Target } from '../implementations/target.ts';
 import type { Profile } from '../model/profile.ts';
 import { probeTarget } from '../runner/profile.ts';
 import type { Reply, VhostRequest } from '../spec/requests.ts';
-import { VIRTIO_BLK_T_IN } from '../spec/virtio/blk.ts';
+import { VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../spec/virtio/blk.ts';
 import { VRING_DESC_F_WRITE } from '../spec/virtio/ring.ts';
 import { putU16, u16At } from './driver/guestAccess.ts';
 import { Harness } from './harness.ts';
@@ -305,5 +305,34 @@ describe('a polling back-end that dies after the last step', () => {
     idle.kill();
     await idle.h.finish();
     expect(bad(idle.h)).toEqual([]);
+  });
+});
+
+describe('a buffer in IOVA space the front-end invalidated (vhost-user.iotlb.invalidate-removes, bug-catalog D15)', () => {
+  const steps: Step[] = [
+    { ...SETUP, platform: true },
+    { t: 'unmapIotlb', region: 'all-but-rings' },
+    { t: 'blk', queue: 0, type: VIRTIO_BLK_T_OUT, sector: 0n, data: new Uint8Array(512).fill(7), readLen: 0, layout: { cuts: [], indirect: false, crossRegion: false, atRegionEnd: true } },
+    { t: 'kick', queue: 0 },
+  ];
+
+  it('is judged against the invalidate requirement and passes when the device refuses it', async () => {
+    const h = await harness((t) => t, {}, 0);
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'vhost-user.iotlb.invalidate-removes', verdict: 'PASS' }));
+  });
+
+  it('fails it when the invalidate left a mapping that started inside the range', async () => {
+    const h = await harness((t) => t, {}, 0, 'iotlb-invalidate-start-only');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toContain('FAIL vhost-user.iotlb.invalidate-removes');
+  });
+
+  it('leaves a buffer that was never mapped to virtio.robust.addr-unmapped', async () => {
+    const h = await harness((t) => t, {}, 0);
+    for (const s of [steps[0], steps[1], { t: 'hostile', queue: 0, addr: 'unmapped', indirect: false } as const, steps[3]]) await h.exec(s);
+    expect(h.observations.filter((o) => o.requirement === 'vhost-user.iotlb.invalidate-removes')).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.robust.addr-unmapped', verdict: 'PASS' }));
   });
 });

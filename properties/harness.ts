@@ -3,8 +3,8 @@
 // CheckFailure, which is what fast-check shrinks on.
 import { crashed, type Target } from '../implementations/target.ts';
 import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
-import { type BufferShape, type ChainClass, type ChainShape, classifyChainWith, DEFECT_REQUIREMENT } from '../model/chain.ts';
-import { iotlbMap, memTableMap, translateRange } from '../model/memory.ts';
+import { type BufferShape, type ChainClass, type ChainShape, classifyChain, classifyChainWith, DEFECT_REQUIREMENT } from '../model/chain.ts';
+import { iotlbMap, lastOf, memTableMap, translateRange } from '../model/memory.ts';
 import { type NotifyRule, packedNotifyRule, splitNotifyRule } from '../model/notify.ts';
 import { describeOutcomes, judge } from '../model/outcome.ts';
 import type { Profile } from '../model/profile.ts';
@@ -66,6 +66,8 @@ const LOG_OFFSET = 0x1000n;
 const LOG_GRACE_MS = 100;
 /** Requirement a chain in memory that REM_MEM_REG took back is judged against. */
 const REM_REG_UNMAPS = 'vhost-user.mem.rem-reg-unmaps';
+/** Requirement a refused buffer is judged against when only an acknowledged IOTLB invalidate unmapped it. */
+const IOTLB_INVALIDATE_REMOVES = 'vhost-user.iotlb.invalidate-removes';
 
 /** A chain valid at one kick and refused at another: an asynchronous device may do either. */
 function mergeClasses(before: ChainClass, now: ChainClass): ChainClass {
@@ -160,6 +162,8 @@ export class Harness {
   private ghostWrites: WriteInFlight[] = [];
   private setup: SetupStep | null = null;
   private freeSlots: bigint[] = [];
+  /** IOVA ranges of acknowledged IOTLB invalidates this session (relabel refusals they caused). */
+  private invalidatedIova: { start: bigint; last: bigint }[] = [];
   private sessionOver = false;
   private postSeq = 0;
   private stepIndex = -1;
@@ -253,6 +257,12 @@ export class Harness {
     }
     const j = judge(result, reply, this.session);
     await this.checkAlive(j.requirement, reply);
+    if (req.op === 'iotlbInvalidate' && 'ok' in reply && reply.ok) {
+      const last = lastOf(req.iova, req.size);
+      this.invalidatedIova.push({ start: req.iova, last: last ?? (1n << 64n) - 1n });
+    }
+    // A reset empties the IOTLB: what is unmapped afterwards was not invalidated.
+    if (req.op === 'resetDevice' && j.next.iotlb.length === 0) this.invalidatedIova = [];
     this.session = j.next;
     this.record(
       lazyObservation(j.requirement, j.verdict, () => `${formatStep({ t: 'control', req })} → ${formatReply(reply)}: ${j.reason}`),
@@ -433,12 +443,15 @@ export class Harness {
     if (this.setup) await this.doSetup(this.setup);
   }
 
-  private async unmapIotlb(which: number | 'all' | 'span'): Promise<void> {
+  private async unmapIotlb(which: number | 'all' | 'span' | 'all-but-rings'): Promise<void> {
     if (typeof which === 'number') return this.iotlbRegion(which, 0);
     const [r0, r1] = this.target.memory.regions;
     const half = BigInt(r0.bytes.length / 2);
-    if (which === 'all') await this.control({ op: 'iotlbInvalidate', iova: r0.gpa, size: r1.gpa + BigInt(r1.bytes.length) - r0.gpa });
-    else await this.control({ op: 'iotlbInvalidate', iova: r0.gpa + half, size: 2n * half });
+    if (which === 'span') return void (await this.control({ op: 'iotlbInvalidate', iova: r0.gpa + half, size: 2n * half }));
+    await this.control({ op: 'iotlbInvalidate', iova: r0.gpa, size: r1.gpa + BigInt(r1.bytes.length) - r0.gpa });
+    // A driver flushing the whole domain and mapping back only the rings still in use: the rings keep
+    // running, so buffers in the other region show whether its mapping really went (bug-catalog D15).
+    if (which === 'all-but-rings') await this.control({ op: 'iotlbUpdate', iova: r0.gpa, size: DATA_START - r0.gpa, uaddr: r0.uaddr, perm: 3 });
   }
 
   private async iotlbRegion(i: number, perm: number): Promise<void> {
@@ -494,7 +507,17 @@ export class Harness {
     const cls = classifyChainWith(shape, this.translationMap(), this.translationMap(true));
     // A buffer in guest memory the front-end took back with REM_MEM_REG: the device must no longer reach it.
     if (!cls.valid && cls.requirement === DEFECT_REQUIREMENT.unmapped && this.inRemovedRegion(shape)) return { ...cls, requirement: REM_REG_UNMAPS };
+    // IOVA the front-end invalidated: a device still reaching it kept a stale mapping (bug-catalog D15).
+    if (!cls.valid && cls.requirement === DEFECT_REQUIREMENT.unmapped && this.onlyInvalidated(shape)) return { ...cls, requirement: IOTLB_INVALIDATE_REMOVES };
     return cls;
+  }
+
+  /** Every unmapped byte of the chain lies in a range an acknowledged IOTLB invalidate removed. */
+  private onlyInvalidated(shape: ChainShape): boolean {
+    if (this.invalidatedIova.length === 0 || !hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) return false;
+    // Current mappings first, so a permission refusal inside a mapping stays what it is.
+    const widened = [...this.translationMap(true), ...this.invalidatedIova.map((r) => ({ ...r, to: 0n, perm: 3 }))];
+    return classifyChain(shape, widened).valid;
   }
 
   private inRemovedRegion(shape: ChainShape): boolean {

@@ -69,7 +69,7 @@ export type Step =
   /** A hand-made frame on its own session (socket targets), judged by properties/raw. */
   | { readonly t: 'raw'; readonly frame: RawCase }
   /** Invalidate one region's mapping, both in one message ('all'), or a range straddling both ('span'): overlap at either end (D15). */
-  | { readonly t: 'unmapIotlb'; readonly region: number | 'all' | 'span' }
+  | { readonly t: 'unmapIotlb'; readonly region: number | 'all' | 'span' | 'all-but-rings' }
   | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number }
   /** REM_MEM_REG (add false) or ADD_MEM_REG (add true) of one guest memory region, as it was announced at set-up. */
   | { readonly t: 'memSlot'; readonly region: number; readonly add: boolean };

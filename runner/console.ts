@@ -1,7 +1,7 @@
 // Console output of a run (DESIGN.md "runner/ and reports/"): a live status
 // line on a terminal, plain periodic lines in CI logs (where `\r` redraws turn
 // into thousands of lines), each failure spelled out so it can be acted on
-// without opening a report, and the final line `N passed, N failed, N skipped`
+// without opening a report, and the final line `N passed, N failed, N skipped[, N known deviations]`
 // that scripts and humans look for.
 import type { Progress } from './engine.ts';
 import type { RequirementResult, RunResult, RunSummary } from './results.ts';
@@ -110,7 +110,8 @@ export function renderProblems(run: RunResult, lookup: RequirementLookup): strin
 }
 
 export function finalLine(summary: RunSummary): string {
-  return `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`;
+  const line = `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`;
+  return summary.known > 0 ? `${line}, ${plural(summary.known, 'known deviation')}` : line;
 }
 
 function plural(n: number, word: string): string {

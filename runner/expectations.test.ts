@@ -34,9 +34,10 @@ describe('applyExpectations', () => {
     expect(byId(run, 'virtio.status.needs-reset-set')).toMatchObject({ verdict: 'NON_STRICT', unexpected: false });
     expect(byId(run, 'virtio.features.informational')).toMatchObject({ verdict: 'INFORMATIONAL', unexpected: false });
     // FAIL, CRASH, TIMEOUT and ERROR remain; still reported by verdict.
-    expect(run.summary).toMatchObject({ passed: 1, failed: 4, skipped: 2, unexpected: 4 });
+    expect(run.summary).toMatchObject({ passed: 1, failed: 4, skipped: 2, unexpected: 4, known: 2 });
     expect(run.summary.byVerdict).toMatchObject({ NON_STRICT: 1, INFORMATIONAL: 1 });
-    expect(finalLine(run.summary)).toBe('1 passed, 4 failed, 2 skipped');
+    // Expected deviations pass the gate but stay on the final line.
+    expect(finalLine(run.summary)).toBe('1 passed, 4 failed, 2 skipped, 2 known deviations');
   });
 
   it('an expected FAIL this run did not reach (SKIP) is not unexpected; any verdict it did get must match', () => {
@@ -59,7 +60,7 @@ describe('applyExpectations', () => {
     // The extra unexpected result is a failure in the final line and the gate.
     expect(lax.summary).toMatchObject({ passed: 1, failed: 4, skipped: 2, unexpected: 4 });
     expect(strict.summary).toMatchObject({ passed: 1, failed: 5, skipped: 2, unexpected: 5 });
-    expect(finalLine(strict.summary)).toBe('1 passed, 5 failed, 2 skipped');
+    expect(finalLine(strict.summary)).toBe('1 passed, 5 failed, 2 skipped, 1 known deviation');
     // A documented SHOULD deviation is still expected under --strict.
     const file = parse({ target: 'simulated', expectations: { [id]: { verdict: 'NON_STRICT', reason: 'design choice' } } });
     const listed = applyExpectations({ ...RUN, strict: true }, file);
@@ -78,7 +79,7 @@ describe('applyExpectations', () => {
       const run = applyExpectations(RUN, file);
       expect(byId(run, id), verdict).toMatchObject({ verdict: 'INFORMATIONAL', expected: verdict, expectationReason: 'pinned behaviour', unexpected: true });
       expect(run.summary, verdict).toMatchObject({ passed: 1, failed: 5, skipped: 2, unexpected: 5 });
-      expect(finalLine(run.summary)).toBe('1 passed, 5 failed, 2 skipped');
+      expect(finalLine(run.summary)).toBe('1 passed, 5 failed, 2 skipped, 1 known deviation');
     }
     // An entry naming INFORMATIONAL itself documents it and keeps it expected.
     const same = parse({ target: 'simulated', expectations: { [id]: { verdict: 'INFORMATIONAL', reason: 'spec leaves it open' } } });

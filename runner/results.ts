@@ -50,6 +50,8 @@ export interface RunSummary {
   readonly failed: number;
   readonly skipped: number;
   readonly unexpected: number;
+  /** Expected deviations: NON_STRICT, INFORMATIONAL and listed FAIL/CRASH/TIMEOUT/ERROR results that do not fail the run. */
+  readonly known: number;
   readonly byVerdict: Readonly<Record<Verdict, number>>;
 }
 

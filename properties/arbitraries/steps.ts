@@ -139,6 +139,13 @@ export function notifyArb(p: Profile): fc.Arbitrary<Step> {
   return fc.record({ queue: queueArb(p), suppress: fc.boolean(), eventOffset: fc.integer({ min: 0, max: 6 }) }).map((r): Step => ({ t: 'notifyMode', ...r }));
 }
 
+/**
+ * Replaces queue 0's call notifier with an invalid fd (vhost-user.rst: the device must then not signal)
+ * or a fresh eventfd: a restore is as likely, so the notification rules still get judged against a
+ * working notifier after an invalid one was installed.
+ */
+export const callFdArb: fc.Arbitrary<Step> = fc.boolean().map((invalid): Step => ({ t: 'control', req: { op: 'setVringCall', index: 0, invalid } }));
+
 export function hostileArb(p: Profile): fc.Arbitrary<Step> {
   // Only the queue the device reads requests from: net RX chains must be writable-only anyway.
   const queue = p.deviceType === 'net' ? fc.constant(NET_TX_QUEUE) : fc.integer({ min: 0, max: p.queues - 1 });
@@ -171,7 +178,7 @@ export function configArb(p: Profile): fc.Arbitrary<Step> {
 export function iotlbArb(): fc.Arbitrary<Step> {
   const region = fc.integer({ min: 0, max: 1 });
   return fc.oneof(
-    fc.oneof(region, fc.constantFrom('all' as const, 'span' as const)).map((r): Step => ({ t: 'unmapIotlb', region: r })),
+    fc.oneof(region, fc.constantFrom('all' as const, 'span' as const, 'all-but-rings' as const)).map((r): Step => ({ t: 'unmapIotlb', region: r })),
     fc.record({ region, perm: fc.constantFrom(1, 2, 3) }).map((r): Step => ({ t: 'remapIotlb', ...r })),
     fc.record({ iova: fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }), uaddr: fc.bigInt({ min: 0n, max: 0xffff_ffffn }), size: fc.constantFrom(0n, 1n, 0xffff_ffff_ffff_ffffn) }).map(
       (r): Step => ({ t: 'control', req: { op: 'iotlbUpdate', iova: r.iova, size: r.size, uaddr: r.uaddr, perm: 3 } }),
