@@ -50,6 +50,11 @@ export function crashed(h: Health, info: TargetInfo): h is Extract<Health, { sta
   return h.code !== null && !info.processPerSession;
 }
 
+/** The back-end's last log line as a suffix for a CRASH detail ('' when it printed nothing). */
+export function lastLogNote(h: Extract<Health, { state: 'exited' }>): string {
+  return h.lastLog ? `; its last log line: ${JSON.stringify(h.lastLog)}` : '';
+}
+
 /** A raw transport frame for fuzzing: bytes plus how many fresh fds to attach. */
 export interface RawFrame {
   readonly bytes: Uint8Array;
@@ -58,7 +63,8 @@ export interface RawFrame {
 
 export type Health =
   | { readonly state: 'alive' }
-  | { readonly state: 'exited'; readonly code: number | null; readonly signal: string | null }
+  /** `lastLog`: the last line a spawned back-end printed (qsd's "vu_panic: …"), which often names the cause. */
+  | { readonly state: 'exited'; readonly code: number | null; readonly signal: string | null; readonly lastLog?: string }
   | { readonly state: 'hung' };
 
 export interface Target {

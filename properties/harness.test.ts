@@ -50,6 +50,22 @@ function lateKick(inner: Target): Target {
 }
 
 /**
+ * qsd's race: a kick handled only after later requests, whose chain makes the back-end drop the session,
+ * seen first by the control message after the kick and its probe.
+ */
+function dropsSessionAtGetVringBase(inner: Target): Target {
+  let dropped = false;
+  return {
+    info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(), waitCall: (q, ms) => inner.waitCall(q, ms),
+    send: async (req: VhostRequest): Promise<Reply> => {
+      dropped ||= req.op === 'getVringBase';
+      return dropped ? { closed: true } : inner.send(req);
+    },
+    kick: async () => {},
+  };
+}
+
+/**
  * A back-end that polls its rings instead of waiting for kicks (DPDK): a kick is noticed only when the
  * next request arrives, and the device then works through every ring, transmit first, signalling as it goes.
  */
@@ -334,5 +350,29 @@ describe('a buffer in IOVA space the front-end invalidated (vhost-user.iotlb.inv
     for (const s of [steps[0], steps[1], { t: 'hostile', queue: 0, addr: 'unmapped', indirect: false } as const, steps[3]]) await h.exec(s);
     expect(h.observations.filter((o) => o.requirement === 'vhost-user.iotlb.invalidate-removes')).toEqual([]);
     expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.robust.addr-unmapped', verdict: 'PASS' }));
+  });
+});
+
+describe('a session an asynchronous back-end drops at a control message while it holds chains', () => {
+  const stop: Step = { t: 'control', req: { op: 'getVringBase', index: 0 } };
+
+  it('is a failure to process when every chain it could see was valid, not a failure of the message', async () => {
+    const h = await harness(dropsSessionAtGetVringBase, { errorsAlwaysVisible: false }, 20);
+    for (const s of [SETUP, { t: 'kick', queue: 0 } as const, READ, stop]) await h.exec(s);
+    expect(bad(h)).toEqual(['FAIL vhost-user.ring.start-on-kick']);
+    expect(h.observations.find((o) => o.verdict === 'FAIL')!.detail).toContain('while getVringBase(index=0) was sent');
+  });
+
+  it('is a refusal when one of those chains had to be refused', async () => {
+    const h = await harness(dropsSessionAtGetVringBase, { errorsAlwaysVisible: false }, 20);
+    for (const s of [SETUP, { t: 'kick', queue: 0 } as const, { t: 'hostile', queue: 0, addr: 'unmapped', indirect: false } as const, stop]) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.robust.addr-unmapped', verdict: 'PASS', detail: 'refused by closing the session' }));
+  });
+
+  it('is still charged to the message when no chain was outstanding', async () => {
+    const h = await harness(dropsSessionAtGetVringBase, { errorsAlwaysVisible: false }, 20);
+    for (const s of [SETUP, stop]) await h.exec(s);
+    expect(bad(h)).toEqual(['FAIL vhost-user.ring.get-vring-base-stops']);
   });
 });

@@ -1,7 +1,7 @@
 // Runs steps against a target and the reference model side by side and
 // applies every oracle after every step. A failing verdict throws a
 // CheckFailure, which is what fast-check shrinks on.
-import { crashed, type Target } from '../implementations/target.ts';
+import { crashed, lastLogNote, type Target } from '../implementations/target.ts';
 import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
 import { type BufferShape, type ChainClass, type ChainShape, classifyChain, classifyChainWith, DEFECT_REQUIREMENT } from '../model/chain.ts';
 import { iotlbMap, lastOf, memTableMap, translateRange } from '../model/memory.ts';
@@ -257,6 +257,15 @@ export class Harness {
     }
     const j = judge(result, reply, this.session);
     await this.checkAlive(j.requirement, reply);
+    // An asynchronous device may still be working through an earlier kick when this message arrives
+    // (qsd handles kicks and messages in one loop, in either order): a session it drops now may be its
+    // answer to a chain it found then, not to this message, and is judged as such.
+    const seen = 'closed' in reply && j.verdict !== 'PASS' ? this.chainsSeenEarly() : [];
+    if (seen.length > 0) {
+      this.sessionOver = true;
+      this.judgeSessionDrop(seen, `while ${formatStep({ t: 'control', req })} was sent`);
+      return reply;
+    }
     if (req.op === 'iotlbInvalidate' && 'ok' in reply && reply.ok) {
       const last = lastOf(req.iova, req.size);
       this.invalidatedIova.push({ start: req.iova, last: last ?? (1n << 64n) - 1n });
@@ -326,7 +335,7 @@ export class Harness {
       await new Promise((r) => setTimeout(r, 20));
       h = await this.target.health();
     }
-    if (crashed(h, this.target.info)) this.record({ requirement, verdict: 'CRASH', detail: `target exited (code ${h.code}, signal ${h.signal})` });
+    if (crashed(h, this.target.info)) this.record({ requirement, verdict: 'CRASH', detail: `target exited (code ${h.code}, signal ${h.signal})${lastLogNote(h)}` });
     if (h.state === 'exited' && reply && !('closed' in reply) && !crashed(h, this.target.info)) this.sessionOver = true;
     if (h.state === 'hung' || (reply && 'timeout' in reply)) this.record({ requirement, verdict: 'TIMEOUT', detail: 'target stopped answering' });
   }
@@ -855,12 +864,22 @@ export class Harness {
     if (!('closed' in probe)) return;
     await this.checkAlive(SURVIVES, probe);
     this.sessionOver = true;
+    this.judgeSessionDrop(pending, 'after a kick');
+  }
+
+  /** A refusal of a chain the device had to refuse, but a failure to process when every chain it could see was valid. */
+  private judgeSessionDrop(pending: readonly Pending[], when: string): void {
     const refusable = pending.filter((p) => !p.cls.valid || p.cls.mayRefuse);
     if (refusable.length > 0) {
       for (const p of refusable) this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'refused by closing the session'));
     } else {
-      this.record(fail(RING_ACTIVE, `the back-end closed the session after a kick although every chain it could see (${pending.length}) was valid`));
+      this.record(fail(RING_ACTIVE, `the back-end closed the session ${when} although every chain it could see (${pending.length}) was valid`));
     }
+  }
+
+  /** Outstanding chains an asynchronous device may have found on an active ring by now. */
+  private chainsSeenEarly(): Pending[] {
+    return [...this.queues.values()].flatMap((qs) => [...qs.outstanding.values()].filter((p) => p.mayRunEarly));
   }
 
   private judgeQueue(sn: QueueSnapshot, used: readonly (UsedElem | PackedUsedElem)[], kicked: boolean): void {

@@ -25,6 +25,11 @@ export interface TargetFactory {
 
 /** A socket back-end answers within this; anything slower is a TIMEOUT, not a pass. */
 const SOCKET_SETTLE_MS = 300;
+/**
+ * The served simulated device runs on this process's event loop and finishes a kick in the first turn
+ * after it is signalled: it needs no room for another process's scheduling, only for the loop's own delay.
+ */
+const SERVED_SETTLE_MS = 50;
 
 function socketDeviceType(): DeviceType {
   const t = process.env.VHOSTCHECK_DEVICE_TYPE;
@@ -84,7 +89,7 @@ function servedSimulatedFactory(spec: TargetSpec, deviceType: 'blk' | 'net' | 'f
   let server: { dir: string; socketPath: string; stop: AbortController; done: Promise<void> } | undefined;
   return {
     spec,
-    settleMs: SOCKET_SETTLE_MS,
+    settleMs: SERVED_SETTLE_MS,
     open: async () => {
       if (!server) {
         const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-serve-'));

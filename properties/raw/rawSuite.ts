@@ -5,7 +5,7 @@
 // status and whether a new session still answers GET_FEATURES
 // (vhost-user.robust.survives). Same seed, same frames, same order.
 import fc from 'fast-check';
-import { crashed, type Health, type Target, type TargetInfo } from '../../implementations/target.ts';
+import { crashed, type Health, lastLogNote, type Target, type TargetInfo } from '../../implementations/target.ts';
 import type { Reply } from '../../spec/requests.ts';
 import type { Verdict } from '../../spec/verdicts.ts';
 import { bit, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
@@ -45,7 +45,7 @@ function died(h: Health, processPerSession = false): h is Extract<Health, { stat
   return crashed(h, { processPerSession } as TargetInfo);
 }
 
-const exitText = (h: Extract<Health, { state: 'exited' }>) => (h.signal ? `killed by ${h.signal}` : `exited with code ${h.code}`);
+const exitText = (h: Extract<Health, { state: 'exited' }>) => `${h.signal ? `killed by ${h.signal}` : `exited with code ${h.code}`}${lastLogNote(h)}`;
 
 /**
  * Judges one hostile frame from the reply sendRaw gave and the back-end's

@@ -77,7 +77,7 @@ export const SUITES: readonly Suite[] = [
     deviceTypes: ['blk', 'net'],
     maxSteps: 30,
     scenario: (p) => fc.oneof(
-      scenario(setupArb({}), [w(trafficArb(p), 3), w(kickArb(p), 2), w(notifyArb(p), 2), w(callFdArb, 1)], 30),
+      scenario(setupArb({}), [w(trafficArb(p), 3), w(kickArb(p), 2), w(notifyArb(p), 2), w(callFdArb, 2)], 30),
       scenario(setupArb({ packed: true }), [w(trafficArb(p), 3), w(kickArb(p), 2), w(notifyArb(p), 2)], 30),
     ),
   },

@@ -181,6 +181,6 @@ describe.skipIf(!haveTestpmd)('dpdk-testpmd vhost PMD (vhost-user-net)', () => {
     await t.close();
     expect(childPids()).toEqual(before);
     expect(existsSync(sock)).toBe(false);
-    expect(await t.health()).toEqual({ state: 'exited', code: 0, signal: null });
+    expect(await t.health()).toMatchObject({ state: 'exited', code: 0, signal: null });
   });
 });

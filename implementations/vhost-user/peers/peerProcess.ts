@@ -50,7 +50,9 @@ export class PeerProcess {
   }
 
   health(): Health {
-    return this.#exit ? { state: 'exited', ...this.#exit } : { state: 'alive' };
+    if (!this.#exit) return { state: 'alive' };
+    const lastLog = lastLine(this.log.text);
+    return { state: 'exited', ...this.#exit, ...(lastLog && { lastLog }) };
   }
 
   /** Entries in the back-end's /proc/PID/fd (for leak checks), or null once it exited or when they cannot be read. */
@@ -109,4 +111,13 @@ export async function sessionOwningDaemon(daemon: { open(onRelease: () => Promis
     await daemon.stop();
     throw e;
   }
+}
+
+const LAST_LINE_LIMIT = 200;
+
+/** The last non-empty line of a log, cut to a length a one-line detail can carry. */
+export function lastLine(text: string): string | undefined {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const last = lines[lines.length - 1];
+  return last === undefined ? undefined : last.slice(0, LAST_LINE_LIMIT);
 }

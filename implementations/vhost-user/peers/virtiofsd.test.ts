@@ -48,7 +48,7 @@ describe.skipIf(!haveVirtiofsd)('virtiofsd vhost-user-fs', () => {
     expect(t.info.version).toMatch(/^\d+\.\d+/);
     await t.close();
     // The process leaves on its own once the front-end hangs up.
-    expect(await t.health()).toEqual({ state: 'exited', code: 0, signal: null });
+    expect(await t.health()).toMatchObject({ state: 'exited', code: 0, signal: null });
   });
 
   it('each session is a fresh process: a second open() serves GET_FEATURES after the first session ended', async () => {
