@@ -25,6 +25,13 @@ describe('session model', () => {
     expect(apply(s, { op: 'getFeatures' }, { ok: true, value: 1n }).verdict).toBe('FAIL');
   });
 
+  it('SET_LOG_FD is optional: taken or refused passes, a dropped session fails vhost-user.log.set-log-fd', () => {
+    const s = initialSession(profile);
+    expect(apply(s, { op: 'setLogFd' }, OK)).toMatchObject({ verdict: 'PASS', requirement: 'vhost-user.log.set-log-fd' });
+    expect(apply(s, { op: 'setLogFd' }, ERR)).toMatchObject({ verdict: 'PASS', requirement: 'vhost-user.log.set-log-fd' });
+    expect(apply(s, { op: 'setLogFd' }, { closed: true })).toMatchObject({ verdict: 'FAIL', requirement: 'vhost-user.log.set-log-fd' });
+  });
+
   it('unoffered features: refusal passes, acceptance fails when errors are visible', () => {
     const s = initialSession(profile);
     expect(apply(s, { op: 'setFeatures', features: bit(50) }, ERR).verdict).toBe('PASS');

@@ -85,6 +85,7 @@ const SESSION_REQ = {
   addMemReg: 'vhost-user.mem.add-reg-maps',
   remMemReg: 'vhost-user.mem.rem-reg-unmaps',
   logBase: 'vhost-user.log.set-log-base',
+  logFd: 'vhost-user.log.set-log-fd',
   logBaseOverflow: 'vhost-user.robust.log-base-overflow',
 } as const;
 
@@ -116,6 +117,17 @@ function mustRefuse(s: SessionModel, p: Profile, requirement: string, note: stri
   ];
   if (!p.errorsAlwaysVisible) outcomes.push({ kind: 'ok', verdict: 'PASS', requirement, next: s, note: 'refusal not visible without REPLY_ACK' });
   return { outcomes, otherwise: { verdict: 'FAIL', requirement } };
+}
+
+/** An optional message the back-end may take or refuse, but must answer and survive. */
+function takeOrRefuse(s: SessionModel, requirement: string, note: string): StepResult<SessionModel> {
+  return {
+    outcomes: [
+      { kind: 'ok', verdict: 'PASS', requirement, next: s, note: `${note} taken` },
+      { kind: 'error', verdict: 'PASS', requirement, next: s, note: `${note} refused` },
+    ],
+    otherwise: { verdict: 'FAIL', requirement },
+  };
 }
 
 /** A request the device should accept; an error is tolerated but informational. */
@@ -319,6 +331,8 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
         return anyOf(s, s, R.logBaseOverflow, 'log area larger than the memfd behind it');
       }
       return accept({ ...s, log: { size: req.size } }, s, R.logBase, 'log area set');
+    case 'setLogFd':
+      return takeOrRefuse(s, R.logFd, 'optional log notifier');
     case 'getInflightFd': {
       const packed = s.acked !== null && hasFeature(s.acked, VIRTIO_F_RING_PACKED);
       return stepGetInflightFd(s, p, s.inflight, req.numQueues, req.queueSize, packed, (inflight) => ({ ...s, inflight }));

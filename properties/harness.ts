@@ -383,7 +383,11 @@ export class Harness {
       await this.control({ op: 'setMemTable', regions: mem.regions.map((_, i) => this.regionDesc(i)) });
     }
     const logging = s.log === true && hasFeature(this.acked, VHOST_F_LOG_ALL) && hasFeature(protocol, VHOST_USER_PROTOCOL_F_LOG_SHMFD) && this.target.dirtyLog !== undefined;
-    if (logging) await this.control({ op: 'setLogBase', size: LOG_SIZE, offset: LOG_OFFSET });
+    if (logging) {
+      await this.control({ op: 'setLogBase', size: LOG_SIZE, offset: LOG_OFFSET });
+      // As a migrating front-end may: an eventfd for "the log has been modified" (vhost-user.rst "Migration").
+      await this.control({ op: 'setLogFd' });
+    }
     if (hasFeature(this.acked, VIRTIO_F_ACCESS_PLATFORM)) {
       for (let i = 0; i < mem.regions.length; i++) await this.iotlbRegion(i, 3);
     }

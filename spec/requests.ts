@@ -55,6 +55,8 @@ export type VhostRequest =
    * wrapping 64 bits) is sent as is, with a small area behind it.
    */
   | { readonly op: 'setLogBase'; readonly size: bigint; readonly offset: bigint }
+  /** VHOST_USER_SET_LOG_FD: a fresh eventfd in the ancillary data, no payload. */
+  | { readonly op: 'setLogFd' }
   /**
    * VHOST_USER_GET_INFLIGHT_FD: the back-end allocates the tracking buffer and returns it as an fd;
    * the adapter maps it and answers with an InflightArea, keeping the buffer for setInflightFd.

@@ -210,6 +210,9 @@ export class Backend {
         return this.space.removeRegion(req.region) ? OK : EINVAL;
       case 'setLogBase':
         return this.log.attach(this.logArea(req.size, req.offset), req.size, req.offset) ? OK : EINVAL;
+      case 'setLogFd':
+        // An optional notifier (vhost-user.rst "Migration"): taken; the device has no log changes to announce.
+        return OK;
       case 'getInflightFd':
         return this.inflight.get(req.numQueues, req.queueSize, hasFeature(this.acked, VIRTIO_F_RING_PACKED));
       case 'setInflightFd':

@@ -141,6 +141,8 @@ class Session {
   /** The log mapping of the SET_LOG_BASE being handled, then of the last one the device accepted. */
   #logPending: SharedMemory | undefined;
   #log: SharedMemory | undefined;
+  /** The eventfd of the last SET_LOG_FD; the device never signals it (it logs no changes to report). */
+  #logFd: number | undefined;
   /** The memfd the device allocated while a GET_INFLIGHT_FD is handled, then the last one handed out (kept, as libvhost-user keeps it). */
   #inflightPending: SharedMemory | undefined;
   #inflightGiven: SharedMemory | undefined;
@@ -201,6 +203,8 @@ class Session {
     this.#mapping = undefined;
     this.#log?.close();
     this.#log = undefined;
+    if (this.#logFd !== undefined) closeFd(this.#logFd);
+    this.#logFd = undefined;
     for (const m of [this.#inflightPending, this.#inflightGiven, this.#inflightReceived?.shm, this.#inflightTaken]) m?.close();
     this.#inflightPending = this.#inflightGiven = this.#inflightReceived = this.#inflightTaken = undefined;
     this.#memory.current = { regions: [], backing: Buffer.alloc(0), guards: [] };
@@ -426,6 +430,20 @@ class Session {
       }
       case M.VHOST_USER_SET_LOG_BASE:
         return p.type === 'log' ? this.#setLogBase(p.value.mmap_size, p.value.mmap_offset, fds) : { ack: false };
+      case M.VHOST_USER_SET_LOG_FD: {
+        // "VHOST_USER_SET_LOG_FD": one fd, which replaces the previous one; without it there is nothing to take.
+        const [fd, ...surplus] = fds;
+        surplus.forEach(closeFd);
+        if (fd === undefined) return { ack: false };
+        const r = await ack({ op: 'setLogFd' });
+        if (!('ack' in r) || !r.ack) {
+          closeFd(fd);
+          return r;
+        }
+        if (this.#logFd !== undefined) closeFd(this.#logFd);
+        this.#logFd = fd;
+        return r;
+      }
       case M.VHOST_USER_GET_INFLIGHT_FD:
         fds.forEach(closeFd);
         return p.type === 'inflight' ? this.#getInflightFd(p.value.num_queues, p.value.queue_size) : { ack: false };

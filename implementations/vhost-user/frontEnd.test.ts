@@ -178,6 +178,22 @@ describe('VhostUserTarget wire format', () => {
     [...k.fds, ...c.fds].forEach(closeFd);
   });
 
+  it('SET_LOG_FD: no payload and one fresh eventfd, which replaces the previous one', async () => {
+    await t.send({ op: 'setLogFd' });
+    const a = await backEnd.next();
+    expect(a).toMatchObject({ request: M.VHOST_USER_SET_LOG_FD, flags: VHOST_USER_VERSION });
+    expect(a.payload.length).toBe(0);
+    expect(a.fds.length).toBe(1);
+    await t.send({ op: 'setLogFd' });
+    const b = await backEnd.next();
+    expect(b.fds.length).toBe(1);
+    // The back-end's duplicates are distinct eventfds: a write on the first is not seen on the second.
+    eventfdWrite(a.fds[0], 1n);
+    expect(eventfdRead(b.fds[0])).toBeNull();
+    expect(eventfdRead(a.fds[0])).toBe(1n);
+    [...a.fds, ...b.fds].forEach(closeFd);
+  });
+
   it('resetDevice is RESET_OWNER unless RESET_DEVICE was negotiated; IOTLB and GET_CONFIG payloads', async () => {
     await t.send({ op: 'resetDevice' });
     expect((await backEnd.next()).request).toBe(M.VHOST_USER_RESET_OWNER);

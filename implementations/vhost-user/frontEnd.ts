@@ -114,6 +114,8 @@ export class VhostUserTarget implements Target {
   readonly #call = new Map<number, EventFd>();
   readonly #err = new Map<number, EventFd>();
   #log: { readonly shm: SharedMemory; readonly offset: number; readonly size: number } | undefined;
+  /** The eventfd of the last SET_LOG_FD (the back-end holds its own duplicate). */
+  #logFd: EventFd | undefined;
   /** The inflight buffer of the last answered GET_INFLIGHT_FD: its fd's mapping and the description's size and offset. */
   #inflight: { readonly shm: SharedMemory; readonly offset: bigint; readonly size: bigint } | undefined;
   /** While a GET_INFLIGHT_FD waits for its reply, the fds #recv takes; otherwise undefined and #recv closes them. */
@@ -241,6 +243,8 @@ export class VhostUserTarget implements Target {
     this.#shm.close();
     this.#log?.shm.close();
     this.#log = undefined;
+    this.#logFd?.close();
+    this.#logFd = undefined;
     this.#inflight?.shm.close();
     this.#inflight = undefined;
     await this.#lock.catch(() => undefined);
@@ -350,6 +354,15 @@ export class VhostUserTarget implements Target {
         return this.#set(M.VHOST_USER_REM_MEM_REG, { type: 'singleMemoryRegion', value: { padding: 0n, ...this.#regionEntry(req.region, 0) } });
       case 'setLogBase':
         return this.#setLogBase(req.size, req.offset);
+      case 'setLogFd': {
+        // "VHOST_USER_SET_LOG_FD": no payload, the eventfd as ancillary data; "an optional message ... used
+        // to inform the front-end that the log has been modified" (Migration).
+        const fd = EventFd.create();
+        const r = await this.#set(M.VHOST_USER_SET_LOG_FD, { type: 'none' }, [fd.fd]);
+        this.#logFd?.close();
+        this.#logFd = fd;
+        return r;
+      }
       case 'getInflightFd':
         return this.#getInflightFd(req.numQueues, req.queueSize);
       case 'setInflightFd':

@@ -102,7 +102,7 @@ export const SUITES: readonly Suite[] = [
   {
     name: 'dirty-log',
     description: 'live-migration logging: every page the device writes through descriptors, and every used-ring write, marked in the shared log',
-    requirements: ['vhost-user.log.set-log-base', 'vhost-user.log.mark-dirty', 'vhost-user.log.used-ring', 'virtio.robust.write-bound', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
+    requirements: ['vhost-user.log.set-log-base', 'vhost-user.log.set-log-fd', 'vhost-user.log.mark-dirty', 'vhost-user.log.used-ring', 'virtio.robust.write-bound', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
     needs: [VHOST_F_LOG_ALL],
     needsProtocol: [VHOST_USER_PROTOCOL_F_LOG_SHMFD],

@@ -162,6 +162,8 @@ export const VHOST_USER_REQUIREMENTS: readonly Requirement[] = [
     'SET_INFLIGHT_FD hands the tracking buffer (one fd) back; the back-end maps it and resubmits entries marked inflight.', [P('INFLIGHT_SHMFD')]),
   r('vhost-user.log.set-log-base', 'Migration; Front-end message types: VHOST_USER_SET_LOG_BASE (id 6)', 'MUST', 'backend',
     'With LOG_SHMFD, SET_LOG_BASE carries the log fd with mmap size and offset in the payload, and is answered with a reply.', [P('LOG_SHMFD')]),
+  r('vhost-user.log.set-log-fd', 'Migration; Front-end message types: VHOST_USER_SET_LOG_FD (id 7)', 'MUST', 'backend',
+    'SET_LOG_FD (no payload, one eventfd, an optional notifier) is taken or refused, with REPLY_ACK answered accordingly; the session goes on.'),
   r('vhost-user.log.mark-dirty', 'Migration', 'SHOULD', 'backend',
     'With VHOST_F_LOG_ALL, every guest page the back-end writes through descriptors is marked in the log: bit (addr/0x1000) set atomically.', ['VHOST_F_LOG_ALL']),
   r('vhost-user.log.used-ring', 'Migration', 'SHOULD', 'backend',
