@@ -52,8 +52,13 @@ export function iotlbUpdate(tlb: readonly IotlbEntry[], iova: bigint, size: bigi
  * Invalidates [iova, iova+size-1]: every entry overlapping it, at either end (bug-catalog D15), is
  * gone inside the range; what an overlapping entry had outside the range survives only as "maybe".
  */
+/** The last IOVA an invalidate of [iova, iova+size) reaches: a size 0 or a range past 2^64 runs to the end of the space. */
+export function invalidateLast(iova: bigint, size: bigint): bigint {
+  return lastOf(iova, size) ?? U64_MAX;
+}
+
 export function iotlbInvalidate(tlb: readonly IotlbEntry[], iova: bigint, size: bigint): IotlbEntry[] {
-  const last = lastOf(iova, size) ?? U64_MAX;
+  const last = invalidateLast(iova, size);
   return tlb.flatMap((e) => {
     if (e.last < iova || e.iova > last) return [e];
     const rest: IotlbEntry[] = [];

@@ -22,10 +22,13 @@ export interface StepResult<S> {
   readonly otherwise: { readonly verdict: Verdict; readonly requirement: string };
 }
 
-/** The doc leaves the answer open: ok, an error or a closed connection all pass; an `ok` leads to `okNext`. */
-export function anyOf<S>(s: S, okNext: S, requirement: string, note: string): StepResult<S> {
+/**
+ * The doc leaves the answer open: each of `kinds` (by default ok, an error or a closed connection) passes,
+ * anything else fails; an `ok` leads to `okNext`.
+ */
+export function anyOf<S>(s: S, okNext: S, requirement: string, note: string, kinds: readonly ('ok' | 'error' | 'closed')[] = ['ok', 'error', 'closed']): StepResult<S> {
   return {
-    outcomes: (['ok', 'error', 'closed'] as const).map((kind): Outcome<S> => ({ kind, verdict: 'PASS', requirement, next: kind === 'ok' ? okNext : s, note })),
+    outcomes: kinds.map((kind): Outcome<S> => ({ kind, verdict: 'PASS', requirement, next: kind === 'ok' ? okNext : s, note })),
     otherwise: { verdict: 'FAIL', requirement },
   };
 }

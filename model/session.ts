@@ -119,17 +119,6 @@ function mustRefuse(s: SessionModel, p: Profile, requirement: string, note: stri
   return { outcomes, otherwise: { verdict: 'FAIL', requirement } };
 }
 
-/** An optional message the back-end may take or refuse, but must answer and survive. */
-function takeOrRefuse(s: SessionModel, requirement: string, note: string): StepResult<SessionModel> {
-  return {
-    outcomes: [
-      { kind: 'ok', verdict: 'PASS', requirement, next: s, note: `${note} taken` },
-      { kind: 'error', verdict: 'PASS', requirement, next: s, note: `${note} refused` },
-    ],
-    otherwise: { verdict: 'FAIL', requirement },
-  };
-}
-
 /** A request the device should accept; an error is tolerated but informational. */
 function accept(next: SessionModel, prev: SessionModel, requirement: string, note: string, check?: (r: Reply) => string | null): StepResult<SessionModel> {
   return { outcomes: [ok(next, requirement, note, check), { kind: 'error', verdict: 'FAIL', requirement, next: prev, note: 'valid request refused' }], otherwise: { verdict: 'FAIL', requirement } };
@@ -332,7 +321,8 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       }
       return accept({ ...s, log: { size: req.size } }, s, R.logBase, 'log area set');
     case 'setLogFd':
-      return takeOrRefuse(s, R.logFd, 'optional log notifier');
+      // An optional message: taken or refused, but answered, and the session goes on.
+      return anyOf(s, s, R.logFd, 'optional log notifier taken or refused', ['ok', 'error']);
     case 'getInflightFd': {
       const packed = s.acked !== null && hasFeature(s.acked, VIRTIO_F_RING_PACKED);
       return stepGetInflightFd(s, p, s.inflight, req.numQueues, req.queueSize, packed, (inflight) => ({ ...s, inflight }));

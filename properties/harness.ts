@@ -4,7 +4,7 @@
 import { crashed, lastLogNote, type Target } from '../implementations/target.ts';
 import { addWriteCandidate, applyWrite, type BlkExpectation, type Disk, expectBlk, readCandidates, type SectorCandidates, type WriteInFlight } from '../model/blk.ts';
 import { type BufferShape, type ChainClass, type ChainShape, classifyChain, classifyChainWith, DEFECT_REQUIREMENT } from '../model/chain.ts';
-import { iotlbMap, lastOf, memTableMap, translateRange } from '../model/memory.ts';
+import { invalidateLast, iotlbMap, memTableMap, translateRange } from '../model/memory.ts';
 import { type NotifyRule, packedNotifyRule, splitNotifyRule } from '../model/notify.ts';
 import { describeOutcomes, judge } from '../model/outcome.ts';
 import type { Profile } from '../model/profile.ts';
@@ -266,10 +266,7 @@ export class Harness {
       this.judgeSessionDrop(seen, `while ${formatStep({ t: 'control', req })} was sent`);
       return reply;
     }
-    if (req.op === 'iotlbInvalidate' && 'ok' in reply && reply.ok) {
-      const last = lastOf(req.iova, req.size);
-      this.invalidatedIova.push({ start: req.iova, last: last ?? (1n << 64n) - 1n });
-    }
+    if (req.op === 'iotlbInvalidate' && 'ok' in reply && reply.ok) this.invalidatedIova.push({ start: req.iova, last: invalidateLast(req.iova, req.size) });
     // A reset empties the IOTLB: what is unmapped afterwards was not invalidated.
     if (req.op === 'resetDevice' && j.next.iotlb.length === 0) this.invalidatedIova = [];
     this.session = j.next;
@@ -518,10 +515,11 @@ export class Harness {
 
   private classify(shape: ChainShape): ChainClass {
     const cls = classifyChainWith(shape, this.translationMap(), this.translationMap(true));
+    if (cls.valid || cls.requirement !== DEFECT_REQUIREMENT.unmapped) return cls;
     // A buffer in guest memory the front-end took back with REM_MEM_REG: the device must no longer reach it.
-    if (!cls.valid && cls.requirement === DEFECT_REQUIREMENT.unmapped && this.inRemovedRegion(shape)) return { ...cls, requirement: REM_REG_UNMAPS };
+    if (this.inRemovedRegion(shape)) return { ...cls, requirement: REM_REG_UNMAPS };
     // IOVA the front-end invalidated: a device still reaching it kept a stale mapping (bug-catalog D15).
-    if (!cls.valid && cls.requirement === DEFECT_REQUIREMENT.unmapped && this.onlyInvalidated(shape)) return { ...cls, requirement: IOTLB_INVALIDATE_REMOVES };
+    if (this.onlyInvalidated(shape)) return { ...cls, requirement: IOTLB_INVALIDATE_REMOVES };
     return cls;
   }
 

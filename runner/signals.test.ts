@@ -8,13 +8,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TESTPMD_PATH } from '../implementations/vhost-user/peers/dpdk.ts';
+import { peerInstalled } from '../implementations/vhost-user/peers/peerInstalled.ts';
+import { QSD_PATH } from '../implementations/vhost-user/peers/qsd.ts';
+import { VIRTIOFSD_PATH } from '../implementations/vhost-user/peers/virtiofsd.ts';
 
 const BIN = new URL('../bin/vhostcheck.js', import.meta.url).pathname;
 
 const PEERS = [
-  { peer: 'qsd-blk', binary: '/usr/bin/qemu-storage-daemon', prefix: 'vhostcheck-qsd-' },
-  { peer: 'dpdk-net', binary: '/usr/bin/dpdk-testpmd', prefix: 'vhostcheck-dpdk-' },
-  { peer: 'virtiofsd', binary: '/usr/lib/qemu/virtiofsd', prefix: 'vhostcheck-virtiofsd-' },
+  { peer: 'qsd-blk', installed: peerInstalled(QSD_PATH, 'qemu-system-common', 'Ctrl-C test against qsd'), prefix: 'vhostcheck-qsd-' },
+  { peer: 'dpdk-net', installed: peerInstalled(TESTPMD_PATH, 'dpdk-dev', 'Ctrl-C test against testpmd'), prefix: 'vhostcheck-dpdk-' },
+  { peer: 'virtiofsd', installed: peerInstalled(VIRTIOFSD_PATH, 'qemu-system-common', 'Ctrl-C test against virtiofsd'), prefix: 'vhostcheck-virtiofsd-' },
 ] as const;
 
 /** Processes whose command line names one of our temp dirs with this prefix. */
@@ -32,8 +36,8 @@ function peerProcesses(prefix: string): string[] {
 const peerTempDirs = (prefix: string) => readdirSync(tmpdir()).filter((d) => d.startsWith(prefix));
 
 describe('Ctrl-C during a run against a spawned back-end', () => {
-  for (const { peer, binary, prefix } of PEERS) {
-    it.skipIf(!existsSync(binary))(`${peer}: exits 130, writes partial reports, and leaves no back-end process or temp dir behind`, async () => {
+  for (const { peer, installed, prefix } of PEERS) {
+    it.skipIf(!installed)(`${peer}: exits 130, writes partial reports, and leaves no back-end process or temp dir behind`, async () => {
       const before = { procs: peerProcesses(prefix).length, dirs: peerTempDirs(prefix).length };
       const out = await mkdtemp(join(tmpdir(), 'vhostcheck-sigint-'));
       try {

@@ -128,6 +128,13 @@ interface Message {
   readonly fds: number[];
 }
 
+/** The one fd a message carries, or undefined; any surplus is closed unused. */
+function soleFd(fds: readonly number[]): number | undefined {
+  const [fd, ...surplus] = fds;
+  surplus.forEach(closeFd);
+  return fd;
+}
+
 /** What a handler answers: a payload to send back, an ack status, or nothing. */
 type Answer = { readonly payload: Payload; readonly fds?: readonly number[] } | { readonly ack: boolean } | { readonly hung: true };
 
@@ -432,8 +439,7 @@ class Session {
         return p.type === 'log' ? this.#setLogBase(p.value.mmap_size, p.value.mmap_offset, fds) : { ack: false };
       case M.VHOST_USER_SET_LOG_FD: {
         // "VHOST_USER_SET_LOG_FD": one fd, which replaces the previous one; without it there is nothing to take.
-        const [fd, ...surplus] = fds;
-        surplus.forEach(closeFd);
+        const fd = soleFd(fds);
         if (fd === undefined) return { ack: false };
         const r = await ack({ op: 'setLogFd' });
         if (!('ack' in r) || !r.ack) {
@@ -511,8 +517,7 @@ class Session {
    * which checks size and offset against it; the mapping is kept while the device uses the log.
    */
   async #setLogBase(size: bigint, offset: bigint, fds: number[]): Promise<Answer> {
-    const fd = fds.shift();
-    fds.forEach(closeFd);
+    const fd = soleFd(fds);
     if (fd === undefined) return { ack: false };
     try {
       const fileSize = fstatSync(fd).size;
@@ -564,8 +569,7 @@ class Session {
    * mmap_size bytes at mmap_offset; the mapping is kept while the device tracks into it.
    */
   async #setInflightFd(d: { mmap_size: bigint; mmap_offset: bigint; num_queues: number; queue_size: number }, fds: number[]): Promise<Answer> {
-    const fd = fds.shift();
-    fds.forEach(closeFd);
+    const fd = soleFd(fds);
     if (fd === undefined) return { ack: false };
     try {
       const end = d.mmap_offset + d.mmap_size;

@@ -2,10 +2,10 @@
 // vhost-user-blk export, libvhost-user inside) and the classification on
 // hand-built replies. No fake back-end: what a hostile frame does to a
 // real peer is the point.
-import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Health } from '../../implementations/target.ts';
 import { QSD_PATH } from '../../implementations/vhost-user/peers/qsd.ts';
+import { peerInstalled } from '../../implementations/vhost-user/peers/peerInstalled.ts';
 import { fdCount } from '../../native/index.ts';
 import { targetFactory } from '../../runner/targets.ts';
 import { parseTargetSpec } from '../../runner/targetSpec.ts';
@@ -74,8 +74,7 @@ describe('classify', () => {
   });
 });
 
-const haveQsd = existsSync(QSD_PATH);
-if (!haveQsd) console.info(`raw suite qsd tests skipped: ${QSD_PATH} not installed (Debian package qemu-system-common)`);
+const haveQsd = peerInstalled(QSD_PATH, 'qemu-system-common', 'raw suite qsd tests');
 
 describe.skipIf(!haveQsd)('raw suite against qemu-storage-daemon', () => {
   const factory = targetFactory(parseTargetSpec('vhost-user:spawn=qsd-blk'));

@@ -11,9 +11,9 @@ import type { Reply } from '../../../spec/requests.ts';
 import { damagedGuardOffset, gpaView } from '../../guestMemory.ts';
 import type { VhostUserTarget } from '../frontEnd.ts';
 import { DpdkTestpmd, spawnDpdkTarget, TESTPMD_PATH } from './dpdk.ts';
+import { peerInstalled } from './peerInstalled.ts';
 
-const haveTestpmd = existsSync(TESTPMD_PATH);
-if (!haveTestpmd) console.info(`dpdk tests skipped: ${TESTPMD_PATH} not installed (Debian package dpdk-dev)`);
+const haveTestpmd = peerInstalled(TESTPMD_PATH, 'dpdk-dev', 'dpdk tests');
 
 const Q = 16;
 const RX = 0;

@@ -11,10 +11,10 @@ import { VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } from '../../../spec/virtio/ring
 import { PROTOCOL_FEATURES, VHOST_USER_F_PROTOCOL_FEATURES } from '../../../spec/vhostUser/protocolFeatures.ts';
 import { damagedGuardOffset, gpaView } from '../../guestMemory.ts';
 import type { VhostUserTarget } from '../frontEnd.ts';
+import { peerInstalled } from './peerInstalled.ts';
 import { QSD_PATH, QsdDaemon, spawnQsdTarget } from './qsd.ts';
 
-const haveQsd = existsSync(QSD_PATH);
-if (!haveQsd) console.info(`qsd tests skipped: ${QSD_PATH} not installed (Debian package qemu-system-common)`);
+const haveQsd = peerInstalled(QSD_PATH, 'qemu-system-common', 'qsd tests');
 
 const Q = 16;
 const DESC = 0x0n;

@@ -7,9 +7,9 @@ import { fdCount } from '../../../native/index.ts';
 import { bit, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
 import { PROTOCOL_FEATURES, VHOST_USER_F_PROTOCOL_FEATURES } from '../../../spec/vhostUser/protocolFeatures.ts';
 import { spawnVirtiofsdTarget, VIRTIOFSD_PATH, VirtiofsdDaemon } from './virtiofsd.ts';
+import { peerInstalled } from './peerInstalled.ts';
 
-const haveVirtiofsd = existsSync(VIRTIOFSD_PATH);
-if (!haveVirtiofsd) console.info(`virtiofsd tests skipped: ${VIRTIOFSD_PATH} not installed (Debian package qemu-system-common)`);
+const haveVirtiofsd = peerInstalled(VIRTIOFSD_PATH, 'qemu-system-common', 'virtiofsd tests');
 
 const REPLY_ACK = bit(PROTOCOL_FEATURES.REPLY_ACK.bit);
 
