@@ -5,10 +5,12 @@
 //   2. time to detect and shrunk size for every mutant
 //   3. vhost-user GET_FEATURES round trips: our front-end vs a minimal C client,
 //      against a real qemu-storage-daemon; and blk 512-byte reads/s
+//   4. the kernel targets' QEMU guest (bench/guest.ts), when it is built
 import { MUTANTS } from '../implementations/simulated/mutants/index.ts';
 import { measureMutant, type MutantOutcome } from '../runner/mutants.ts';
 import { writeFileAtomic } from '../runner/atomicWrite.ts';
 import { fmtInt, installSignalCleanup, machineFacts, table } from './common.ts';
+import { guestReport, measureGuest } from './guest.ts';
 import { median } from '../runner/mutants.ts';
 import { measureModelSteps, measureOpenClose, type SuiteMeasurement } from './modelSteps.ts';
 import { measureRoundTrips } from './roundTrips.ts';
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
   out(`node ${machine.node}, ${machine.cpuModel}, nproc ${machine.nproc}, kernel ${machine.kernel}`);
 
   // 1. Model steps per second.
-  log(`[1/3] model steps against the simulated target (≥ ${MIN_SECONDS} s per suite)`);
+  log(`[1/4] model steps against the simulated target (≥ ${MIN_SECONDS} s per suite)`);
   const stepRuns: SuiteMeasurement[] = [];
   for (const device of ['blk', 'net'] as const) stepRuns.push(...(await measureModelSteps(device, { samples: 300, minSeconds: MIN_SECONDS, warmupScenarios: 20, log })));
   const byDevice = { blk: aggregate(stepRuns.filter((m) => m.device === 'simulated')), net: aggregate(stepRuns.filter((m) => m.device !== 'simulated')) };
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   out(`   budget: ${verdict(stepsOk)} — overall ${fmtInt(overall.stepsPerSecond)} steps/s; slowest suite ${[...stepRuns].sort((a, b) => a.stepsPerSecond - b.stepsPerSecond)[0]?.suite} ${fmtInt(Math.min(...stepRuns.map((m) => m.stepsPerSecond)))} steps/s`);
 
   // 2. Time to detect per mutant.
-  log(`[2/3] time to detect, ${MUTANTS.length} mutants`);
+  log(`[2/4] time to detect, ${MUTANTS.length} mutants`);
   const mutants: MutantOutcome[] = [];
   for (const m of MUTANTS) {
     const o = await measureMutant(m.name, { seed: 1, runs: 300, timeBudgetS: 30 });
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   out(`   budget: ${verdict(mutantsOk)}`);
 
   // 3. vhost-user round trips vs C, and blk reads.
-  log('[3/3] vhost-user round trips vs a minimal C client (qemu-storage-daemon)');
+  log('[3/4] vhost-user round trips vs a minimal C client (qemu-storage-daemon)');
   const rtt = await measureRoundTrips({ n: 10_000, warm: 1_000, rounds: 2, blkReadSeconds: MIN_SECONDS, log });
   out();
   out(`3. vhost-user GET_FEATURES round trips vs a minimal C client (budget: ours ≥ ${BUDGET.rttRatio * 100} % of the C rate)`);
@@ -96,6 +98,13 @@ async function main(): Promise<void> {
     else out(`   blk 512-byte reads via runSteps (vhost-user:spawn=qsd-blk): ${fmtInt(b.reads)} reads in ${(b.wallMs / 1000).toFixed(2)} s = ${fmtInt(b.readsPerSecond)} reads/s (${fmtInt(b.controlRequests)} control requests, ${fmtInt(b.kicks)} kicks)${b.failure ? `; stopped at a failure: ${b.failure}` : ''}`);
   }
 
+  // 4. The QEMU guest: boots, agent round trips, GET_FEATURES through guest:vdpa-sim-net.
+  log('[4/4] the kernel targets\' QEMU guest (3 boots, one at a time)');
+  const guest = await measureGuest({ boots: 3, minSeconds: MIN_SECONDS, log });
+  out();
+  out('4. QEMU guest for the kernel targets: boot-to-ready, agent round trips, GET_FEATURES on guest:vdpa-sim-net (no budget)');
+  for (const line of guestReport(guest)) out(line);
+
   const totalS = (performance.now() - started) / 1000;
   out();
   out(`total bench time ${totalS.toFixed(1)} s; results in bench/results.json`);
@@ -111,6 +120,7 @@ async function main(): Promise<void> {
     modelSteps: { minSecondsPerMeasurement: MIN_SECONDS, openCloseMs, sessionShareOfWall: sessionShare, suites: stepRuns, blk: byDevice.blk, net: byDevice.net, overall },
     mutants: { seed: 1, runs: 300, timeBudgetS: 30, medianSeconds: medDetect, maxSeconds: Math.max(...mutants.map((o) => o.seconds)), medianShrunkSteps: medSteps, outcomes: mutants },
     roundTrips: rtt,
+    guest: { minSecondsPerRate: MIN_SECONDS, ...guest },
   }, null, 2)}\n`);
 }
 

@@ -43,10 +43,10 @@ describe('blk disk model', () => {
     expect(firstReadMismatch(c, got)).toBe(-1);
   });
 
-  it('statuses: beyond capacity IOERR, unknown type UNSUPP, writes to a read-only disk IOERR', () => {
+  it('statuses: beyond capacity IOERR, unknown type UNSUPP or IOERR (never OK), writes to a read-only disk IOERR', () => {
     expect(expectBlk({ type: VIRTIO_BLK_T_IN, sector: CAP - 1n, data: new Uint8Array(0), readLen: 1024 }, TRAITS).statuses).toEqual([VIRTIO_BLK_S_IOERR]);
     expect(expectBlk({ type: VIRTIO_BLK_T_IN, sector: CAP - 2n, data: new Uint8Array(0), readLen: 1024 }, TRAITS)).toEqual({ statuses: [VIRTIO_BLK_S_OK], usedLen: 1025 });
-    expect(expectBlk({ type: 0x77, sector: 0n, data: new Uint8Array(0), readLen: 0 }, TRAITS).statuses).toEqual([VIRTIO_BLK_S_UNSUPP]);
+    expect(expectBlk({ type: 0x77, sector: 0n, data: new Uint8Array(0), readLen: 0 }, TRAITS).statuses).toEqual([VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_S_IOERR]);
     expect(expectBlk({ type: VIRTIO_BLK_T_OUT, sector: 0n, data: new Uint8Array(512), readLen: 0 }, { ...TRAITS, readOnly: true }).statuses).toEqual([VIRTIO_BLK_S_IOERR]);
   });
 });

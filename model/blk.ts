@@ -53,6 +53,13 @@ function inRange(sector: bigint, len: number, capacity: bigint): boolean {
   return sector * BigInt(SECTOR) + BigInt(len) <= capacity * BigInt(SECTOR);
 }
 
+/**
+ * Statuses per request (virtio 1.2 §5.2.6 "Device Operation": the status is "VIRTIO_BLK_S_OK for success,
+ * VIRTIO_BLK_S_IOERR for device or driver error or VIRTIO_BLK_S_UNSUPP for a request unsupported by device").
+ * A read or write past the capacity is a driver error; a write to a read-only disk "MUST" be IOERR
+ * (devicenormative:Device Types / Block Device / Device Operation). An unknown type is unsupported, and
+ * the text does not forbid calling it a driver error: UNSUPP or IOERR, never OK.
+ */
 export function expectBlk(req: BlkRequest, traits: DiskTraits): BlkExpectation {
   switch (req.type) {
     case VIRTIO_BLK_T_IN:
@@ -64,7 +71,7 @@ export function expectBlk(req: BlkRequest, traits: DiskTraits): BlkExpectation {
     case VIRTIO_BLK_T_GET_ID:
       return { statuses: [VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP], usedLen: null };
     default:
-      return { statuses: [VIRTIO_BLK_S_UNSUPP], usedLen: null };
+      return { statuses: [VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_S_IOERR], usedLen: null };
   }
 }
 
@@ -116,7 +123,11 @@ export function firstReadMismatch(c: readonly SectorCandidates[], data: Uint8Arr
   return -1;
 }
 
-/** The settled disk after a write completed successfully. */
+/**
+ * The settled disk after a write completed successfully. Completion order is not execution order (§5.2.6 orders
+ * no outstanding requests): a write that overlapped this one in time may have landed after it; the caller keeps
+ * such a peer as a candidate (properties/harness.ts settleWrite, ghost writes) until a later write settles the sectors.
+ */
 export function applyWrite(disk: Disk, w: WriteInFlight): Disk {
   const next = new Map(disk);
   for (let off = 0; off < w.data.length; off += SECTOR) next.set(w.sector + BigInt(off / SECTOR), w.data.slice(off, off + SECTOR));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { InflightArea, Reply, VhostRequest } from '../spec/requests.ts';
-import { bit, VIRTIO_F_VERSION_1 } from '../spec/virtio/features.ts';
+import { bit, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../spec/virtio/features.ts';
 import { inflightAreaSize } from '../spec/vhostUser/inflight.ts';
-import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, VHOST_USER_PROTOCOL_F_REPLY_ACK } from '../spec/vhostUser/protocolFeatures.ts';
+import { VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, VHOST_USER_PROTOCOL_F_REPLY_ACK, VHOST_USER_PROTOCOL_F_RESET_DEVICE } from '../spec/vhostUser/protocolFeatures.ts';
 import { inflightAreaCheck } from './inflight.ts';
 import { judge } from './outcome.ts';
 import type { Profile } from './profile.ts';
@@ -11,7 +11,7 @@ import { initialSession, type SessionModel, stepSession } from './session.ts';
 const INFLIGHT = bit(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) | bit(VHOST_USER_PROTOCOL_F_REPLY_ACK);
 const profile: Profile = {
   deviceType: 'blk', queues: 2, vringLimit: 4, maxQueueSize: 256, offeredFeatures: bit(VIRTIO_F_VERSION_1) | bit(VHOST_USER_F_PROTOCOL_FEATURES),
-  offeredProtocolFeatures: INFLIGHT, configSize: 60, config: new Uint8Array(0), blkCapacitySectors: 2048n, blkFreshDisk: true, errorsAlwaysVisible: true,
+  offeredProtocolFeatures: INFLIGHT, configSize: 60, config: new Uint8Array(0), blkCapacitySectors: 2048n, blkFreshDisk: true, transport: 'in-process',
 };
 const negotiated: SessionModel = { ...initialSession(profile), protocol: INFLIGHT };
 
@@ -60,14 +60,35 @@ describe('session model: GET_INFLIGHT_FD / SET_INFLIGHT_FD', () => {
     const held = apply(negotiated, get, area()).next;
     for (const req of [{ ...get, numQueues: 0 }, { ...get, queueSize: 0 }, { ...get, numQueues: 3 }, { ...get, queueSize: 0xffff }]) {
       for (const r of [area({ fd: false }), { ok: false, errno: 'EIO' } as Reply, { closed: true } as Reply]) expect(apply(held, req, r).verdict).toBe('PASS');
-      expect(apply(held, req, { ok: false, errno: 'EIO' }).next.inflight).toEqual({ numQueues: 1, queueSize: 8 });
+      expect(apply(held, req, { ok: false, errno: 'EIO' }).next.inflight).toEqual({ numQueues: 1, queueSize: 8, packed: false });
     }
   });
 
-  it('a repeated GET that ends the session is vhost-user.robust.no-leak-on-repeat (bug-catalog D7); a first one is get-fd', () => {
+  it('a repeated GET that ends the session is vhost-user.robust.no-leak-on-repeat (bug-catalog D7, DE_FACTO: NON_STRICT without a crash); a first one is get-fd', () => {
     const held = apply(negotiated, get, area()).next;
-    expect(apply(held, get, { closed: true })).toMatchObject({ verdict: 'FAIL', requirement: 'vhost-user.robust.no-leak-on-repeat' });
+    expect(apply(held, get, { closed: true })).toMatchObject({ verdict: 'NON_STRICT', requirement: 'vhost-user.robust.no-leak-on-repeat' });
     expect(apply(negotiated, get, { closed: true })).toMatchObject({ verdict: 'FAIL', requirement: 'vhost-user.inflight.get-fd' });
+  });
+
+  it('a repeated GET while a buffer is held is a duplicate: refusing it passes, a first valid GET must be served', () => {
+    const held = apply(negotiated, get, area()).next;
+    expect(apply(held, get, { ok: false, errno: 'EIO' })).toMatchObject({ verdict: 'PASS', next: { inflight: { numQueues: 1, queueSize: 8 } } });
+    expect(apply(negotiated, get, { ok: false, errno: 'EIO' }).verdict).toBe('FAIL');
+  });
+
+  it('a SET of a split buffer after the ring layout became packed is left open (the healthy device refuses it: issue 10)', () => {
+    const held = apply(negotiated, get, area()).next;
+    const packed = apply(held, { op: 'setFeatures', features: profile.offeredFeatures }, { ok: true }).next;
+    const repacked = { ...packed, acked: packed.acked! | (1n << 34n) };
+    const set: VhostRequest = { op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: true };
+    expect(judge(stepSession(repacked, { ...profile, offeredFeatures: profile.offeredFeatures | (1n << 34n) }, set), { ok: false, errno: 'EINVAL' }, repacked).verdict).toBe('PASS');
+    expect(apply(packed, set, { ok: false, errno: 'EINVAL' }).verdict).toBe('FAIL');
+  });
+
+  it('a SET once a ring is started is left open (QEMU sends it before starting rings)', () => {
+    const held = apply(negotiated, get, area()).next;
+    const started = { ...held, vrings: held.vrings.map((v, i) => (i === 0 ? { ...v, started: true } : v)) };
+    expect(apply(started, { op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: true }, { ok: false, errno: 'EIO' }).verdict).toBe('PASS');
   });
 
   it('SET with the held buffer must be taken; without its fd must be refused (fd-count)', () => {
@@ -75,7 +96,8 @@ describe('session model: GET_INFLIGHT_FD / SET_INFLIGHT_FD', () => {
     const set: VhostRequest = { op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: true };
     expect(apply(held, set, { ok: true })).toMatchObject({ verdict: 'PASS', requirement: 'vhost-user.inflight.set-fd' });
     expect(apply(held, set, { ok: false, errno: 'EIO' })).toMatchObject({ verdict: 'FAIL', requirement: 'vhost-user.inflight.set-fd' });
-    expect(apply(held, { ...set, withFd: false }, { ok: true })).toMatchObject({ verdict: 'FAIL', requirement: 'vhost-user.robust.fd-count' });
+    // DE_FACTO, and taking it without its fd harms nothing by itself: NON_STRICT.
+    expect(apply(held, { ...set, withFd: false }, { ok: true })).toMatchObject({ verdict: 'NON_STRICT', requirement: 'vhost-user.robust.fd-count' });
     expect(apply(held, { ...set, withFd: false }, { ok: false, errno: 'EIO' }).verdict).toBe('PASS');
   });
 
@@ -93,6 +115,34 @@ describe('session model: GET_INFLIGHT_FD / SET_INFLIGHT_FD', () => {
   it('a SET whose description is not the buffer held is left open', () => {
     const held = apply(negotiated, get, area()).next;
     expect(apply(held, { op: 'setInflightFd', numQueues: 2, queueSize: 8, withFd: true }, { ok: false, errno: 'EIO' }).verdict).toBe('PASS');
+  });
+
+  it('a buffer allocated for split rings may be refused once RING_PACKED is negotiated (regression: --runs 3000 --seed 1)', () => {
+    const packedProfile: Profile = { ...profile, offeredFeatures: profile.offeredFeatures | bit(VIRTIO_F_RING_PACKED) };
+    const heldSplit = judge(stepSession(negotiated, packedProfile, get), area(), negotiated).next;
+    const packed: SessionModel = { ...heldSplit, acked: bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_RING_PACKED) };
+    const set: VhostRequest = { op: 'setInflightFd', numQueues: 1, queueSize: 8, withFd: true };
+    expect(judge(stepSession(packed, packedProfile, set), { ok: false, errno: 'EINVAL' }, packed).verdict).toBe('PASS');
+    expect(judge(stepSession(packed, packedProfile, set), { ok: true }, packed).verdict).toBe('PASS');
+    // Same layout as at GET: still must be taken.
+    const heldPacked = judge(stepSession(packed, packedProfile, get), area({ bytes: new Uint8Array(inflightAreaSize(1, 8, true)) }), packed).next;
+    expect(judge(stepSession(heldPacked, packedProfile, set), { ok: false, errno: 'EINVAL' }, heldPacked).verdict).toBe('FAIL');
+  });
+
+  it('after a RESET_DEVICE sent before its protocol feature, the buffer may be sized for either layout (fleet regression: simulated --seed 7 --runs 5)', () => {
+    const packedProfile: Profile = { ...profile, offeredFeatures: profile.offeredFeatures | bit(VIRTIO_F_RING_PACKED), offeredProtocolFeatures: INFLIGHT | bit(VHOST_USER_PROTOCOL_F_RESET_DEVICE) };
+    let s = initialSession(packedProfile);
+    const run = (req: VhostRequest, reply: Reply) => (s = judge(stepSession(s, packedProfile, req), reply, s).next);
+    run({ op: 'setFeatures', features: bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_RING_PACKED) }, { ok: true });
+    // "Only valid if the VHOST_USER_PROTOCOL_F_RESET_DEVICE protocol feature is set": this one may still reset all state.
+    run({ op: 'resetDevice' }, { ok: true });
+    run({ op: 'setProtocolFeatures', features: INFLIGHT }, { ok: true });
+    const split = judge(stepSession(s, packedProfile, get), area(), s);
+    expect(split.verdict).toBe('PASS');
+    expect(judge(stepSession(s, packedProfile, get), area({ bytes: new Uint8Array(inflightAreaSize(1, 8, true)) }), s).verdict).toBe('PASS');
+    // Without the early reset a split-sized buffer for a packed session is still too small.
+    const noReset: SessionModel = { ...s, ackedMaybeNone: false };
+    expect(judge(stepSession(noReset, packedProfile, get), area(), noReset).verdict).toBe('FAIL');
   });
 
   it('unnegotiated: refusal passes, an answer is informational, and num_queues beyond the queues is still judged as such', () => {

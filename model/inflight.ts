@@ -4,7 +4,7 @@
 // bytes of the buffer the front-end mapped, never touches an fd.
 import type { InflightArea, Reply } from '../spec/requests.ts';
 import { inflightAreaSize } from '../spec/vhostUser/inflight.ts';
-import { anyOf, type StepResult } from './outcome.ts';
+import { anyOf, type Harm, type StepResult, violation } from './outcome.ts';
 import type { Profile } from './profile.ts';
 
 export const INFLIGHT_REQ = {
@@ -19,6 +19,8 @@ export const INFLIGHT_REQ = {
 export interface InflightHeld {
   readonly numQueues: number;
   readonly queueSize: number;
+  /** The ring layout negotiated when the buffer was asked for: split and packed queue regions differ ("Inflight I/O tracking"). */
+  readonly packed: boolean;
 }
 
 /** A virtqueue size the device could have: 1 to its largest queue size. */
@@ -49,23 +51,29 @@ export function inflightAreaCheck(numQueues: number, queueSize: number, packed: 
 }
 
 /**
- * "VHOST_USER_GET_INFLIGHT_FD": the back-end allocates a shared buffer for `numQueues` queues of
- * `queueSize` and returns it. A request naming no queue, an empty queue, or more than the device
- * has is left open by the doc (refused, or served). A repeated GET, once a buffer is held, is also
- * judged by vhost-user.robust.no-leak-on-repeat: the back-end must release the previous buffer, and
- * one that runs out of fds or memory instead shows up as a closed connection or a crash.
+ * "VHOST_USER_GET_INFLIGHT_FD": "this message is submitted by the front-end to get a shared buffer from
+ * back-end", and "Communication" lists it (with INFLIGHT_SHMFD) among the requests that require a reply:
+ * the first valid one must be served. A request naming no queue, an empty queue, or more than the device
+ * has is left open by the doc (refused, or served). A repeated GET while a buffer is held is a duplicate
+ * the doc does not describe (it asks for a new one only "when vm reset"): refusing it passes. It is also
+ * judged by vhost-user.robust.no-leak-on-repeat (DE_FACTO): the back-end must release the previous buffer;
+ * one that runs out of fds and dies is a crash (the harness records it), one that only drops the session
+ * is a deviation.
  */
 export function stepGetInflightFd<S>(s: S, p: Profile, held: InflightHeld | null, numQueues: number, queueSize: number, packed: boolean, withHeld: (h: InflightHeld) => S): StepResult<S> {
-  const next = withHeld({ numQueues, queueSize });
+  const next = withHeld({ numQueues, queueSize, packed });
   if (numQueues < 1 || numQueues > p.queues || !queueSizeValid(p, queueSize)) {
     return anyOf(s, next, INFLIGHT_REQ.get, 'inflight buffer for no queue, an empty queue or more queues than the device has: left open');
   }
+  const requirement = held === null ? INFLIGHT_REQ.get : INFLIGHT_REQ.repeat;
   return {
     outcomes: [
       { kind: 'ok', verdict: 'PASS', requirement: INFLIGHT_REQ.get, next, note: 'inflight buffer returned', check: inflightAreaCheck(numQueues, queueSize, packed) },
-      { kind: 'error', verdict: 'FAIL', requirement: INFLIGHT_REQ.get, next: s, note: 'valid request refused' },
+      held === null
+        ? { kind: 'error', verdict: violation(INFLIGHT_REQ.get), requirement, next: s, note: 'valid request refused' }
+        : { kind: 'error', verdict: 'PASS', requirement, next: s, note: 'a second buffer refused while one is held' },
     ],
-    otherwise: { verdict: 'FAIL', requirement: held === null ? INFLIGHT_REQ.get : INFLIGHT_REQ.repeat },
+    otherwise: { verdict: violation(requirement), requirement },
   };
 }
 
@@ -84,25 +92,33 @@ export function setInflightRequirement(p: Profile, numQueues: number): string {
 }
 
 /**
- * "VHOST_USER_SET_INFLIGHT_FD": the front-end sends the buffer back; the back-end maps it. The fd is
- * required (de facto: DPDK validate_msg_fds and libvhost-user vu_set_inflight_fd refuse fd_num != 1);
- * num_queues past setInflightRequirement's bound must be refused (bug-catalog D9, de facto DPDK); between
- * the queues driven and that bound either answer is fine. A description that does not match the buffer
- * the front-end holds (other sizes than its GET) is left open.
+ * "VHOST_USER_SET_INFLIGHT_FD": "send the shared inflight buffer back to the back-end so that the back-end
+ * could get inflight I/O after a crash or restart"; the back-end maps it. The fd is required (DE_FACTO: DPDK
+ * validate_msg_fds and libvhost-user vu_set_inflight_fd refuse fd_num != 1; taking it without one harms
+ * nothing by itself); num_queues past setInflightRequirement's bound must be refused (bug-catalog D9, DE_FACTO
+ * DPDK: walked, it indexes past the vring array, a memory-safety outcome); between the queues driven and that
+ * bound either answer is fine. Left open as well: a description that does not match the buffer the front-end
+ * holds (other sizes than its GET, or a ring layout changed since: a split buffer is too small for packed
+ * regions), and a SET once rings are started (QEMU sends it before starting them).
  */
-export function stepSetInflightFd<S>(s: S, p: Profile, held: InflightHeld | null, numQueues: number, queueSize: number, withFd: boolean, mustRefuse: (requirement: string, note: string) => StepResult<S>): StepResult<S> {
-  if (!withFd) return mustRefuse(INFLIGHT_REQ.fdCount, 'SET_INFLIGHT_FD without its fd');
+export function stepSetInflightFd<S>(
+  s: S, p: Profile, held: InflightHeld | null, desc: InflightHeld, withFd: boolean, ringsStarted: boolean,
+  mustRefuse: (requirement: string, note: string, harm: Harm) => StepResult<S>,
+): StepResult<S> {
+  const { numQueues, queueSize } = desc;
+  if (!withFd) return mustRefuse(INFLIGHT_REQ.fdCount, 'SET_INFLIGHT_FD without its fd', 'deviation');
   const requirement = setInflightRequirement(p, numQueues);
-  if (requirement === INFLIGHT_REQ.numQueues) return mustRefuse(requirement, `num_queues ${numQueues}: more than the ${p.vringLimit} queues the back-end reports and than any back-end allocates`);
-  const matches = held === null || (held.numQueues === numQueues && held.queueSize === queueSize);
-  if (numQueues < 1 || numQueues > p.queues || !queueSizeValid(p, queueSize) || !matches) {
-    return anyOf(s, s, INFLIGHT_REQ.set, 'description for no queue, an empty queue, queues not driven, or not the buffer held: left open');
+  if (requirement === INFLIGHT_REQ.numQueues) return mustRefuse(requirement, `num_queues ${numQueues}: more than the ${p.vringLimit} queues the back-end reports and than any back-end allocates`, 'memory-safety');
+  const matches = held === null || (held.numQueues === numQueues && held.queueSize === queueSize && held.packed === desc.packed);
+  if (numQueues < 1 || numQueues > p.queues || !queueSizeValid(p, queueSize) || !matches || ringsStarted) {
+    return anyOf(s, s, INFLIGHT_REQ.set, 'description for no queue, an empty queue, queues not driven, not the buffer held, or rings already started: left open');
   }
+  const verdict = violation(requirement);
   return {
     outcomes: [
       { kind: 'ok', verdict: 'PASS', requirement, next: s, note: 'inflight buffer taken back' },
-      { kind: 'error', verdict: 'FAIL', requirement, next: s, note: 'valid buffer refused' },
+      { kind: 'error', verdict, requirement, next: s, note: 'valid buffer refused' },
     ],
-    otherwise: { verdict: 'FAIL', requirement },
+    otherwise: { verdict, requirement },
   };
 }

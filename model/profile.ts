@@ -29,14 +29,18 @@ export interface Profile {
    * changes at run time (net link status), which are then checked for length only.
    */
   readonly config: Uint8Array;
-  /** virtio-blk capacity in 512-byte sectors (config `capacity`). */
-  readonly blkCapacitySectors: bigint;
+  /**
+   * virtio-blk capacity in 512-byte sectors (config `capacity`), or null when the device served no
+   * config (VHOST_USER_PROTOCOL_F_CONFIG not offered): then no request can be judged against the
+   * disk's end, and the suite sends none that depends on it.
+   */
+  readonly blkCapacitySectors: bigint | null;
   /** The blk device's disk starts zeroed for every session (an in-process RAM disk); a real image persists between sessions. */
   readonly blkFreshDisk: boolean;
   /**
-   * Whether a refused request is visible to the front-end. Over vhost-user a
-   * message without a reply is silently dropped unless REPLY_ACK is in use;
-   * an in-process or ioctl target always reports errors.
+   * How requests reach the device. Over `vhost-user` a refusal is seen only in a reply: the message's
+   * own, or the ack REPLY_ACK adds (model/session.ts refusalVisible). `in-process` (the simulated
+   * device) and `ioctl` (kernel targets) return every request's result.
    */
-  readonly errorsAlwaysVisible: boolean;
+  readonly transport: 'vhost-user' | 'in-process' | 'ioctl';
 }

@@ -161,12 +161,17 @@ export const close = (fd: number): void => load().close(fd);
 /** Blocking poll for a short wait (blocks the event loop). Readiness includes
  *  POLLHUP/POLLERR: the next call will not block. */
 export const pollSync = (fd: number, events: PollEvents, timeoutMs: number): boolean =>
-  load().pollSync(fd, events, timeoutMs);
+  load().pollSync(fd, events, wholeMs(timeoutMs));
 /** Waits on the event loop (uv_poll + timer, no thread): true when ready,
  *  false on timeout. One pending wait per fd (a second rejects with EBUSY);
  *  rejects with ECANCELED if the fd is closed through {@link close}. */
 export const pollAsync = (fd: number, events: PollEvents, timeoutMs: number): Promise<boolean> =>
-  load().pollAsync(fd, events, timeoutMs);
+  load().pollAsync(fd, events, wholeMs(timeoutMs));
+
+/** poll(2) counts whole milliseconds; waits computed from measured latencies are fractional, and rounding up never cuts one short. */
+function wholeMs(timeoutMs: number): number {
+  return Math.max(0, Math.ceil(timeoutMs));
+}
 
 /** Blocking connect to a UNIX stream socket (abstract if path starts with "\0"). */
 export const unixConnect = (path: string): number => load().unixConnect(path);

@@ -117,6 +117,15 @@ describe.skipIf(!available)(`native addon${available ? '' : ` (SKIPPED: ${reason
     ev.close();
   });
 
+  it('pollAsync and pollSync take a fractional timeout (a wait scaled from a measured latency) and wait at least that long', async () => {
+    const ev = EventFd.create();
+    const t0 = performance.now();
+    expect(await n.pollAsync(ev.fd, 'in', 11.332)).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(11);
+    expect(n.pollSync(ev.fd, 'in', 0.5)).toBe(false);
+    ev.close();
+  });
+
   it('pollAsync: true after a write made from a setTimeout during the wait', async () => {
     const ev = EventFd.create();
     let fired = false;

@@ -3,11 +3,13 @@
 // heavy modules are imported lazily, so `--help`, `list` and input errors stay
 // fast and keep working while a command's module is unfinished or broken.
 import { readFileSync } from 'node:fs';
-import { access, constants, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, constants } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from './atomicWrite.ts';
-import { finalLine, ProgressPrinter, renderProblems, truncate, type RequirementLookup, type StatusStream } from './console.ts';
+import { finalLine, plural, ProgressPrinter, renderProblems, renderReplay, truncate, type RequirementLookup, type StatusStream } from './console.ts';
 import type { Progress, RunOptions } from './engine.ts';
 import {
   applyExpectations,
@@ -18,10 +20,14 @@ import {
 } from './expectations.ts';
 import { renderJson } from './reporters/json.ts';
 import { renderJunit } from './reporters/junit.ts';
-import { renderMarkdown } from './reporters/markdown.ts';
-import type { RunResult } from './results.ts';
+import { COMMAND_HELP, DEFAULTS, EXIT_CODES, HELP, OUT_OF_PROCESS_RUNS } from './help.ts';
+import { checkTarget } from './knownTargets.ts';
+import type { ReplayReport } from './replay.ts';
+import { renderMarkdown, type ReportContext } from './reporters/markdown.ts';
+import type { RequirementResult, RunResult } from './results.ts';
 import { selectRequirements } from './selectors.ts';
 import { formatTargetSpec, parseTargetSpec, targetName } from './targetSpec.ts';
+import { checkDirectory, checkSocketPath, ensureDirectory } from './userPaths.ts';
 import { UsageError } from './usageError.ts';
 import { LEVELS, ROLES, type Requirement } from '../spec/requirements/types.ts';
 
@@ -29,70 +35,14 @@ const EXIT = { ok: 0, unexpected: 1, usage: 2, internal: 3 } as const;
 /** 128 + signal number, what a shell reports for a process killed by it. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 type TrappedSignal = keyof typeof SIGNAL_EXIT;
+/** A second signal this soon after the first is taken as the same one delivered twice. */
+const DUPLICATE_SIGNAL_MS = 1000;
 
-const DEFAULTS = { target: 'simulated', seed: 1, runs: 100, reportDir: 'vhostcheck-report', regressionDir: join('corpus', 'regressions') } as const;
+/** The project's committed saved cases, in the package: replayed for the targets they match, never written. */
+const CORPUS_DIR = fileURLToPath(new URL('../corpus/regressions', import.meta.url));
 const REPORT_FILES = { json: 'index.json', junit: 'junit.xml', markdown: 'report.md' } as const;
 
-const HELP = `vhostcheck — property-based conformance suite for virtio, vhost, vhost-user, vhost-vdpa and VDUSE
-
-Usage:
-  vhostcheck list [SELECTOR…] [--level L] [--role R] [--json]
-  vhostcheck run [SELECTOR…] [--target SPEC] [--seed N] [--runs N] [--time-budget S]
-                 [--strict] [--report-dir D] [--regression-dir D]
-                 [--expectations FILE] [--update-expectations]
-  vhostcheck replay FILE… [--target SPEC]
-  vhostcheck mutants [--json] [--seed N] [--runs N]
-  vhostcheck serve --socket PATH [--target simulated[:…]]
-  vhostcheck --help | --version
-
-Selectors pick requirements by id: an exact id, an id prefix ending at a dot
-(virtio.split), or a glob where * matches anything (vhost-user.ring.*, *.robust).
-No selector means every requirement. A selector matching nothing is an error.
-
-list options:
-  --level L            MUST, MUST_NOT, SHOULD, SHOULD_NOT, MAY, DE_FACTO (repeatable)
-  --role R             device, driver, backend, frontend (repeatable)
-  --json               print the requirements as a JSON array
-
-run options:
-  --target SPEC        what to test (default ${DEFAULTS.target}):
-                         simulated[:device=net|blk][,mutant=NAME]
-                         vhost-user:PATH            an already listening back-end socket
-                         vhost-user:spawn=PEER      qsd-blk, dpdk-net, virtiofsd, simulated
-                         vhost-vdpa:/dev/vhost-vdpa-N
-                         vduse
-                         guest:vduse | guest:vhost-vdpa:/dev/vhost-vdpa-N   (inside a QEMU guest)
-  --seed N             fast-check seed; same seed, same target, same steps (default ${DEFAULTS.seed})
-  --runs N             generated cases per property (default ${DEFAULTS.runs})
-  --time-budget S      stop starting new work after S seconds; results so far are reported
-  --strict             SHOULD violations count as FAIL instead of NON_STRICT
-  --report-dir D       where index.json, junit.xml and report.md go (default ${DEFAULTS.reportDir})
-  --regression-dir D   where shrunk counterexamples are saved, and replayed from first
-                       (default ${DEFAULTS.regressionDir})
-  --expectations FILE  known deviations (default expectations/<target name>.json, if present)
-  --update-expectations
-                       rewrite the expectations file so this run's results are the expected ones
-
-replay options:
-  --target SPEC        replay against this target instead of the one recorded in FILE
-
-mutants options:
-  --json               print the mutation report as JSON
-
-serve options:
-  --socket PATH        listen there as a vhost-user back-end serving the simulated device
-  --target SPEC        which simulated device (default simulated)
-
-Exit codes:
-  0    every result was expected: PASS, SKIP, UNSUPPORTED, INFORMATIONAL, NON_STRICT
-       (unless --strict), or the verdict listed for it in the expectations file
-  1    at least one unexpected result, including an unexpected pass
-  2    bad input: unknown command or option, bad selector, target spec, number or expectations file
-  3    internal error in vhostcheck (set VHOSTCHECK_DEBUG=1 for the stack)
-  130  interrupted by SIGINT, 143 by SIGTERM (partial reports are still written)
-`;
-
-// The lead's command modules; their shapes are the contract this file relies on.
+// The command modules; their shapes are the contract this file relies on.
 interface EngineModule {
   executeRun(opts: RunOptions): Promise<RunResult>;
 }
@@ -100,7 +50,7 @@ interface ReplayModule {
   replayFiles(
     files: readonly string[],
     opts: { readonly targetSpec?: string; readonly signal: AbortSignal; readonly onProgress: (p: Progress) => void },
-  ): Promise<RunResult>;
+  ): Promise<ReplayReport>;
 }
 interface MutantsModule {
   /** Prints through `write`; resolves to the exit code (0 when every mutant is detected). */
@@ -108,14 +58,29 @@ interface MutantsModule {
     readonly json: boolean;
     readonly seed: number;
     readonly runs: number;
+    readonly strict: boolean;
     readonly signal: AbortSignal;
     readonly onProgress: (p: Progress) => void;
     readonly write: (text: string) => void;
   }): Promise<number>;
 }
 interface ServeModule {
-  /** Serves until `signal` aborts. */
-  serve(opts: { readonly socketPath: string; readonly targetSpec: string; readonly signal: AbortSignal }): Promise<void>;
+  /** Serves until `signal` aborts, saying through `write` where it listens and when sessions come and go. */
+  serve(opts: { readonly socketPath: string; readonly targetSpec: string; readonly signal: AbortSignal; readonly write: (line: string) => void }): Promise<void>;
+}
+/** What `suites` and `--suite` need of a suite. */
+interface SuiteInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly requirements: readonly string[];
+  readonly deviceTypes: readonly string[];
+}
+/** What `mutants --list` shows of a mutant. */
+interface MutantListing {
+  readonly name: string;
+  readonly description: string;
+  readonly deviceType?: string;
+  readonly requirementIds: readonly string[];
 }
 
 /** Everything main touches outside itself, so tests can run it in-process with fakes. */
@@ -127,17 +92,21 @@ export interface CliDeps {
   /** Called on a second signal, when the user no longer wants to wait for cleanup. */
   readonly exit: (code: number) => void;
   readonly catalogue: () => Promise<readonly Requirement[]>;
+  readonly suites: () => Promise<readonly SuiteInfo[]>;
+  readonly mutantList: () => Promise<readonly MutantListing[]>;
+  /** The project's committed saved cases, replayed along with the user's. */
+  readonly corpusDir: string;
   readonly engine: () => Promise<EngineModule>;
   readonly replay: () => Promise<ReplayModule>;
   readonly mutants: () => Promise<MutantsModule>;
   readonly serve: () => Promise<ServeModule>;
 }
 
-// Specifiers are built at run time so tsc does not require modules the lead
-// has not written yet; the shape check below turns a stub into a clear message.
+// Specifiers are built at run time so a command's module loads only when that command runs;
+// the shape check turns a module that lost its export into a clear message.
 async function lazy<T>(file: string, exportName: string): Promise<T> {
   const mod = (await import(new URL(file, import.meta.url).href)) as Record<string, unknown>;
-  if (typeof mod[exportName] !== 'function') throw new Error(`${file} does not export ${exportName}() yet`);
+  if (typeof mod[exportName] !== 'function') throw new Error(`${file} does not export ${exportName}()`);
   return mod as T;
 }
 
@@ -149,6 +118,9 @@ function defaultDeps(): CliDeps {
     signals: process,
     exit: (code) => process.exit(code),
     catalogue: async () => (await import('../spec/requirements/index.ts')).ALL_REQUIREMENTS,
+    suites: async () => (await import('../properties/suites/index.ts')).SUITES,
+    mutantList: async () => (await import('../implementations/simulated/mutants/index.ts')).MUTANTS,
+    corpusDir: CORPUS_DIR,
     engine: () => lazy<EngineModule>('./engine.ts', 'executeRun'),
     replay: () => lazy<ReplayModule>('./replay.ts', 'replayFiles'),
     mutants: () => lazy<MutantsModule>('./mutants.ts', 'runMutants'),
@@ -187,22 +159,25 @@ async function dispatch(argv: string[], deps: CliDeps): Promise<number> {
     case '-h':
     case '--help':
     case 'help':
-      return help(deps);
-    case '--version': {
-      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-      deps.stdout.write(`${pkg.version}\n`);
+      deps.stdout.write(HELP);
       return EXIT.ok;
-    }
+    case '--version':
+      deps.stdout.write(`${toolVersion()}\n`);
+      return EXIT.ok;
     case 'list':
       return list(rest, deps);
     case 'run':
-      return run(rest, deps);
+      return run(rest, deps, argv);
     case 'replay':
       return replay(rest, deps);
+    case 'suites':
+      return suites(rest, deps);
     case 'mutants':
       return mutants(rest, deps);
     case 'serve':
       return serve(rest, deps);
+    case 'guest':
+      return guest(rest, deps);
     default:
       throw new UsageError(
         command.startsWith('-') ? `unknown option '${command}' (try 'vhostcheck --help')` : `unknown command '${command}' (try 'vhostcheck --help')`,
@@ -210,19 +185,57 @@ async function dispatch(argv: string[], deps: CliDeps): Promise<number> {
   }
 }
 
+async function guest(args: string[], deps: CliDeps): Promise<number> {
+  const { positionals } = parse('guest', args, {}, true);
+  if (positionals.length !== 1 || positionals[0] !== 'build') throw new UsageError("guest: the only subcommand is 'guest build'");
+  const { ensureGuest, MissingPackageError } = await import('../implementations/guest/image/build.ts');
+  try {
+    const image = await ensureGuest((line) => deps.stderr.write(`guest build: ${line}\n`));
+    deps.stdout.write(`${image.dir}\n`);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof MissingPackageError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function toolVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
-/** node:util.parseArgs in strict mode, with its errors turned into usage errors. */
+/**
+ * node:util.parseArgs in strict mode, with its errors turned into usage errors. A value that
+ * looks like an option (`--runs -1`) is joined to its option first, so the number check, not
+ * parseArgs' "ambiguous argument", reports it.
+ */
 function parse<O extends OptionSpec>(command: string, args: string[], options: O, positionals: boolean) {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && /^-\d/.test(args[i + 1] ?? '')) {
+      joined.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+  }
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
+    return parseArgs({ args: joined, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
   } catch (err) {
     // parseArgs appends advice about `--` to some messages; the first sentence names the problem.
     if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(`${command}: ${(err as Error).message.split(/\.\s/)[0]} (try 'vhostcheck --help')`);
+      throw new UsageError(`${command}: ${(err as Error).message.split(/\.\s/)[0]} (try 'vhostcheck ${command} --help')`);
     }
     throw err;
   }
+}
+
+function commandHelp(command: string, deps: CliDeps): number {
+  deps.stdout.write(`Usage: ${COMMAND_HELP[command]}`);
+  if (command === 'run' || command === 'replay') deps.stdout.write(`\n${EXIT_CODES}`);
+  return EXIT.ok;
 }
 
 function integer(option: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -238,7 +251,7 @@ function options(values: string[] | undefined): string[] {
 
 async function list(args: string[], deps: CliDeps): Promise<number> {
   const { values, positionals } = parse('list', args, { level: { type: 'string', multiple: true }, role: { type: 'string', multiple: true }, json: { type: 'boolean' } }, true);
-  if (values.help) return help(deps);
+  if (values.help) return commandHelp('list', deps);
   // Case and `-` are forgiven: `--level must-not` is what people type.
   const levels = options(values.level).map((l) => l.toUpperCase().replace(/-/g, '_'));
   for (const l of levels) if (!(LEVELS as readonly string[]).includes(l)) throw new UsageError(`unknown level '${l}' (known: ${LEVELS.join(', ')})`);
@@ -257,81 +270,142 @@ async function list(args: string[], deps: CliDeps): Promise<number> {
   // On a terminal a long linux-code source would push the summary off screen;
   // piped output stays complete for grep.
   const rows = selected.map((r) => [r.id, r.level, r.role, tty ? truncate(sourceCell(r), 40) : sourceCell(r), r.summary]);
-  const widths = [0, 1, 2, 3].map((i) => Math.max(0, ...rows.map((row) => row[i].length)));
-  const width = tty ? (deps.stdout.columns || 80) - 1 : Infinity;
-  for (const row of rows) {
-    const line = row.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c)).join('  ');
-    deps.stdout.write(`${Number.isFinite(width) ? truncate(line, width) : line}\n`);
-  }
+  printTable(deps, rows);
   deps.stdout.write(`${selected.length} of ${all.length} requirements\n`);
   return EXIT.ok;
+}
+
+/** Columns padded to their widest cell, the last one free; cut to the terminal's width on a terminal. */
+function printTable(deps: CliDeps, rows: readonly (readonly string[])[]): void {
+  const columns = Math.max(0, ...rows.map((r) => r.length)) - 1;
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(0, ...rows.map((row) => row[i].length)));
+  const width = deps.stdout.isTTY === true ? (deps.stdout.columns || 80) - 1 : Infinity;
+  for (const row of rows) {
+    const line = row.map((c, i) => (i < columns ? c.padEnd(widths[i]) : c)).join('  ');
+    deps.stdout.write(`${Number.isFinite(width) ? truncate(line, width) : line}\n`);
+  }
 }
 
 function sourceCell(r: Requirement): string {
   return r.source.doc === 'linux-code' ? `${r.source.doc} ${r.source.section}` : `${r.source.doc} §${r.source.section}`;
 }
 
-function help(deps: CliDeps): number {
-  deps.stdout.write(HELP);
+async function suites(args: string[], deps: CliDeps): Promise<number> {
+  const { values } = parse('suites', args, {}, false);
+  if (values.help) return commandHelp('suites', deps);
+  const all = await deps.suites();
+  printTable(deps, all.map((s) => [s.name, s.deviceTypes.join('/'), `${s.requirements.length} requirements`, s.description]));
   return EXIT.ok;
 }
 
-async function run(args: string[], deps: CliDeps): Promise<number> {
+/** The requirement ids the named suites cover; an unknown name is a usage error listing the known ones. */
+async function suiteRequirements(names: readonly string[], deps: CliDeps): Promise<Set<string>> {
+  const all = await deps.suites();
+  const ids = new Set<string>();
+  for (const name of names) {
+    const suite = all.find((s) => s.name === name);
+    if (!suite) throw new UsageError(`unknown suite '${name}' (known: ${all.map((s) => s.name).join(', ')})`);
+    for (const id of suite.requirements) ids.add(id);
+  }
+  return ids;
+}
+
+/** A command line as a shell would take it back: arguments with anything unusual single-quoted. */
+function shellLine(argv: readonly string[]): string {
+  return ['vhostcheck', ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+async function run(args: string[], deps: CliDeps, argv: readonly string[]): Promise<number> {
   const { values, positionals } = parse(
     'run',
     args,
     {
       target: { type: 'string' },
+      suite: { type: 'string', multiple: true },
       seed: { type: 'string' },
       runs: { type: 'string' },
       'time-budget': { type: 'string' },
       strict: { type: 'boolean' },
+      'reply-timeout': { type: 'string' },
       'report-dir': { type: 'string' },
       'regression-dir': { type: 'string' },
       expectations: { type: 'string' },
       'update-expectations': { type: 'boolean' },
+      json: { type: 'boolean' },
     },
     true,
   );
-  if (values.help) return help(deps);
+  if (values.help) return commandHelp('run', deps);
 
   // Everything the user typed is checked before the target is touched, so a
   // typo costs milliseconds, not a run.
   const spec = parseTargetSpec(values.target ?? DEFAULTS.target);
+  await checkTarget(spec);
+  const specText = formatTargetSpec(spec);
   // fast-check seeds are 32-bit; accept both the signed and unsigned spelling.
   const seed = integer('seed', values.seed, DEFAULTS.seed, -(2 ** 31), 2 ** 32 - 1);
-  const runs = integer('runs', values.runs, DEFAULTS.runs, 1, 1_000_000_000);
+  const runs = integer('runs', values.runs, spec.kind === 'simulated' ? DEFAULTS.runs : OUT_OF_PROCESS_RUNS, 1, 1_000_000_000);
   const budget = values['time-budget'];
   let timeBudgetS: number | undefined;
   if (budget !== undefined) {
     timeBudgetS = /^\d+(\.\d+)?$/.test(budget) ? Number(budget) : NaN;
     if (!(timeBudgetS > 0)) throw new UsageError(`--time-budget must be a positive number of seconds, got '${budget}'`);
   }
+  const replyTimeoutMs = values['reply-timeout'] === undefined ? undefined : integer('reply-timeout', values['reply-timeout'], 0, 1, 600_000);
   const catalogue = await deps.catalogue();
-  selectRequirements(positionals, catalogue);
+  let selectors: readonly string[] = positionals;
+  const suiteNames = options(values.suite);
+  if (suiteNames.length) {
+    // A suite is picked by the requirements it covers; selectors, if any, narrow those.
+    const covered = await suiteRequirements(suiteNames, deps);
+    const picked = selectRequirements(positionals, catalogue).filter((r) => covered.has(r.id)).map((r) => r.id);
+    if (picked.length === 0) throw new UsageError(`the selectors pick no requirement that suite ${suiteNames.join(', ')} covers`);
+    selectors = picked;
+  } else {
+    selectRequirements(positionals, catalogue);
+  }
   const known = new Set(catalogue.map((r) => r.id));
   const update = values['update-expectations'] ?? false;
   const expectationsPath = values.expectations ?? defaultExpectationsPath(spec);
   // A named file must exist, except when the run is about to create it.
   const expectations = await readExpectations(expectationsPath, (id) => known.has(id), values.expectations !== undefined && !update);
+  // Checked before the report directory is created, so a bad value leaves nothing behind.
+  const regressionDir = values['regression-dir'] ?? DEFAULTS.regressionDir;
+  await checkDirectory(regressionDir, 'saved-case directory');
   const reportDir = values['report-dir'] ?? DEFAULTS.reportDir;
-  await mkdir(reportDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot create report directory ${reportDir}: ${err.code ?? err.message}`);
-  });
+  await ensureDirectory(reportDir, 'report directory');
+  const json = values.json ?? false;
+  // Under --json, stdout carries the JSON only; everything for people goes to stderr.
+  const human = json ? deps.stderr : deps.stdout;
 
+  const { savedCasesFor } = await import('./regressions.ts');
+  const saved = await savedCasesFor([regressionDir, deps.corpusDir], specText);
+  if (saved.length) {
+    const mine = saved.filter((c) => resolve(dirname(c.file)) === resolve(regressionDir)).length;
+    const parts = [mine && `${mine} from ${regressionDir} (clear with: rm -r ${regressionDir})`, saved.length - mine && `${saved.length - mine} from the project's corpus`].filter(Boolean);
+    deps.stderr.write(`vhostcheck: replaying ${plural(saved.length, 'saved case')} first: ${parts.join(', ')}\n`);
+  }
+
+  const isListed = (id: string) => expectations !== undefined && Object.hasOwn(expectations.expectations, id);
   const engine = await deps.engine();
-  const raw = await withSignals(deps, (signal, onProgress) =>
-    engine.executeRun({
-      targetSpec: formatTargetSpec(spec),
-      selectors: positionals,
-      seed,
-      runs,
-      ...(timeBudgetS !== undefined && { timeBudgetS }),
-      strict: values.strict ?? false,
-      regressionDir: values['regression-dir'] ?? DEFAULTS.regressionDir,
-      onProgress,
-      signal,
-    }),
+  const raw = await withSignals(
+    deps,
+    (signal, onProgress) =>
+      engine.executeRun({
+        targetSpec: specText,
+        selectors,
+        ...(suiteNames.length > 0 && { suites: suiteNames }),
+        seed,
+        runs,
+        ...(timeBudgetS !== undefined && { timeBudgetS }),
+        ...(replyTimeoutMs !== undefined && { replyTimeoutMs }),
+        strict: values.strict ?? false,
+        regressionDir,
+        corpusDir: deps.corpusDir,
+        onProgress,
+        signal,
+      }),
+    isListed,
   );
   const result = raw.value;
   let checked = applyExpectations(result, expectations);
@@ -347,61 +421,105 @@ async function run(args: string[], deps: CliDeps): Promise<number> {
   }
 
   const lookup = await lookupFrom(deps);
-  const written = await writeReports(reportDir, checked, lookup);
-  const deviations = checked.results.filter((r) => r.expected !== undefined && !r.unexpected).length;
-  if (deviations) notes.push(`${deviations} known deviations, as listed in ${expectationsPath}`);
-  notes.push(`reports: ${written.join(', ')}`);
+  const context: ReportContext = { commandLine: shellLine(argv), hostKernel: `${os.type()} ${os.release()}`, nodeVersion: process.version };
+  const written = await writeReports(reportDir, checked, lookup, context);
+  const knownNote = knownDeviationsNote(checked, expectationsPath);
+  if (knownNote) notes.push(knownNote);
+  notes.push(`reports: ${Object.values(written).join(', ')}`);
   if (raw.signal) notes.push(`interrupted by ${raw.signal}: partial results`);
   else if (result.interrupted) notes.push('time budget exhausted: partial results');
-  printOutcome(deps, checked, lookup, notes);
-  if (raw.signal) return SIGNAL_EXIT[raw.signal];
-  return checked.summary.unexpected > 0 ? EXIT.unexpected : EXIT.ok;
+  printOutcome(human, checked, lookup, notes);
+  const code = raw.signal ? SIGNAL_EXIT[raw.signal] : checked.summary.unexpected > 0 ? EXIT.unexpected : EXIT.ok;
+  if (json) deps.stdout.write(`${JSON.stringify(jsonSummary(checked, written, code), null, 2)}\n`);
+  return code;
+}
+
+/** An expected result that is not a pass and was judged: what the final line counts as a known deviation. */
+function isKnownDeviation(r: RequirementResult): boolean {
+  return !r.unexpected && !['PASS', 'SKIP', 'UNSUPPORTED', 'NOT_RUN'].includes(r.verdict);
+}
+
+/** The known deviations of the final line, split by where their being expected comes from; the parts add up to it. */
+function knownDeviationsNote(run: RunResult, expectationsPath: string): string | undefined {
+  if (run.summary.known === 0) return undefined;
+  const listed = run.results.filter((r) => isKnownDeviation(r) && r.expected !== undefined).length;
+  const parts = [listed && `${listed} listed in ${expectationsPath}`, run.summary.known - listed && `${run.summary.known - listed} NON_STRICT or INFORMATIONAL, expected without an entry`];
+  return `${plural(run.summary.known, 'known deviation')}: ${parts.filter(Boolean).join(', ')}`;
+}
+
+/** What `run --json` prints: the summary a script gates on, the ids behind it, and where the reports are. */
+function jsonSummary(run: RunResult, reports: Readonly<Record<string, string>>, exitCode: number) {
+  const ids = (keep: (r: RequirementResult) => boolean) => run.results.filter(keep).map((r) => r.id);
+  return {
+    schemaVersion: run.schemaVersion,
+    target: run.target,
+    exitCode,
+    interrupted: run.interrupted,
+    summary: run.summary,
+    line: finalLine(run.summary),
+    newFailures: ids((r) => r.unexpected && r.verdict !== 'PASS'),
+    unexpectedPasses: ids((r) => r.unexpected && r.verdict === 'PASS'),
+    knownDeviations: ids(isKnownDeviation),
+    reports,
+  };
 }
 
 async function replay(args: string[], deps: CliDeps): Promise<number> {
-  const { values, positionals } = parse('replay', args, { target: { type: 'string' } }, true);
-  if (values.help) return help(deps);
-  if (positionals.length === 0) throw new UsageError('replay: give at least one regression file');
-  const targetSpec = values.target === undefined ? undefined : formatTargetSpec(parseTargetSpec(values.target));
+  const { values, positionals } = parse('replay', args, { target: { type: 'string' }, 'expect-pass': { type: 'boolean' } }, true);
+  if (values.help) return commandHelp('replay', deps);
+  if (positionals.length === 0) throw new UsageError('replay: give at least one saved-case file');
+  let targetSpec: string | undefined;
+  if (values.target !== undefined) {
+    const spec = parseTargetSpec(values.target);
+    await checkTarget(spec);
+    targetSpec = formatTargetSpec(spec);
+  }
   for (const file of positionals) {
     await access(file, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read ${file}: ${err.code ?? err.message}`);
     });
   }
   const mod = await deps.replay();
-  const raw = await withSignals(deps, (signal, onProgress) =>
-    mod.replayFiles(positionals, { ...(targetSpec !== undefined && { targetSpec }), signal, onProgress }),
-  );
-  // A regression is fixed when it passes; no expectations file applies to replays.
-  const checked = applyExpectations(raw.value, undefined);
-  printOutcome(deps, checked, await lookupFrom(deps), raw.signal ? [`interrupted by ${raw.signal}: partial results`] : []);
-  if (raw.signal) return SIGNAL_EXIT[raw.signal];
-  return checked.summary.unexpected > 0 ? EXIT.unexpected : EXIT.ok;
+  const raw = await withSignals(deps, (signal, onProgress) => mod.replayFiles(positionals, { ...(targetSpec !== undefined && { targetSpec }), signal, onProgress }));
+  const report = raw.value;
+  deps.stdout.write(renderReplay(report));
+  if (raw.signal) {
+    deps.stdout.write(`interrupted by ${raw.signal}: ${report.cases.length} of ${positionals.length} files replayed\n`);
+    return SIGNAL_EXIT[raw.signal];
+  }
+  const wanted = values['expect-pass'] ? 'did not reproduce' : 'reproduced';
+  return report.cases.every((c) => c.outcome === wanted) ? EXIT.ok : EXIT.unexpected;
 }
 
 async function mutants(args: string[], deps: CliDeps): Promise<number> {
-  const { values } = parse('mutants', args, { json: { type: 'boolean' }, seed: { type: 'string' }, runs: { type: 'string' } }, false);
-  if (values.help) return help(deps);
+  const { values } = parse('mutants', args, { list: { type: 'boolean' }, json: { type: 'boolean' }, strict: { type: 'boolean' }, seed: { type: 'string' }, runs: { type: 'string' } }, false);
+  if (values.help) return commandHelp('mutants', deps);
+  const json = values.json ?? false;
+  if (values.list) {
+    const all = await deps.mutantList();
+    if (json) deps.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+    else printTable(deps, all.map((m) => [m.name, m.deviceType ?? 'blk/net', m.requirementIds.join(','), m.description]));
+    return EXIT.ok;
+  }
   const seed = integer('seed', values.seed, DEFAULTS.seed, -(2 ** 31), 2 ** 32 - 1);
   const runs = integer('runs', values.runs, DEFAULTS.runs, 1, 1_000_000_000);
   const mod = await deps.mutants();
-  const json = values.json ?? false;
-  const raw = await withSignals(deps, (signal, onProgress) =>
-    mod.runMutants({ json, seed, runs, signal, onProgress, write: (t) => deps.stdout.write(t) }),
-  );
+  const raw = await withSignals(deps, (signal, onProgress) => mod.runMutants({ json, seed, runs, strict: values.strict ?? false, signal, onProgress, write: (t) => deps.stdout.write(t) }));
   return raw.signal ? SIGNAL_EXIT[raw.signal] : raw.value;
 }
 
 async function serve(args: string[], deps: CliDeps): Promise<number> {
   const { values } = parse('serve', args, { socket: { type: 'string' }, target: { type: 'string' } }, false);
-  if (values.help) return help(deps);
+  if (values.help) return commandHelp('serve', deps);
   if (!values.socket) throw new UsageError('serve: --socket PATH is required');
   const spec = parseTargetSpec(values.target ?? DEFAULTS.target);
   if (spec.kind !== 'simulated') throw new UsageError(`serve: only simulated targets can be served, got '${values.target}'`);
+  await checkTarget(spec);
   const socketPath = values.socket;
+  await checkSocketPath(socketPath);
   const mod = await deps.serve();
   // Stopping a server with a signal is its normal end, not a failure.
-  await withSignals(deps, (signal) => mod.serve({ socketPath, targetSpec: formatTargetSpec(spec), signal }));
+  await withSignals(deps, (signal) => mod.serve({ socketPath, targetSpec: formatTargetSpec(spec), signal, write: (line) => deps.stdout.write(`${line}\n`) }));
   return EXIT.ok;
 }
 
@@ -413,12 +531,17 @@ async function serve(args: string[], deps: CliDeps): Promise<number> {
 async function withSignals<T>(
   deps: CliDeps,
   work: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<T>,
+  isKnown?: (id: string) => boolean,
 ): Promise<{ value: T; signal?: TrappedSignal }> {
   const controller = new AbortController();
   let received: TrappedSignal | undefined;
-  const printer = new ProgressPrinter(deps.stderr);
+  let receivedAt = 0;
+  const printer = new ProgressPrinter(deps.stderr, Date.now, isKnown);
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
     const handler = () => {
+      // GNU timeout signals the child and then its whole process group, so one timeout arrives
+      // twice; a repeat that soon is the same request, not an impatient user.
+      if (received === sig && Date.now() - receivedAt < DUPLICATE_SIGNAL_MS) return;
       if (received) {
         printer.finish();
         deps.stderr.write(`vhostcheck: ${sig} again, exiting without cleanup\n`);
@@ -426,6 +549,7 @@ async function withSignals<T>(
         return;
       }
       received = sig;
+      receivedAt = Date.now();
       controller.abort(new Error(`interrupted by ${sig}`));
     };
     deps.signals.on(sig, handler);
@@ -456,24 +580,24 @@ async function lookupFrom(deps: CliDeps): Promise<RequirementLookup> {
   return (id) => byId.get(id);
 }
 
-async function writeReports(dir: string, run: RunResult, lookup: RequirementLookup): Promise<string[]> {
-  const files: [string, string][] = [
-    [REPORT_FILES.json, renderJson(run)],
-    [REPORT_FILES.junit, renderJunit(run, lookup)],
-    [REPORT_FILES.markdown, renderMarkdown(run, lookup)],
-  ];
-  const written: string[] = [];
-  for (const [name, content] of files) {
-    const path = join(dir, name);
-    await writeFileAtomic(path, content);
-    written.push(path);
+async function writeReports(dir: string, run: RunResult, lookup: RequirementLookup, context: ReportContext): Promise<Record<keyof typeof REPORT_FILES, string>> {
+  const contents: Record<keyof typeof REPORT_FILES, string> = {
+    json: renderJson(run),
+    junit: renderJunit(run, lookup),
+    markdown: renderMarkdown(run, lookup, context),
+  };
+  const written = {} as Record<keyof typeof REPORT_FILES, string>;
+  for (const key of Object.keys(REPORT_FILES) as (keyof typeof REPORT_FILES)[]) {
+    const path = join(dir, REPORT_FILES[key]);
+    await writeFileAtomic(path, contents[key]);
+    written[key] = path;
   }
   return written;
 }
 
-function printOutcome(deps: CliDeps, run: RunResult, lookup: RequirementLookup, notes: readonly string[]): void {
+function printOutcome(out: StatusStream, run: RunResult, lookup: RequirementLookup, notes: readonly string[]): void {
   const problems = renderProblems(run, lookup);
-  if (problems) deps.stdout.write(`${problems}\n`);
-  for (const note of notes) deps.stdout.write(`${note}\n`);
-  deps.stdout.write(`${finalLine(run.summary)}\n`);
+  if (problems) out.write(`${problems}\n`);
+  for (const note of notes) out.write(`${note}\n`);
+  out.write(`${finalLine(run.summary)}\n`);
 }

@@ -35,6 +35,22 @@ describe('ProgressPrinter', () => {
   });
 });
 
+describe('a result that was not judged', () => {
+  it('says why, with its category', () => {
+    const r = { id: 'virtio.split.used.len-before-idx', verdict: 'NOT_RUN' as const, category: 'not-reached' as const, detail: 'split-ring cut short', suites: [], unexpected: true };
+    expect(describeResult(r, lookup)).toContain('  detail: not-reached: split-ring cut short');
+  });
+});
+
+describe('ProgressPrinter counts', () => {
+  it('counts new failures and known deviations apart', () => {
+    const { chunks, stream } = sink(false);
+    const p = new ProgressPrinter(stream, () => 0, (id) => id === 'known.a' || id === 'known.b');
+    p.update({ suite: 'raw', done: 1, total: 3, failures: 5, failing: ['new.x', 'known.a', 'known.b'], elapsedMs: 0 });
+    expect(chunks).toEqual(['vhostcheck: raw 1/3, 1 new failure, 2 known deviations, 0.0s\n']);
+  });
+});
+
 describe('failure output', () => {
   it('spells out requirement, source, expected, actual, numbered steps, frames and replay', () => {
     const text = describeResult(RUN.results[0], lookup).join('\n');

@@ -4,6 +4,7 @@
 // without opening a report, and the final line `N passed, N failed, N skipped[, N known deviations]`
 // that scripts and humans look for.
 import type { Progress } from './engine.ts';
+import type { ReplayOutcome, ReplayReport } from './replay.ts';
 import type { RequirementResult, RunResult, RunSummary } from './results.ts';
 import type { Requirement, RequirementSource } from '../spec/requirements/types.ts';
 
@@ -23,13 +24,15 @@ export class ProgressPrinter {
   private lastPlainAt = -Infinity;
   private drawn = false;
 
+  /** `isKnown(id)`: the expectations file lists this requirement's deviation, so it is not a new failure. */
   constructor(
     private readonly stream: StatusStream,
     private readonly now: () => number = Date.now,
+    private readonly isKnown: (id: string) => boolean = () => false,
   ) {}
 
   update(p: Progress): void {
-    const text = `${p.suite} ${p.done}/${p.total}, ${plural(p.failures, 'failure')}, ${(p.elapsedMs / 1000).toFixed(1)}s`;
+    const text = `${p.suite} ${p.done}/${p.total}, ${this.failureCounts(p)}, ${(p.elapsedMs / 1000).toFixed(1)}s`;
     if (this.stream.isTTY) {
       // One column short of the width: writing the last column wraps on some terminals.
       this.stream.write(CLEAR_LINE + truncate(text, (this.stream.columns || 80) - 1));
@@ -40,6 +43,14 @@ export class ProgressPrinter {
     if (t - this.lastPlainAt < PLAIN_INTERVAL_MS) return;
     this.lastPlainAt = t;
     this.stream.write(`vhostcheck: ${text}\n`);
+  }
+
+  /** New failures and known deviations apart: a gate with 11 listed deviations is not "11 failures" in the making. */
+  private failureCounts(p: Progress): string {
+    if (!p.failing) return plural(p.failures, 'failure');
+    const known = p.failing.filter((id) => this.isKnown(id)).length;
+    const fresh = plural(p.failing.length - known, 'new failure');
+    return known ? `${fresh}, ${plural(known, 'known deviation')}` : fresh;
   }
 
   /** Removes the status line so what follows starts on a clean line. */
@@ -78,7 +89,9 @@ export function describeResult(r: RequirementResult, lookup: RequirementLookup):
   const lines = [`${r.verdict} ${r.id}${req ? ` (${req.level}, ${req.role})` : ''}`];
   if (req) lines.push(`  ${req.summary}`, `  source: ${formatSource(req.source)}`);
   if (r.expected) lines.push(`  expectations file: ${r.expected} (${r.expectationReason ?? 'no reason'})`);
-  if (r.detail) lines.push(`  detail: ${r.detail}`);
+  // A result that was not judged says why, by category (not reached, not covered, …) and reason.
+  const detail = notJudged(r.verdict) ? notJudgedReason(r) : r.detail;
+  if (detail) lines.push(`  detail: ${detail}`);
   const f = r.failure;
   if (f) {
     lines.push('  expected outcomes:', ...f.expected.map((e) => `    - ${e}`));
@@ -109,16 +122,61 @@ export function renderProblems(run: RunResult, lookup: RequirementLookup): strin
   return visible(blocks.map((b) => `${b}\n`).join('\n'));
 }
 
+/**
+ * The one summary sentence: the console's last line, report.md's summary and (as counts) the
+ * JUnit totals all come from it. `failed` is unexpected results other than passes; `known`
+ * deviations are expected non-passes (listed, NON_STRICT, INFORMATIONAL); results not run are
+ * counted apart from skipped ones, since a gate did not judge them.
+ */
 export function finalLine(summary: RunSummary): string {
-  const line = `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`;
-  return summary.known > 0 ? `${line}, ${plural(summary.known, 'known deviation')}` : line;
+  const parts = [`${summary.passed} passed`, `${summary.failed} failed`, `${summary.skipped} skipped`];
+  if (summary.notRun > 0) parts.push(`${summary.notRun} not run`);
+  if (summary.known > 0) parts.push(plural(summary.known, 'known deviation'));
+  return parts.join(', ');
 }
 
-function plural(n: number, word: string): string {
+/** Verdicts that are no judgement of the target: each carries a category and a reason instead. */
+export function notJudged(verdict: RequirementResult['verdict']): boolean {
+  return verdict === 'SKIP' || verdict === 'UNSUPPORTED' || verdict === 'NOT_RUN';
+}
+
+/**
+ * Why a requirement was not judged, with its category when the engine gave one
+ * (not applicable to this role, target lacks a feature, no suite covers it, not reached).
+ */
+export function notJudgedReason(r: RequirementResult): string | undefined {
+  if (r.category === undefined) return r.detail;
+  return r.detail ? `${r.category}: ${r.detail}` : r.category;
+}
+
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 export function truncate(text: string, width: number): string {
   if (width < 1) return '';
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** Per file: what the run that saved it saw, what this replay saw, and the steps; then the tally. */
+export function renderReplay(report: ReplayReport): string {
+  const blocks = report.cases.map((c) => {
+    const lines = [c.file, `  recorded: ${c.recorded.verdict} ${c.requirement}: ${c.recorded.actual}`];
+    const own = c.own;
+    const others = c.others.map((s) => `    ${s.verdict} ${s.requirement}: ${s.detail}`);
+    if (c.outcome === 'reproduced' && own) {
+      lines.push(`  reproduced: ${own.verdict} ${own.requirement}: ${own.detail}`);
+      if (others.length) lines.push('  also failing on these steps:', ...others);
+    } else if (c.outcome === 'reproduced differently') {
+      lines.push(`  reproduced differently: ${own ? `${own.verdict} instead of ${c.recorded.verdict} on ${own.requirement}: ${own.detail}` : `${c.requirement} no longer fails, but other checks do`}`);
+      if (others.length) lines.push(...others);
+    } else {
+      lines.push(`  did not reproduce: every check on these steps passed against ${report.target}`);
+    }
+    lines.push('  steps:', ...c.steps.map((s) => `    ${s}`));
+    return lines.map(visible).join('\n');
+  });
+  const count = (o: ReplayOutcome) => report.cases.filter((c) => c.outcome === o).length;
+  const tally = `${count('reproduced')} reproduced, ${count('reproduced differently')} reproduced differently, ${count('did not reproduce')} did not reproduce`;
+  return `${blocks.map((b) => `${b}\n`).join('\n')}${blocks.length ? '\n' : ''}${tally}\n`;
 }

@@ -18,11 +18,16 @@ import { hasFeature } from '../spec/virtio/features.ts';
 import { type Verdict, worstVerdict } from '../spec/verdicts.ts';
 import { summarize } from './expectations.ts';
 import { probeTarget, profileRecord } from './profile.ts';
-import { listRegressions, loadRegression, saveRegression } from './regressions.ts';
-import type { Failure, RequirementResult, RunResult, SuiteRun } from './results.ts';
+import { saveRegression, savedCasesFor } from './regressions.ts';
+import { boundShrinking, OUT_OF_PROCESS_SHRINK_MS, OUT_OF_PROCESS_SHRINK_RUNS } from './shrinkBudget.ts';
+import type { Deviation, Failure, RequirementResult, RunResult, SuiteRun } from './results.ts';
 import { selectRequirements } from './selectors.ts';
 import { formatTargetSpec, parseTargetSpec, targetName } from './targetSpec.ts';
 import { type TargetFactory, targetFactory } from './targets.ts';
+import { type CoverageSuite, covers, type SuiteStatus, unjudged } from './unjudged.ts';
+import { FEATURES } from '../spec/features.ts';
+import { VHOST_F_LOG_ALL } from '../spec/vhost/types.ts';
+import { PROTOCOL_FEATURE_NAMES } from '../spec/vhostUser/protocolFeatures.ts';
 
 export interface Progress {
   readonly suite: string;
@@ -30,32 +35,60 @@ export interface Progress {
   readonly done: number;
   readonly total: number;
   readonly failures: number;
+  /** Requirements failing so far, so a caller holding expectations can tell new failures from known deviations. */
+  readonly failing?: readonly string[];
   readonly elapsedMs: number;
 }
 
 export interface RunOptions {
   readonly targetSpec: string;
   readonly selectors: readonly string[];
+  /** Run only the suites of these names (`run --suite`); default every suite the selectors reach. */
+  readonly suites?: readonly string[];
   readonly seed: number;
   readonly runs: number;
   readonly timeBudgetS?: number;
   readonly strict: boolean;
-  /** Where shrunk counterexamples are saved (default corpus/regressions). */
+  /** How long a socket back-end gets to answer one message (default: the front-end's, 2000 ms). */
+  readonly replyTimeoutMs?: number;
+  /** Where shrunk counterexamples are saved, and replayed from first. */
   readonly regressionDir: string;
+  /** Saved cases replayed as well but never written to: the project's committed corpus. */
+  readonly corpusDir?: string;
   /** Replay saved regressions for this target before generating (default true). */
   readonly replayRegressions?: boolean;
   /** Save new counterexamples (default true). */
   readonly saveRegressions?: boolean;
   /** End the run at the first captured failure (used to time mutant detection). */
   readonly stopAtFirstFailure?: boolean;
+  /** End the run at the first captured failure under one of these ids or their descendants (a mutant's own requirements). */
+  readonly stopAtFailureOn?: readonly string[];
   readonly onProgress?: (p: Progress) => void;
   readonly signal?: AbortSignal;
 }
 
 export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/**
+ * Ends a property's runs (and its shrinking) once `signal` aborts. The simulated target answers
+ * through already-resolved promises, so without a yield to the macrotask queue before each run
+ * a SIGINT handler would not run until the whole suite was done.
+ */
+function stopOnAbort<T>(signal: AbortSignal | undefined): fc.Plugin<T> {
+  return () => ({
+    decorateRun: (nestedRun) => async (value) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal?.aborted) return new fc.PreconditionFailure(true);
+      return nestedRun(value);
+    },
+  });
+}
+
 /** At most this many distinct failing requirements are hunted per suite. */
 const MAX_ROUNDS = 12;
+
+/** Verdicts that are no deviation: nothing to fingerprint. */
+const PASSING: ReadonlySet<Verdict> = new Set<Verdict>(['PASS', 'SKIP', 'UNSUPPORTED', 'NOT_RUN']);
 
 function failing(v: Verdict, strict: boolean): boolean {
   return v === 'FAIL' || v === 'CRASH' || v === 'TIMEOUT' || v === 'ERROR' || (strict && v === 'NON_STRICT');
@@ -66,17 +99,28 @@ interface Tally {
   detail?: string;
   suites: Set<string>;
   failure?: Failure;
+  /** Distinct deviations by fingerprint (verdict and trigger), first detail kept. */
+  deviations: Map<string, Deviation>;
+}
+
+/** A deviation's identity within its requirement: what an expectation entry matches (runner/expectations.ts). */
+function fingerprint(o: Pick<Observation, 'requirement' | 'verdict' | 'trigger'>): string {
+  return `${o.requirement}|${o.verdict}|${o.trigger ?? '?'}`;
 }
 
 /** Accumulates observations across suites, runs and replays. */
 class Ledger {
   readonly byId = new Map<string, Tally>();
-  add(o: { requirement: string; verdict: Verdict; detail: string }, suite: string): void {
-    const t = this.byId.get(o.requirement) ?? { verdict: 'SKIP' as Verdict, suites: new Set<string>() };
+  add(o: Observation, suite: string): void {
+    const t: Tally = this.byId.get(o.requirement) ?? { verdict: 'SKIP' as Verdict, suites: new Set<string>(), deviations: new Map() };
     const worse = worstVerdict(t.verdict, o.verdict);
     if (worse !== t.verdict) t.detail = o.detail;
     t.verdict = worse;
     t.suites.add(suite);
+    if (!PASSING.has(o.verdict)) {
+      const key = fingerprint(o);
+      if (!t.deviations.has(key)) t.deviations.set(key, { verdict: o.verdict, trigger: o.trigger ?? '?', detail: o.detail });
+    }
     this.byId.set(o.requirement, t);
   }
   setFailure(id: string, f: Failure): void {
@@ -143,7 +187,10 @@ interface SuiteContext {
   readonly profile: Profile;
   readonly opts: RunOptions;
   readonly ledger: Ledger;
-  /** Requirements with a captured failure: set aside so other bugs surface. */
+  /**
+   * Fingerprints (requirement, verdict, trigger) with a captured failure: set aside so other bugs
+   * surface, including another deviation under the same requirement.
+   */
   readonly known: Set<string>;
   readonly deadline: number;
   readonly spec: string;
@@ -151,21 +198,45 @@ interface SuiteContext {
   failures: number;
   readonly started: number;
   stop: boolean;
+  /** The target did not answer the probe: nothing can be reached. */
+  unprobed?: boolean;
+  /** What became of each suite, for the reason a requirement without observations gets. */
+  readonly status: Map<string, SuiteStatus>;
+  /** The target stopped answering, in a fresh session too. */
+  hung?: boolean;
+  /** Shrink attempts allowed per failure (runner/shrinkBudget.ts); unbounded when absent (in process). */
+  readonly shrinkRuns?: number;
+}
+
+/** Why the run is ending now, or null while it may go on. */
+function stopReason(ctx: SuiteContext): string | null {
+  if (ctx.opts.signal?.aborted) return 'interrupted';
+  if (Date.now() >= ctx.deadline) return 'time budget exhausted';
+  if (ctx.unprobed) return 'the target did not answer the probe';
+  if (ctx.hung) return 'the target stopped answering, in a fresh session too';
+  if (ctx.stop) return 'stopped at the first failure';
+  return null;
 }
 
 async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: number): Promise<SuiteRun> {
   const t0 = Date.now();
   let runs = 0;
   let steps = 0;
-  const failsRun = (o: Observation) => failing(o.verdict, ctx.opts.strict) && !ctx.known.has(o.requirement);
+  let cut: string | null = null;
+  const failsRun = (o: Observation) => failing(o.verdict, ctx.opts.strict) && !ctx.known.has(fingerprint(o));
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const remaining = ctx.deadline - Date.now();
-    if (remaining <= 0 || ctx.opts.signal?.aborted) break;
+    cut = stopReason(ctx);
+    if (cut) break;
     const property = fc.asyncProperty(suite.scenario(ctx.profile), async (scenario) => {
-      if (ctx.opts.signal?.aborted) return;
+      // Once the target has stopped answering, shrinking would only wait out one reply timeout per attempt.
+      if (ctx.opts.signal?.aborted || ctx.hung) return;
       runs++;
       steps += scenario.length;
       const out = await runSteps(ctx.factory, ctx.profile, scenario, failsRun);
+      // What a case saw after an abort began (a back-end being stopped) is not a verdict.
+      if (ctx.opts.signal?.aborted) return;
+      if (out.failure?.observation.verdict === 'TIMEOUT' && (await probeTarget(ctx.factory)).failure) ctx.hung = true;
       // A failing observation enters the ledger only with its shrunk, replayed case (below);
       // shrink attempts may fail on other requirements, which later rounds then hunt properly.
       for (const o of out.observations) if (!failsRun(o)) ctx.ledger.add(o, suite.name);
@@ -176,21 +247,29 @@ async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: n
       numRuns: ctx.opts.runs,
       interruptAfterTimeLimit: remaining,
       markInterruptAsFailure: false,
+      plugins: [stopOnAbort(ctx.opts.signal), ...(ctx.shrinkRuns !== undefined ? [boundShrinking<[Step[]]>(ctx.shrinkRuns, OUT_OF_PROCESS_SHRINK_MS)] : [])],
     });
-    ctx.opts.onProgress?.({ suite: suite.name, done: index + 1, total, failures: ctx.failures, elapsedMs: Date.now() - ctx.started });
+    const failingIds = [...ctx.ledger.byId].flatMap(([id, t]) => (failing(t.verdict, ctx.opts.strict) ? [id] : []));
+    ctx.opts.onProgress?.({ suite: suite.name, done: index + 1, total, failures: ctx.failures, failing: failingIds, elapsedMs: Date.now() - ctx.started });
+    // A counterexample shrunk while an abort was under way is not replayed, saved or judged.
+    if (details.interrupted || ctx.opts.signal?.aborted) {
+      cut = stopReason(ctx) ?? 'time budget exhausted';
+      break;
+    }
     if (!details.failed || !details.counterexample) break;
     if (ctx.opts.stopAtFirstFailure) ctx.stop = true;
     const scenario = details.counterexample[0];
-    // Replay the shrunk case once more: deterministic, and it yields the evidence to print.
-    const again = await runSteps(ctx.factory, ctx.profile, scenario, failsRun);
+    // Replay the shrunk case once more: deterministic, and it yields the evidence to print (a hung target has given it already).
+    const again: Partial<StepsOutcome> = ctx.hung ? {} : await runSteps(ctx.factory, ctx.profile, scenario, failsRun);
     const cf = again.failure ?? (details.errorInstance instanceof CheckFailure ? details.errorInstance : undefined);
     if (!cf) {
       ctx.ledger.add({ requirement: suite.requirements[0], verdict: 'ERROR', detail: `suite error: ${String(details.errorInstance)}` }, suite.name);
       break;
     }
     const id = cf.observation.requirement;
-    ctx.known.add(id);
+    ctx.known.add(fingerprint(cf.observation));
     ctx.failures++;
+    if (ctx.opts.stopAtFailureOn && covers(ctx.opts.stopAtFailureOn, id)) ctx.stop = true;
     let file: string | undefined;
     if (ctx.opts.saveRegressions !== false) {
       file = await saveRegression(ctx.opts.regressionDir, ctx.name, {
@@ -202,8 +281,14 @@ async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: n
     }
     ctx.ledger.add(cf.observation, suite.name);
     ctx.ledger.setFailure(id, toFailure(cf, scenario, details.seed, details.counterexamplePath ?? undefined, ctx.spec, file));
-    if (ctx.stop) break;
+    // A target that answers no fresh session either cannot be judged on anything else.
+    if (ctx.hung) ctx.stop = true;
+    if (ctx.stop) {
+      cut = stopReason(ctx);
+      break;
+    }
   }
+  ctx.status.set(suite.name, cut ? { state: 'cut', runs, why: cut } : { state: 'complete', runs });
   return { name: suite.name, runs, steps, durationMs: Date.now() - t0 };
 }
 
@@ -213,14 +298,17 @@ async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: n
  */
 async function runRawMessages(ctx: SuiteContext, queues: number, selected: ReadonlySet<string>): Promise<SuiteRun> {
   const t0 = Date.now();
-  const cases = seedCases(queues).filter((c) => selected.has(c.requirement) || selected.has('vhost-user.robust.survives'));
+  const cases = seedCases(queues).filter((c) => selected.has(c.requirement) || selected.has(RAW_SURVIVES));
   let runs = 0;
+  let cut: string | null = null;
   for (const frame of cases) {
-    if (ctx.opts.signal?.aborted || Date.now() >= ctx.deadline) break;
+    cut = stopReason(ctx);
+    if (cut) break;
     runs++;
     const steps: Step[] = [{ t: 'raw', frame }];
     const failsRun = (o: Observation) => failing(o.verdict, ctx.opts.strict);
     const out = await runSteps(ctx.factory, ctx.profile, steps, failsRun);
+    if (ctx.opts.signal?.aborted) break;
     for (const o of out.observations) if (!failsRun(o)) ctx.ledger.add(o, 'raw-messages');
     if (!out.failure) continue;
     const cf = out.failure;
@@ -235,26 +323,27 @@ async function runRawMessages(ctx: SuiteContext, queues: number, selected: Reado
     });
     ctx.ledger.setFailure(id, toFailure(cf, steps, ctx.opts.seed, undefined, ctx.spec, file));
   }
-  return { name: 'raw-messages', runs, steps: runs, durationMs: Date.now() - t0 };
+  ctx.status.set(RAW_SUITE, cut ? { state: 'cut', runs, why: cut } : { state: 'complete', runs });
+  return { name: RAW_SUITE, runs, steps: runs, durationMs: Date.now() - t0 };
 }
 
 /** Replays saved regressions for this target first (DESIGN.md "corpus/"). */
 async function replaySaved(ctx: SuiteContext): Promise<void> {
-  const base = ctx.spec.replace(/(,)?mutant=[^,]*/, '').replace(/:$/, '');
-  for (const file of await listRegressions(ctx.opts.regressionDir)) {
-    const r = await loadRegression(file);
-    if (r.target.replace(/(,)?mutant=[^,]*/, '').replace(/:$/, '') !== base) continue;
+  const dirs = [ctx.opts.regressionDir, ...(ctx.opts.corpusDir !== undefined ? [ctx.opts.corpusDir] : [])];
+  for (const { file, r } of await savedCasesFor(dirs, ctx.spec)) {
+    if (ctx.opts.signal?.aborted) break;
     // A case first runs to its own requirement's failure (or a crash or hang), so a deviation every
     // set-up shows (DPDK's feature offer) does not hide the one the file reproduces. Only when its own
     // failure is gone is the first other new failure on its steps captured instead.
     const stopsAt = (own: boolean) => (o: Observation) =>
-      failing(o.verdict, ctx.opts.strict) && !ctx.known.has(o.requirement) && (!own || o.requirement === r.requirement || (o.verdict !== 'FAIL' && o.verdict !== 'NON_STRICT'));
+      failing(o.verdict, ctx.opts.strict) && !ctx.known.has(fingerprint(o)) && (!own || covers([r.requirement], o.requirement) || (o.verdict !== 'FAIL' && o.verdict !== 'NON_STRICT'));
     let out = await runSteps(ctx.factory, ctx.profile, r.steps, stopsAt(true));
     if (!out.failure && out.observations.some(stopsAt(false))) out = await runSteps(ctx.factory, ctx.profile, r.steps, stopsAt(false));
+    if (ctx.opts.signal?.aborted) break;
     for (const o of out.observations) ctx.ledger.add(o, `replay:${r.suite}`);
     if (out.failure) {
       const id = out.failure.observation.requirement;
-      ctx.known.add(id);
+      ctx.known.add(fingerprint(out.failure.observation));
       ctx.failures++;
       ctx.ledger.add(out.failure.observation, `replay:${r.suite}`);
       ctx.ledger.setFailure(id, toFailure(out.failure, r.steps, r.seed, r.path, ctx.spec, file));
@@ -262,8 +351,30 @@ async function replaySaved(ctx: SuiteContext): Promise<void> {
   }
 }
 
-function selectedSuites(selected: ReadonlySet<string>): Suite[] {
-  return SUITES.filter((s) => s.requirements.some((id) => selected.has(id)));
+/** A suite runs when any requirement it judges is selected, its ids' descendants included, and `run --suite` did not leave it out. */
+function selectedSuites(selected: readonly Requirement[], names: readonly string[] | undefined): Suite[] {
+  return SUITES.filter((s) => (names === undefined || names.includes(s.name)) && selected.some((r) => covers(s.requirements, r.id)));
+}
+
+const RAW_SUITE = 'raw-messages';
+const RAW_SURVIVES = 'vhost-user.robust.survives';
+
+/** Feature names for a suite's `needs` (virtio bits) and `needsProtocol` (vhost-user protocol bits) the target lacks. */
+function missingFeatures(suite: Suite, profile: Profile): string[] {
+  const virtio = (suite.needs ?? []).filter((b) => !hasFeature(profile.offeredFeatures, b)).map((b) => (b === VHOST_F_LOG_ALL ? 'VHOST_F_LOG_ALL' : `VIRTIO_F_${FEATURES.find((f) => f.bit === b)?.name ?? `bit ${b}`}`));
+  const protocol = (suite.needsProtocol ?? []).filter((b) => !hasFeature(profile.offeredProtocolFeatures, b)).map((b) => `VHOST_USER_PROTOCOL_F_${PROTOCOL_FEATURE_NAMES[b] ?? `bit ${b}`}`);
+  return [...virtio, ...protocol];
+}
+
+/**
+ * A pass seen only by suites that were cut short, with no suite covering it run to the end: the run
+ * did not judge it as asked, so it is NOT_RUN, and the gate stays red (DESIGN.md "a run cut short exits 1").
+ */
+function cutPass(t: Tally, id: string, status: ReadonlyMap<string, SuiteStatus>, coverage: readonly CoverageSuite[]): boolean {
+  if (t.verdict !== 'PASS') return false;
+  const seenBy = [...t.suites].map((n) => status.get(n));
+  if (!seenBy.every((st) => st?.state === 'cut')) return false;
+  return !coverage.some((s) => s.status.state === 'complete' && covers(s.requirements, id));
 }
 
 export async function executeRun(opts: RunOptions): Promise<RunResult> {
@@ -271,7 +382,7 @@ export async function executeRun(opts: RunOptions): Promise<RunResult> {
   const spec = parseTargetSpec(opts.targetSpec);
   const specText = formatTargetSpec(spec);
   const selected = selectRequirements(opts.selectors, ALL_REQUIREMENTS);
-  const factory = targetFactory(spec);
+  const factory = targetFactory(spec, { replyTimeoutMs: opts.replyTimeoutMs });
   try {
     return await runWithFactory(opts, factory, selected, specText, targetName(spec), started);
   } finally {
@@ -280,36 +391,65 @@ export async function executeRun(opts: RunOptions): Promise<RunResult> {
 }
 
 async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected: readonly Requirement[], specText: string, name: string, started: number): Promise<RunResult> {
-  const { info, profile } = await probeTarget(factory);
+  const { info, profile, failure: probeFailure } = await probeTarget(factory);
   const ledger = new Ledger();
   const ctx: SuiteContext = {
-    factory, profile, opts, ledger, known: new Set(), spec: specText, name, failures: 0, started, stop: false,
+    factory, profile, opts, ledger, known: new Set(), spec: specText, name, failures: 0, started, stop: false, status: new Map(),
+    ...(info.kind !== 'simulated' && { shrinkRuns: OUT_OF_PROCESS_SHRINK_RUNS }),
     deadline: opts.timeBudgetS !== undefined ? started + opts.timeBudgetS * 1000 : Number.POSITIVE_INFINITY,
   };
-  if (opts.replayRegressions !== false) await replaySaved(ctx);
-  const suites = selectedSuites(new Set(selected.map((r) => r.id)));
+  // A target that did not answer the probe is judged on that alone: nothing else can be reached.
+  if (probeFailure) {
+    ledger.add(probeFailure, 'probe');
+    ctx.failures++;
+    ctx.stop = true;
+    ctx.unprobed = true;
+  }
+  if (opts.replayRegressions !== false && !ctx.stop) await replaySaved(ctx);
+  const suites = selectedSuites(selected, opts.suites);
   const suiteRuns: SuiteRun[] = [];
+  const ids = new Set(selected.map((r) => r.id));
   // Socket targets: the raw frames first. They are few and quick, and a time budget spent on generation must not skip them.
   // Out-of-range index cases start at the bound the back-end itself reports (profile.vringLimit).
-  if (info.kind === 'socket' && !opts.signal?.aborted) suiteRuns.push(await runRawMessages(ctx, profile.vringLimit, new Set(selected.map((r) => r.id))));
-  const unsupported = new Set<string>();
+  const rawRequirements = info.kind === 'socket' ? [...new Set([...seedCases(profile.vringLimit).map((c) => c.requirement), RAW_SURVIVES])] : [];
+  if (info.kind === 'socket') {
+    const why = stopReason(ctx);
+    if (why) ctx.status.set(RAW_SUITE, { state: 'not-started', why });
+    else suiteRuns.push(await runRawMessages(ctx, profile.vringLimit, ids));
+  }
   for (const [i, suite] of suites.entries()) {
-    if (opts.signal?.aborted || Date.now() >= ctx.deadline || ctx.stop) break;
-    if (!suite.deviceTypes.includes(profile.deviceType)) continue;
-    if (suite.needs?.some((b) => !hasFeature(profile.offeredFeatures, b)) || suite.needsProtocol?.some((b) => !hasFeature(profile.offeredProtocolFeatures, b))) {
-      for (const id of suite.requirements) unsupported.add(id);
+    if (!suite.deviceTypes.includes(profile.deviceType)) {
+      ctx.status.set(suite.name, { state: 'wrong-device', deviceTypes: suite.deviceTypes });
+      continue;
+    }
+    const missing = missingFeatures(suite, profile);
+    if (missing.length > 0) {
+      ctx.status.set(suite.name, { state: 'unsupported', missing });
+      continue;
+    }
+    const why = stopReason(ctx);
+    if (why) {
+      ctx.status.set(suite.name, { state: 'not-started', why });
       continue;
     }
     suiteRuns.push(await runSuite(suite, ctx, i, suites.length));
   }
+  const coverage: CoverageSuite[] = [
+    // Suites `run --suite` left out are out of this run like unselected requirements: not a run cut short.
+    ...SUITES.filter((s) => opts.suites === undefined || opts.suites.includes(s.name)).map((s) => ({ name: s.name, requirements: s.requirements, status: ctx.status.get(s.name) ?? { state: 'not-started' as const, why: 'not selected' } })),
+    ...(info.kind === 'socket' ? [{ name: RAW_SUITE, requirements: rawRequirements, status: ctx.status.get(RAW_SUITE)! }] : []),
+  ];
   const results: RequirementResult[] = [];
-  for (const req of selected) {    const t = ledger.byId.get(req.id);
-    if (t) {
-      results.push({ id: req.id, verdict: t.verdict, suites: [...t.suites], ...(t.detail && { detail: t.detail }), ...(t.failure && { failure: t.failure }), unexpected: false });
-    } else if (unsupported.has(req.id)) {
-      results.push({ id: req.id, verdict: 'UNSUPPORTED', suites: [], detail: 'the target does not offer the feature this check needs', unexpected: false });
+  for (const req of selected) {
+    const t = ledger.byId.get(req.id);
+    if (t && cutPass(t, req.id, ctx.status, coverage)) {
+      results.push({ id: req.id, verdict: 'NOT_RUN', category: 'not-reached', suites: [...t.suites], detail: `not reached in full: every suite that judged it was cut short (${[...t.suites].join(', ')}); what it saw passed`, unexpected: false });
+    } else if (t) {
+      const deviations = [...t.deviations.values()].sort((a, b) => (worstVerdict(a.verdict, b.verdict) === a.verdict ? -1 : 1));
+      results.push({ id: req.id, verdict: t.verdict, suites: [...t.suites], ...(t.detail && { detail: t.detail }), ...(deviations.length && { deviations }), ...(t.failure && { failure: t.failure }), unexpected: false });
     } else {
-      results.push({ id: req.id, verdict: 'SKIP', suites: [], detail: 'no suite exercised this requirement in this run', unexpected: false });
+      const children = ALL_REQUIREMENTS.filter((r) => r.id !== req.id && covers([req.id], r.id)).map((r) => r.id);
+      results.push({ id: req.id, suites: [], ...unjudged(req, { kind: info.kind, deviceType: profile.deviceType }, coverage, children), unexpected: false });
     }
   }
   // An id the catalogue lacks is the suite's own fault: report it rather than lose the observation.
@@ -317,6 +457,7 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     if (requirementById(id)) continue;
     results.push({ id, verdict: 'ERROR', suites: [...t.suites], detail: `suite bug: observation for requirement '${id}', which is not in the catalogue (${t.verdict}: ${t.detail ?? ''})`, unexpected: true });
   }
+  const cutShort = [...ctx.status.values()].some((st) => st.state === 'cut' || (st.state === 'not-started' && st.why !== 'not selected'));
   return {
     schemaVersion: 1,
     tool: { name: 'vhostcheck', version: TOOL_VERSION },
@@ -327,7 +468,7 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     strict: opts.strict,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    interrupted: Boolean(opts.signal?.aborted) || Date.now() >= ctx.deadline,
+    interrupted: cutShort,
     suites: suiteRuns,
     results,
     summary: summarize(results),

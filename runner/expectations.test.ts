@@ -13,6 +13,7 @@ import {
   serializeExpectations,
   updateExpectations,
   type ExpectationsFile,
+  summarize,
 } from './expectations.ts';
 import type { RunResult } from './results.ts';
 import { RUN, REQUIREMENTS } from './runResult.fixture.ts';
@@ -215,5 +216,49 @@ describe('updateExpectations', () => {
     expect(strict.expectations).not.toHaveProperty(['virtio.features.informational']);
     expect(Object.keys(strict.expectations)).toHaveLength(5);
     expect(applyExpectations(strictRun, strict).summary.unexpected).toBe(0);
+  });
+});
+
+describe('fingerprints (requirement, verdict, trigger)', () => {
+  const ID = 'vhost-user.ring.get-vring-base-stops';
+  const crashAt = (op: string) => ({ verdict: 'CRASH' as const, trigger: `control:${op}/crash`, detail: `SIGSEGV at ${op}` });
+  const runWith = (...deviations: ReturnType<typeof crashAt>[]): RunResult => {
+    const results = RUN.results.map((r) => (r.id === ID ? { ...r, verdict: 'CRASH' as const, deviations } : r));
+    return { ...RUN, results, summary: summarize(results) };
+  };
+  const recorded: ExpectationsFile = { target: 'x', expectations: { [ID]: { verdict: 'CRASH', trigger: 'control:getVringBase/crash', reason: 'known SIGSEGV' } } };
+
+  it('the recorded crash passes the gate; a new crash at a different message under the same requirement fails it', () => {
+    const known = applyExpectations(runWith(crashAt('getVringBase')), recorded);
+    expect(byId(known, ID)).toMatchObject({ verdict: 'CRASH', expected: 'CRASH', unexpected: false });
+    const fresh = applyExpectations(runWith(crashAt('getVringBase'), crashAt('setVringNum')), recorded);
+    expect(byId(fresh, ID)).toMatchObject({ verdict: 'CRASH', unexpected: true });
+    expect(byId(fresh, ID).detail).toContain('new deviation CRASH at control:setVringNum/crash');
+    expect(fresh.summary.unexpected).toBe(known.summary.unexpected + 1);
+  });
+
+  it('an entry without a trigger (first file format) still matches any trigger of its verdict', () => {
+    const old: ExpectationsFile = { target: 'x', expectations: { [ID]: { verdict: 'CRASH', reason: 'old file' } } };
+    expect(byId(applyExpectations(runWith(crashAt('getVringBase'), crashAt('setVringNum')), old), ID).unexpected).toBe(false);
+  });
+
+  it('a file lists several deviations of one requirement; --update-expectations writes one entry per fingerprint', () => {
+    const run = runWith(crashAt('getVringBase'), crashAt('setVringNum'));
+    const next = updateExpectations(recorded, run, 'x');
+    expect(next.expectations[ID]).toEqual([
+      { verdict: 'CRASH', trigger: 'control:getVringBase/crash', reason: 'known SIGSEGV' },
+      { verdict: 'CRASH', trigger: 'control:setVringNum/crash', reason: PLACEHOLDER_REASON },
+    ]);
+    expect(parse(serializeExpectations(next))).toEqual(next);
+    expect(byId(applyExpectations(run, next), ID).unexpected).toBe(false);
+    expect(() => parse({ target: 'x', expectations: { [ID]: { verdict: 'CRASH', trigger: 'no slash', reason: 'r' } } })).toThrow(ExpectationsError);
+  });
+
+  it('NOT_RUN is never expected: a run cut short is red whatever the file lists', () => {
+    const results = RUN.results.map((r) => (r.id === ID ? { ...r, verdict: 'NOT_RUN' as const, category: 'not-reached' as const, detail: 'not reached: time budget' } : r));
+    const cut = applyExpectations({ ...RUN, results, summary: summarize(results) }, recorded);
+    expect(byId(cut, ID)).toMatchObject({ verdict: 'NOT_RUN', unexpected: true });
+    expect(cut.summary.notRun).toBe(1);
+    expect(finalLine(cut.summary)).toContain('1 not run');
   });
 });

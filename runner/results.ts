@@ -24,12 +24,31 @@ export interface Failure {
   readonly path?: string;
 }
 
+/**
+ * Why a requirement got no verdict of its own (DESIGN.md verdicts), on SKIP, UNSUPPORTED and NOT_RUN:
+ * the rule is another role's or another device's (`not-applicable`), the target lacks a feature the
+ * check needs (`unsupported`), no suite checks it (`not-covered`), or the run ended before it got
+ * there (`not-reached`: time budget, interrupt). The reason is in `detail`.
+ */
+export type ResultCategory = 'not-applicable' | 'unsupported' | 'not-covered' | 'not-reached';
+
+/** One distinct way a requirement was broken: what an expectation entry matches. */
+export interface Deviation {
+  readonly verdict: Verdict;
+  /** Observation trigger (`control:setVringNum/crash`, `kick/fail`), `?` when the oracle gave none. */
+  readonly trigger: string;
+  readonly detail: string;
+}
+
 export interface RequirementResult {
   readonly id: string;
   readonly verdict: Verdict;
   /** Suites that checked it. */
   readonly suites: readonly string[];
   readonly detail?: string;
+  readonly category?: ResultCategory;
+  /** Every distinct fingerprint (verdict, trigger) of the deviations seen, worst first. */
+  readonly deviations?: readonly Deviation[];
   readonly failure?: Failure;
   /** Verdict named by the target's expectations file, if any. */
   readonly expected?: Verdict;
@@ -49,6 +68,8 @@ export interface RunSummary {
   readonly passed: number;
   readonly failed: number;
   readonly skipped: number;
+  /** Requirements selected and applicable that the run did not reach (NOT_RUN): any makes the gate red. */
+  readonly notRun: number;
   readonly unexpected: number;
   /** Expected deviations: NON_STRICT, INFORMATIONAL and listed FAIL/CRASH/TIMEOUT/ERROR results that do not fail the run. */
   readonly known: number;

@@ -6,12 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSimulatedTarget } from '../implementations/simulated/index.ts';
-import type { DeviceType, Health, Target } from '../implementations/target.ts';
+import { findVariant } from '../implementations/simulated/variants/index.ts';
+import type { Health, Target } from '../implementations/target.ts';
 import { VhostUserTarget } from '../implementations/vhost-user/frontEnd.ts';
 import { DpdkTestpmd } from '../implementations/vhost-user/peers/dpdk.ts';
 import { serveVhostUser } from '../implementations/vhost-user/backEnd.ts';
 import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
 import { VirtiofsdDaemon } from '../implementations/vhost-user/peers/virtiofsd.ts';
+import { guestNotRunnable } from './knownTargets.ts';
 import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
 import { UsageError } from './usageError.ts';
 
@@ -31,30 +33,51 @@ const SOCKET_SETTLE_MS = 300;
  */
 const SERVED_SETTLE_MS = 50;
 
-function socketDeviceType(): DeviceType {
-  const t = process.env.VHOSTCHECK_DEVICE_TYPE;
-  if (t === undefined || t === 'blk') return 'blk';
-  if (t === 'net' || t === 'fs') return t;
-  throw new UsageError(`VHOSTCHECK_DEVICE_TYPE must be blk, net or fs, not '${t}'`);
+/** The device type and variant of a simulated spec: a variant made for one type picks it when device= is not given. */
+export function simulatedDevice(spec: { readonly device?: 'blk' | 'net'; readonly variant?: string }): { deviceType: 'blk' | 'net'; variant?: string } {
+  const only = spec.variant === undefined ? undefined : findVariant(spec.variant)?.deviceType;
+  return { deviceType: spec.device ?? only ?? 'blk', ...(spec.variant !== undefined && { variant: spec.variant }) };
 }
 
-export function targetFactory(spec: TargetSpec): TargetFactory {
+/**
+ * How long a kick of the simulated device may take to settle: nothing in process, the event loop's
+ * delay when served. The slow variant's timers fire late on a loaded machine like another process's
+ * would: it gets what a socket back-end gets, or more if its own slowest kick needs it.
+ */
+function simulatedSettleMs(variant: string | undefined, base: number): number {
+  const slow = variant === undefined ? null : findVariant(variant)?.personality.slow ?? null;
+  return slow === null ? base : Math.max(SOCKET_SETTLE_MS, 4 * (slow.kickMs + slow.requestMs[1])) + base;
+}
+
+/** How the suite talks to a target, as the user asked (run --reply-timeout). */
+export interface FactoryOptions {
+  /** Bound on the wait for one reply from a socket back-end (the front-end's default when absent). */
+  readonly replyTimeoutMs?: number;
+}
+
+export function targetFactory(spec: TargetSpec, opts: FactoryOptions = {}): TargetFactory {
+  const { replyTimeoutMs } = opts;
   switch (spec.kind) {
     case 'simulated': {
-      const deviceType = spec.device ?? 'blk';
-      // Construct once now so an unknown mutant name is exit 2 before any work.
-      void createSimulatedTarget({ deviceType, mutant: spec.mutant }).close();
-      return { spec, settleMs: 0, open: async () => createSimulatedTarget({ deviceType, mutant: spec.mutant }), dispose: async () => {} };
+      const device = { ...simulatedDevice(spec), mutant: spec.mutant };
+      // Construct once now so an unknown mutant name (or one of another device type) is exit 2 before any work.
+      try {
+        void createSimulatedTarget(device).close();
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      return { spec, settleMs: simulatedSettleMs(device.variant, 0), open: async () => createSimulatedTarget(device), dispose: async () => {} };
     }
     case 'vhost-user': {
       if (spec.via === 'socket') {
-        const deviceType = socketDeviceType();
+        const deviceType = spec.device;
         return {
           spec,
           settleMs: SOCKET_SETTLE_MS,
           open: async () => {
             try {
-              return await VhostUserTarget.open({ socketPath: spec.path, deviceType });
+              // A net device has at least one RX/TX pair (virtio 1.2 §5.1.2); the probe narrows the rest by negotiation.
+              return await VhostUserTarget.open({ socketPath: spec.path, deviceType, queues: deviceType === 'net' ? 2 : 1, replyTimeoutMs });
             } catch (e) {
               throw new UsageError(`cannot connect to vhost-user back-end at ${spec.path}: ${(e as Error).message}`);
             }
@@ -66,15 +89,17 @@ export function targetFactory(spec: TargetSpec): TargetFactory {
         case 'qsd-blk':
           // A fresh daemon per session (about 50 ms): qsd serves many sessions, and heap damage done in
           // one (e.g. by an out-of-range vring index) otherwise surfaces in a later, innocent one.
-          return freshDaemonFactory(spec, 'qemu-storage-daemon (Debian package qemu-system-common)', () => QsdDaemon.start());
+          return freshDaemonFactory(spec, 'qemu-storage-daemon (Debian package qemu-system-common)', () => QsdDaemon.start({ replyTimeoutMs }));
         case 'dpdk-net':
-          return daemonFactory(spec, 'dpdk-testpmd (Debian package dpdk-dev)', () => DpdkTestpmd.start());
+          return daemonFactory(spec, 'dpdk-testpmd (Debian package dpdk-dev)', () => DpdkTestpmd.start({ replyTimeoutMs }));
         case 'virtiofsd':
-          return daemonFactory(spec, 'virtiofsd (Debian package qemu-system-common)', () => VirtiofsdDaemon.start());
+          return daemonFactory(spec, 'virtiofsd (Debian package qemu-system-common)', () => VirtiofsdDaemon.start({ replyTimeoutMs }));
         case 'simulated':
-          return servedSimulatedFactory(spec, socketDeviceType());
+          return servedSimulatedFactory(spec, simulatedDevice(spec), replyTimeoutMs);
       }
     }
+    case 'guest':
+      throw new UsageError(guestNotRunnable(spec));
     default:
       throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
   }
@@ -84,21 +109,31 @@ export function targetFactory(spec: TargetSpec): TargetFactory {
  * `vhost-user:spawn=simulated`: the simulated device behind `vhostcheck serve`, in this process on a
  * temporary socket, driven through the real socket front-end: the vhost-user adapter tested end to end.
  */
-function servedSimulatedFactory(spec: TargetSpec, deviceType: 'blk' | 'net' | 'fs'): TargetFactory {
-  if (deviceType === 'fs') throw new UsageError('vhost-user:spawn=simulated serves blk or net (VHOSTCHECK_DEVICE_TYPE)');
+function servedSimulatedFactory(spec: TargetSpec, device: { deviceType: 'blk' | 'net'; variant?: string }, replyTimeoutMs: number | undefined): TargetFactory {
+  const { deviceType, variant } = device;
+  // Built once now so a variant of another device type is exit 2 before any socket exists.
+  let maxQueueSize: number;
+  try {
+    const probe = createSimulatedTarget(device);
+    maxQueueSize = probe.info.maxQueueSize;
+    void probe.close();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   let server: { dir: string; socketPath: string; stop: AbortController; done: Promise<void> } | undefined;
   return {
     spec,
-    settleMs: SERVED_SETTLE_MS,
+    settleMs: simulatedSettleMs(variant, SERVED_SETTLE_MS),
     open: async () => {
       if (!server) {
         const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-serve-'));
         const socketPath = join(dir, 'simulated.sock');
         const stop = new AbortController();
-        const done = serveVhostUser(socketPath, (memory, logArea, inflight) => createSimulatedTarget({ deviceType, memory, logArea, inflight }), stop.signal);
+        const done = serveVhostUser(socketPath, (memory, logArea, inflight) => createSimulatedTarget({ ...device, memory, logArea, inflight, awaitKicks: true }), stop.signal);
         server = { dir, socketPath, stop, done };
       }
-      return VhostUserTarget.open({ socketPath: server.socketPath, deviceType, name: 'vhostcheck serve (simulated)', version: '0.1.0', queues: deviceType === 'net' ? 2 : 1, blockingWaitMs: 0 });
+      const name = variant === undefined ? 'vhostcheck serve (simulated)' : `vhostcheck serve (simulated:variant=${variant})`;
+      return VhostUserTarget.open({ socketPath: server.socketPath, deviceType, name, version: '0.1.0', queues: deviceType === 'net' ? 2 : 1, maxQueueSize, blockingWaitMs: 0, replyTimeoutMs });
     },
     dispose: async () => {
       if (!server) return;

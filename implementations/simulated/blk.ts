@@ -1,9 +1,11 @@
-// virtio-blk personality: a 1 MiB RAM disk (virtio 1.2 §5.2.6). A request
+// virtio-blk personality: a RAM disk (virtio 1.2 §5.2.6), 1 MiB unless a variant sizes it. A request
 // is a chain of the 16-byte virtio_blk_outhdr (device-readable, possibly
 // spread over several descriptors), the data, and one status byte: the last
 // byte of the device-writable part.
 import { decode, encode } from '../../spec/codec.ts';
+import { hasFeature } from '../../spec/virtio/features.ts';
 import {
+  VIRTIO_BLK_F_CONFIG_WCE,
   VIRTIO_BLK_ID_BYTES,
   VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_S_OK,
@@ -21,13 +23,11 @@ import { totalLen, type Dma } from './dma.ts';
 import type { MutantSwitch } from './mutants/index.ts';
 import { recycle, takeZeroed } from './zeroedBuffers.ts';
 
-const BLK_CAPACITY_SECTORS = 2048;
-const CAPACITY_BYTES = BLK_CAPACITY_SECTORS * VIRTIO_BLK_SECTOR_SIZE;
 const SERIAL = 'vhostcheck-sim';
 
-export function blkConfig(queues: number): Buffer {
+export function blkConfig(queues: number, capacitySectors: number): Buffer {
   return encode(virtio_blk_config, {
-    capacity: BigInt(BLK_CAPACITY_SECTORS),
+    capacity: BigInt(capacitySectors),
     size_max: 0,
     seg_max: 126,
     cylinders: 0,
@@ -52,13 +52,29 @@ export function blkConfig(queues: number): Buffer {
   });
 }
 
+const WCE = virtio_blk_config.fields.find((f) => f.name === 'wce')!;
+
+/**
+ * Whether a driver may write config bytes [offset, offset+len) with SET_CONFIG flags 0. virtio 1.2 §5.2.5
+ * "Device Initialization": "The device size can be read from capacity"; only "If the VIRTIO_BLK_F_CONFIG_WCE
+ * feature is negotiated, the cache mode can be read or set through the writeback field" — one byte, `wce`.
+ */
+export function blkConfigWritable(acked: bigint, offset: number, len: number): boolean {
+  return hasFeature(acked, VIRTIO_BLK_F_CONFIG_WCE) && offset >= WCE.offset && offset + len <= WCE.offset + 1;
+}
+
 export class RamDisk {
-  private readonly disk = takeZeroed(CAPACITY_BYTES);
+  private readonly disk: Buffer;
+  private readonly capacityBytes: number;
 
   constructor(
     private readonly dma: Dma,
     private readonly has: MutantSwitch,
-  ) {}
+    capacitySectors: number,
+  ) {
+    this.capacityBytes = capacitySectors * VIRTIO_BLK_SECTOR_SIZE;
+    this.disk = takeZeroed(this.capacityBytes);
+  }
 
   /** Gives the disk back for the next session's device (zeroedBuffers.ts); the device is gone. */
   release(): void {
@@ -130,9 +146,9 @@ export class RamDisk {
     if (this.has('blk-sector-u32-wrap')) {
       // The mutant computes the offset in 32 bits: sector 0x800000 becomes offset 0.
       const at = Number((sector * BigInt(VIRTIO_BLK_SECTOR_SIZE)) & 0xffff_ffffn);
-      return at + len > CAPACITY_BYTES ? null : at;
+      return at + len > this.capacityBytes ? null : at;
     }
     const at = sector * BigInt(VIRTIO_BLK_SECTOR_SIZE);
-    return at + BigInt(len) > BigInt(CAPACITY_BYTES) ? null : Number(at);
+    return at + BigInt(len) > BigInt(this.capacityBytes) ? null : Number(at);
   }
 }

@@ -27,26 +27,27 @@ import {
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
 } from '../../spec/virtio/features.ts';
-import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../spec/virtio/net.ts';
+import { NET_RX_QUEUE, NET_TX_QUEUE, virtio_net_hdr, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../spec/virtio/net.ts';
 import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../../spec/virtio/status.ts';
-import { writableConfigFields } from '../../spec/virtio/configAccess.ts';
 import type { GuestMemory } from '../target.ts';
 import { VHOST_F_LOG_ALL, VHOST_VRING_F_LOG } from '../../spec/vhost/types.ts';
 import { AddressSpace, MAX_MEM_SLOTS } from './addressSpace.ts';
-import { blkConfig, RamDisk } from './blk.ts';
+import { blkConfig, blkConfigWritable, RamDisk } from './blk.ts';
 import type { Elem, RingContext, RingSession } from './chain.ts';
 import { Dma, totalLen } from './dma.ts';
 import { DirtyLog } from './dirtyLog.ts';
 import { InflightBuffers, type InflightShare } from './inflight.ts';
 import { DeviceFault } from './faults.ts';
 import type { MutantSwitch } from './mutants/index.ts';
-import { Loopback, netConfig } from './net.ts';
+import { gateOf, gateOpen } from './messageGates.ts';
+import { Loopback, netConfig, netHeaderBytes } from './net.ts';
 import { PackedRing } from './packedRing.ts';
 import { SplitRing } from './splitRing.ts';
+import type { Personality } from './variants/personality.ts';
+import { strictRefusal } from './variants/strict.ts';
 import { freshVring, type NotifierState, type Vring } from './vring.ts';
 
-export const MAX_QUEUE_SIZE = 1024;
-
+/** Every protocol feature the device implements; a personality may withhold some. */
 const PROTOCOL_FEATURES =
   bit(VHOST_USER_PROTOCOL_F_MQ) |
   bit(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
@@ -72,6 +73,14 @@ export interface BackendOptions {
   readonly logArea: (size: bigint, offset: bigint) => Uint8Array;
   /** Where GET_INFLIGHT_FD's buffers are allocated and SET_INFLIGHT_FD's is found. */
   readonly inflight: InflightShare;
+  readonly personality: Personality;
+}
+
+/** A request the device took from queue `q` and executed: what publish() marks used, `len` bytes written. */
+export interface Taken {
+  readonly q: number;
+  readonly elem: Elem;
+  readonly len: number;
 }
 
 /** What the config-uninit-leak mutant's scratch buffer holds before its first reply: stale bytes, recognisably not zero. */
@@ -79,6 +88,8 @@ const SCRATCH_PATTERN = Uint8Array.from({ length: VHOST_USER_MAX_CONFIG_SIZE }, 
 
 export class Backend {
   private readonly offered: bigint;
+  private readonly offeredProtocol: bigint;
+  private readonly personality: Personality;
   private readonly has: MutantSwitch;
   private readonly deviceType: 'blk' | 'net';
   private readonly queues: number;
@@ -92,6 +103,10 @@ export class Backend {
   private readonly inflight: InflightBuffers;
   private vrings: Vring[];
   private acked = 0n;
+  /** The protocol features of the last accepted SET_PROTOCOL_FEATURES: session state, kept across RESET_DEVICE. */
+  private protocol = 0n;
+  /** SET_OWNER taken: "The back-end retains ownership of the device throughout the reset operation" (VHOST_USER_RESET_DEVICE). */
+  private owned = false;
   private status = 0;
   /** Scratch buffer the config-uninit-leak mutant builds replies in, never cleared. */
   private readonly scratch = Buffer.from(SCRATCH_PATTERN);
@@ -99,15 +114,16 @@ export class Backend {
 
   constructor(opts: BackendOptions) {
     this.has = opts.has;
+    this.personality = opts.personality;
     this.deviceType = opts.deviceType;
     this.queues = opts.queues;
     this.dma = new Dma(opts.memory, opts.has);
     this.space = new AddressSpace(opts.memory, opts.has);
-    this.disk = new RamDisk(this.dma, opts.has);
+    this.disk = new RamDisk(this.dma, opts.has, opts.personality.blkCapacitySectors);
     this.loopback = new Loopback(this.dma, opts.has);
     this.log = new DirtyLog(opts.has);
     this.logArea = opts.logArea;
-    this.inflight = new InflightBuffers({ has: opts.has, queues: opts.queues, maxQueueSize: MAX_QUEUE_SIZE, fdLimit: FD_LIMIT, share: opts.inflight });
+    this.inflight = new InflightBuffers({ has: opts.has, queues: opts.queues, maxQueueSize: opts.personality.maxQueueSize, fdLimit: FD_LIMIT, share: opts.inflight });
     this.vrings = Array.from({ length: opts.queues }, freshVring);
     let f =
       bit(VIRTIO_F_VERSION_1) |
@@ -122,32 +138,45 @@ export class Backend {
     if (opts.deviceType === 'blk') {
       f |= bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_FLUSH);
       if (opts.queues > 1) f |= bit(VIRTIO_BLK_F_MQ);
-      this.config = blkConfig(opts.queues);
+      this.config = blkConfig(opts.queues, opts.personality.blkCapacitySectors);
     } else {
       f |= bit(VIRTIO_NET_F_MAC) | bit(VIRTIO_NET_F_MTU) | bit(VIRTIO_NET_F_STATUS);
       this.config = netConfig();
     }
-    this.offered = f;
+    this.offered = f & ~opts.personality.withheldFeatures;
+    this.offeredProtocol = hasFeature(this.offered, VHOST_USER_F_PROTOCOL_FEATURES) ? PROTOCOL_FEATURES & ~opts.personality.withheldProtocolFeatures : 0n;
+  }
+
+  /** VIRTIO_F_IN_ORDER acked: buffers are used in the order they were made available (variants/slow.ts). */
+  inOrder(): boolean {
+    return hasFeature(this.acked, VIRTIO_F_IN_ORDER);
   }
 
   handle(req: VhostRequest): Reply {
+    // A message of an extension the device does not offer is one it does not implement.
+    const gate = gateOf(req.op);
+    if (gate !== undefined && !gateOpen(gate, { features: this.offered, protocol: this.offeredProtocol })) return EINVAL;
+    if (this.personality.strict && strictRefusal(req, { features: this.acked, protocol: this.protocol, owned: this.owned }) !== null) return EINVAL;
     switch (req.op) {
       case 'getFeatures':
         return { ok: true, value: this.offered };
       case 'setFeatures':
         return this.setFeatures(req.features);
       case 'getProtocolFeatures':
-        return { ok: true, value: PROTOCOL_FEATURES };
+        return { ok: true, value: this.offeredProtocol };
       case 'setProtocolFeatures':
-        // Nothing here depends on which protocol features the front-end took: only unknown bits are refused.
-        return req.features < 0n || (req.features & ~PROTOCOL_FEATURES) !== 0n ? EINVAL : OK;
+        // Unknown bits are refused; what was taken gates messages only for the strict variant.
+        if (req.features < 0n || (req.features & ~this.offeredProtocol) !== 0n) return EINVAL;
+        this.protocol = req.features;
+        return OK;
       case 'setOwner':
+        this.owned = true;
         return OK;
       case 'resetDevice':
         this.reset();
         return OK;
       case 'getQueueNum':
-        return { ok: true, value: this.queues };
+        return { ok: true, value: this.deviceType === 'net' && this.personality.netQueueNum === 'pairs' ? this.queues / 2 : this.queues };
       case 'setMemTable':
         return this.space.setMemTable(req.regions) ? OK : EINVAL;
       case 'setVringNum':
@@ -222,8 +251,23 @@ export class Backend {
     }
   }
 
-  /** The kick eventfd of `q` fired. */
+  /** The kick eventfd of `q` fired: each request it finds is executed and marked used in ring order. */
   kick(q: number): void {
+    this.serve(q, (s, t) => this.complete(s, t.elem, t.len));
+  }
+
+  /**
+   * Pops and executes every request a kick of `q` finds, to be marked used later by publish() (the
+   * slow variant, which publishes out of order). Chains refused on the way are returned at once.
+   */
+  take(q: number): Taken[] {
+    const taken: Taken[] = [];
+    this.serve(q, (_s, t) => taken.push(t));
+    return taken;
+  }
+
+  /** What a kick of `q` does (net: and the looped-back frames it delivers into receiveq1), each executed request handed to `sink`. */
+  private serve(q: number, sink: (s: RingSession, t: Taken) => void): void {
     if (!Number.isInteger(q) || q < 0 || q >= this.queues) return;
     const vq = this.vrings[q];
     if (this.deviceType === 'blk') {
@@ -232,7 +276,7 @@ export class Backend {
       if (!vq.enabled) return;
       const s = this.open(q);
       if (s === null) return;
-      for (let e = s.pop(); e !== null; e = s.pop()) this.complete(s, e, this.disk.handle(e) ?? 0);
+      for (let e = s.pop(); e !== null; e = s.pop()) sink(s, { q, elem: e, len: this.disk.handle(e) ?? 0 });
       this.finish(q, s);
       return;
     }
@@ -243,12 +287,22 @@ export class Backend {
         // effects; for net, TX buffers are consumed and their frames discarded.
         for (let e = tx.pop(); e !== null; e = tx.pop()) {
           if (vq.enabled) this.loopback.transmit(e, this.netHeaderSize());
-          this.complete(tx, e, 0);
+          sink(tx, { q, elem: e, len: 0 });
         }
         this.finish(q, tx);
       }
     }
-    this.receive();
+    this.receive(sink);
+  }
+
+  /** Marks taken requests used, queue by queue in the order given, and decides each queue's notification. */
+  publish(taken: readonly Taken[]): void {
+    for (const q of new Set(taken.map((t) => t.q))) {
+      const s = this.open(q);
+      if (s === null) continue;
+      for (const t of taken) if (t.q === q) this.complete(s, t.elem, t.len);
+      this.finish(q, s);
+    }
   }
 
   /** The back-end process is gone: its disk goes back for the next session (zeroedBuffers.ts). */
@@ -265,16 +319,16 @@ export class Backend {
   }
 
   /** Delivers backlog frames into receiveq1; a disabled RX ring gets no new packets (vhost-user.rst "Ring states"). */
-  private receive(): void {
+  private receive(sink: (s: RingSession, t: Taken) => void): void {
     if (this.loopback.pending === 0 || !this.vrings[NET_RX_QUEUE].enabled) return;
     const rx = this.open(NET_RX_QUEUE);
     if (rx === null) return;
-    this.loopback.receive(rx, this.netHeaderSize(), (e, written) => this.complete(rx, e, written));
+    this.loopback.receive(rx, this.netHeaderSize(), (e, written) => sink(rx, { q: NET_RX_QUEUE, elem: e, len: written }));
     this.finish(NET_RX_QUEUE, rx);
   }
 
   private netHeaderSize(): number {
-    return this.has('net-hdr-size-legacy') ? virtio_net_hdr.size : netHeaderSize(this.acked);
+    return this.has('net-hdr-size-legacy') ? virtio_net_hdr.size : netHeaderBytes(this.acked);
   }
 
   /**
@@ -354,7 +408,7 @@ export class Backend {
 
   private setVringNum(index: number, num: number): Reply {
     const vq = this.vring(index);
-    if (vq === null || !Number.isInteger(num) || num < 1 || num > MAX_QUEUE_SIZE) return EINVAL;
+    if (vq === null || !Number.isInteger(num) || num < 1 || num > this.personality.maxQueueSize) return EINVAL;
     // A split ring size is a power of 2, a packed one need not be (§2.7, §2.8): the layout may
     // be negotiated after this message, so the size is checked when the ring runs (splitRing.ts).
     if ((num & (num - 1)) !== 0 && this.has('packed-size-pow2-required')) return EINVAL;
@@ -397,10 +451,10 @@ export class Backend {
     return { ok: true, value: ((high << 16) | low) >>> 0 };
   }
 
-  /** VHOST_USER_SET_CONFIG: writable fields only (spec/virtio/configAccess.ts), any field in a live-migration write. */
+  /** VHOST_USER_SET_CONFIG: writable fields only (blk.ts; net has none), any field in a live-migration write. */
   private setConfig(offset: number, data: Uint8Array, flags: number): Reply {
     if (!Number.isInteger(offset) || offset < 0 || data.length < 1 || data.length > VHOST_USER_MAX_CONFIG_SIZE || offset + data.length > this.config.length) return EINVAL;
-    const writable = writableConfigFields(this.deviceType, this.acked).some((f) => offset >= f.offset && offset + data.length <= f.offset + f.size);
+    const writable = this.deviceType === 'blk' && blkConfigWritable(this.acked, offset, data.length);
     if (!writable && flags !== VHOST_SET_CONFIG_TYPE_MIGRATION && !this.has('set-config-writes-readonly')) return EINVAL;
     this.config.set(data, offset);
     return OK;

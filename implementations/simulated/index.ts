@@ -4,13 +4,15 @@
 // every later request answered as a closed connection), and a loop it would
 // never leave makes it "hang" (health hung, requests time out).
 import { INFLIGHT_AREA_MAX, type InflightArea, LOG_AREA_MAX, type Reply, type VhostRequest } from '../../spec/requests.ts';
-import { inflightAreaSize } from '../../spec/vhostUser/inflight.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
-import { Backend, MAX_QUEUE_SIZE } from './device.ts';
+import { Backend } from './device.ts';
 import { DeviceFault, DeviceHang } from './faults.ts';
-import type { InflightShare } from './inflight.ts';
+import { type InflightShare, inflightBytes } from './inflight.ts';
 import { findMutant, MUTANTS, type MutantName } from './mutants/index.ts';
+import { findVariant, VARIANTS } from './variants/index.ts';
+import { DEFAULT_PERSONALITY, type Personality } from './variants/personality.ts';
+import { SlowClock } from './variants/slow.ts';
 import { recycle, takeZeroed } from './zeroedBuffers.ts';
 
 export interface SimulatedTargetOptions {
@@ -19,6 +21,14 @@ export interface SimulatedTargetOptions {
   readonly queues?: number;
   /** A name from MUTANTS. */
   readonly mutant?: string;
+  /** A name from VARIANTS (variants/index.ts): a healthy device that differs from the default one. */
+  readonly variant?: string;
+  /**
+   * kick() settles only once the device has finished what the kick found. A vhost-user back-end
+   * (backEnd.ts) signals the call eventfds when kick() settles, so it needs this from a device that
+   * finishes later (the slow variant); in process the suite waits for the call instead.
+   */
+  readonly awaitKicks?: boolean;
   /**
    * Guest memory to use instead of a private buffer: a vhost-user back-end
    * (implementations/vhost-user/backEnd.ts) passes the front-end's shared
@@ -44,7 +54,7 @@ const NET_QUEUES = 2;
 const VERSION = '0.1.0';
 
 export function createSimulatedTarget(opts: SimulatedTargetOptions): Target {
-  const { deviceType, mutant } = opts;
+  const { deviceType, mutant, variant } = opts;
   if (deviceType !== 'blk' && deviceType !== 'net') throw new Error(`simulated target: unknown device type '${String(deviceType)}' (known: blk, net)`);
   const queues = opts.queues ?? (deviceType === 'net' ? NET_QUEUES : 1);
   if (deviceType === 'net' && queues !== NET_QUEUES) throw new Error(`simulated target: a net device has exactly ${NET_QUEUES} queues, not ${queues}`);
@@ -58,7 +68,26 @@ export function createSimulatedTarget(opts: SimulatedTargetOptions): Target {
     }
     defect = info.name;
   }
-  return new SimulatedTarget(deviceType, queues, defect, opts.memory, opts.logArea, opts.inflight);
+  let personality = DEFAULT_PERSONALITY;
+  if (variant !== undefined) {
+    const v = findVariant(variant);
+    if (v === undefined) throw new Error(`simulated target: unknown variant '${variant}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
+    if (v.deviceType !== undefined && v.deviceType !== deviceType) {
+      throw new Error(`simulated target: variant '${variant}' is a ${v.deviceType} device; use simulated:device=${v.deviceType},variant=${variant}`);
+    }
+    personality = v.personality;
+  }
+  const name = ['simulated', [variant && `variant=${variant}`, defect && `mutant=${defect}`].filter(Boolean).join(',')].filter(Boolean).join(':');
+  return new SimulatedTarget({ name, deviceType, queues, mutant: defect, personality, awaitKicks: opts.awaitKicks ?? false }, opts.memory, opts.logArea, opts.inflight);
+}
+
+interface Identity {
+  readonly name: string;
+  readonly deviceType: 'blk' | 'net';
+  readonly queues: number;
+  readonly mutant: MutantName | undefined;
+  readonly personality: Personality;
+  readonly awaitKicks: boolean;
 }
 
 type Life = { readonly state: 'alive' } | { readonly state: 'hung' } | { readonly state: 'crashed'; readonly signal: string } | { readonly state: 'closed' };
@@ -77,21 +106,20 @@ class SimulatedTarget implements Target {
   /** In process, the front-end side of inflight tracking: the buffer of the last answered getInflightFd, and what a setInflightFd sends. */
   private inflightHeld: Uint8Array | null = null;
   private inflightSent: Uint8Array | null = null;
+  /** The slow variant's timers; null for a device that finishes every kick before kick() returns. */
+  private readonly clock: SlowClock | null;
+  private readonly awaitKicks: boolean;
 
-  constructor(deviceType: 'blk' | 'net', queues: number, mutant: MutantName | undefined, memory: GuestMemory | undefined, logArea: SimulatedTargetOptions['logArea'], inflight: InflightShare | undefined) {
-    this.info = {
-      name: mutant === undefined ? 'simulated' : `simulated:mutant=${mutant}`,
-      kind: 'simulated',
-      version: VERSION,
-      deviceType,
-      queues,
-      maxQueueSize: MAX_QUEUE_SIZE,
-    };
+  constructor(id: Identity, memory: GuestMemory | undefined, logArea: SimulatedTargetOptions['logArea'], inflight: InflightShare | undefined) {
+    const { deviceType, queues, mutant, personality } = id;
+    this.info = { name: id.name, kind: 'simulated', version: VERSION, deviceType, queues, maxQueueSize: personality.maxQueueSize };
     this.ownBacking = memory === undefined ? takeZeroed(backingSize()) : null;
     this.memory = memory ?? layOutGuestMemory(this.ownBacking!);
-    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant, logArea: logArea ?? ((size, offset) => this.allocateLog(size, offset)),
+    this.backend = new Backend({ deviceType, queues, memory: this.memory, has: (name) => name === mutant, personality, logArea: logArea ?? ((size, offset) => this.allocateLog(size, offset)),
       inflight: inflight ?? { allocate: (size) => new Uint8Array(size), received: () => this.inflightSent },
     });
+    this.clock = personality.slow === null ? null : new SlowClock(personality.slow, this.backend, (fn) => void this.run(fn));
+    this.awaitKicks = id.awaitKicks;
   }
 
   /** As frontEnd.ts does with its log memfd: `offset + size` bytes, or one page behind a size/offset no area has. */
@@ -107,10 +135,11 @@ class SimulatedTarget implements Target {
   }
 
   async send(req: VhostRequest): Promise<Reply> {
+    if (this.clock !== null && this.life.state === 'alive') await this.clock.beforeMessage();
     this.offered = null;
     // As frontEnd.ts: the held buffer goes back, or a fresh zeroed one sized for the packed layout (one page if empty or too large).
     if (req.op === 'setInflightFd') {
-      const want = inflightAreaSize(req.numQueues, req.queueSize, true);
+      const want = inflightBytes(req.numQueues, req.queueSize, true);
       this.inflightSent = !req.withFd ? null : this.inflightHeld ?? new Uint8Array(want > 0 && want <= INFLIGHT_AREA_MAX ? want : 4096);
     }
     const reply = this.run(() => this.backend.handle(req));
@@ -125,12 +154,28 @@ class SimulatedTarget implements Target {
   }
 
   async kick(vq: number): Promise<void> {
-    this.run(() => this.backend.kick(vq));
+    if (this.clock === null) {
+      this.run(() => this.backend.kick(vq));
+      return;
+    }
+    if (this.life.state !== 'alive') return;
+    const done = this.clock.kick(vq);
+    if (this.awaitKicks) await done;
   }
 
-  /** The device finishes a kick before kick() resolves, so a call not signalled yet never will be: no waiting. */
-  async waitCall(vq: number, _timeoutMs: number): Promise<boolean> {
-    return this.life.state === 'alive' && this.backend.takeCall(vq);
+  /**
+   * Without a clock the device finishes a kick before kick() resolves, so a call not signalled yet never
+   * will be: no waiting. The slow device publishes later: wait for it, up to `timeoutMs`.
+   */
+  async waitCall(vq: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.life.state !== 'alive') return false;
+      if (this.backend.takeCall(vq)) return true;
+      const left = deadline - Date.now();
+      if (this.clock === null || left <= 0) return false;
+      await this.clock.nextPublish(left);
+    }
   }
 
   async health(): Promise<Health> {
@@ -153,6 +198,7 @@ class SimulatedTarget implements Target {
     // No request reaches the device once it is not alive, so its memory can serve the next session.
     if (this.released) return;
     this.released = true;
+    this.clock?.stop();
     this.backend.release();
     if (this.ownBacking !== null) recycle(this.ownBacking);
   }

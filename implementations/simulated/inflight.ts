@@ -5,12 +5,32 @@
 // each queue region padded to 64 bytes (their INFLIGHT_ALIGNMENT). The device
 // does not yet record descriptors in the buffer, so it has nothing to resubmit.
 import type { InflightArea, Reply } from '../../spec/requests.ts';
-import { queueRegionSize } from '../../spec/vhostUser/inflight.ts';
 import { DeviceFault } from './faults.ts';
 import type { MutantSwitch } from './mutants/index.ts';
 
 const INFLIGHT_ALIGNMENT = 64;
 const EINVAL: Reply = { ok: false, errno: 'EINVAL' };
+
+// The doc's structs in C layout (each field at its natural alignment, a struct padded to its widest member):
+// QueueRegionSplit: features u64, version / desc_num / last_batch_head / used_idx u16 = 16 bytes before desc[].
+// DescStateSplit: inflight u8, padding[5], next u16, counter u64 = 16 bytes.
+// QueueRegionPacked: features u64, six u16 (version ... old_used_idx), two u8 wrap counters, padding[7] = 29 bytes;
+// desc[] holds u64 members, so it starts at 32. DescStatePacked: inflight u8, padding u8, next / last / num u16,
+// counter u64, id / flags u16, len u32, addr u64 = 32 bytes.
+const SPLIT_REGION_HEADER = 16;
+const SPLIT_DESC_STATE = 16;
+const PACKED_REGION_HEADER = 32;
+const PACKED_DESC_STATE = 32;
+
+/** One queue region for `queueSize` descriptors ("desc_num ... is equal to the virtqueue size"). */
+function regionBytes(queueSize: number, packed: boolean): number {
+  return packed ? PACKED_REGION_HEADER + PACKED_DESC_STATE * queueSize : SPLIT_REGION_HEADER + SPLIT_DESC_STATE * queueSize;
+}
+
+/** The buffer for `numQueues` regions back to back ("queue0 region | queue1 region | ... | queueN region"), unpadded. */
+export function inflightBytes(numQueues: number, queueSize: number, packed: boolean): number {
+  return numQueues * regionBytes(queueSize, packed);
+}
 
 /** Where the device's inflight buffers live: in-process memory, or memfds a vhost-user back-end shares. */
 export interface InflightShare {
@@ -30,7 +50,7 @@ export interface InflightOptions {
 }
 
 function stride(queueSize: number, packed: boolean): number {
-  return Math.ceil(queueRegionSize(queueSize, packed) / INFLIGHT_ALIGNMENT) * INFLIGHT_ALIGNMENT;
+  return Math.ceil(regionBytes(queueSize, packed) / INFLIGHT_ALIGNMENT) * INFLIGHT_ALIGNMENT;
 }
 
 export class InflightBuffers {
@@ -67,6 +87,6 @@ export class InflightBuffers {
     if (bytes === null) return EINVAL;
     if (has('inflight-num-queues-unchecked') && numQueues > queues) throw new DeviceFault('SIGSEGV', `SET_INFLIGHT_FD: inflight pointer of virtqueue ${queues} written past the ${queues}-entry queue array`);
     if (numQueues < 1 || numQueues > queues || queueSize < 1 || queueSize > maxQueueSize) return EINVAL;
-    return bytes.length < numQueues * queueRegionSize(queueSize, packed) ? EINVAL : { ok: true };
+    return bytes.length < inflightBytes(numQueues, queueSize, packed) ? EINVAL : { ok: true };
   }
 }

@@ -1,7 +1,9 @@
 // virtio-net personality: a loopback (virtio 1.2 §5.1.6). Every frame the
 // driver transmits on transmitq1 is received on receiveq1.
 import { encode } from '../../spec/codec.ts';
+import { hasFeature, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
 import {
+  VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_HDR_GSO_NONE,
   VIRTIO_NET_S_LINK_UP,
   virtio_net_config,
@@ -27,6 +29,18 @@ export function netConfig(): Buffer {
     rss_max_indirection_table_length: 0,
     supported_hash_types: 0,
   });
+}
+
+/**
+ * The bytes of virtio_net_hdr in front of every packet, by the acked features. virtio 1.2 §5.1.6
+ * "Device Operation" lays out the header with num_buffers; §5.1.6.1 "Legacy Interface: Device
+ * Operation": "The legacy driver only presented num_buffers in the struct virtio_net_hdr when
+ * VIRTIO_NET_F_MRG_RXBUF was negotiated; without that feature the structure was 2 bytes shorter."
+ * So the short form is used only without VERSION_1 and without MRG_RXBUF.
+ */
+export function netHeaderBytes(acked: bigint): number {
+  const legacyShort = !hasFeature(acked, VIRTIO_F_VERSION_1) && !hasFeature(acked, VIRTIO_NET_F_MRG_RXBUF);
+  return legacyShort ? virtio_net_hdr_v1.size - 2 : virtio_net_hdr_v1.size;
 }
 
 export class Loopback {

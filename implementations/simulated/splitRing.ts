@@ -11,11 +11,21 @@ import {
   VRING_DESC_F_INDIRECT,
   VRING_DESC_F_NEXT,
   VRING_DESC_F_WRITE,
-  vringNeedEvent,
 } from '../../spec/virtio/ring.ts';
 import { ChainBuilder, indirectEntries, type Elem, type RingContext, type RingSession } from './chain.ts';
 import type { HostRange, Iov } from './dma.ts';
 import type { Vring, VringAddr } from './vring.ts';
+
+/**
+ * virtio 1.2 §2.7.7.2 with EVENT_IDX: "After the device writes a descriptor index into the used ring: If the
+ * idx field in the used ring (which determined where that descriptor index was placed) was equal to
+ * used_event, the device MUST send a notification." This batch placed entries at idx old, old+1, ..., new-1
+ * (16-bit, wrapping): notify iff used_event is one of them.
+ */
+function placedAtEvent(usedEvent: number, oldIdx: number, newIdx: number): boolean {
+  const placed = (newIdx - oldIdx) & 0xffff;
+  return ((usedEvent - oldIdx) & 0xffff) < placed;
+}
 
 interface Desc {
   readonly addr: bigint;
@@ -112,13 +122,13 @@ export class SplitRing implements RingSession {
     }
     if (this.pushed === 0) return false;
     if (eventIdx) {
-      // §2.7.7: notify iff used_event lies in the window this batch moved used idx over.
       const usedEvent = ctx.dma.readU16(this.avail, splitRingOffsets.usedEvent(vq.num));
       const event = ctx.has('event-idx-off-by-one') ? (usedEvent + 1) & 0xffff : usedEvent;
-      return vringNeedEvent(event, vq.usedIdx, this.oldUsed);
+      return placedAtEvent(event, this.oldUsed, vq.usedIdx);
     }
-    if (ctx.has('ignore-no-interrupt')) return true;
-    const noInterrupt = (ctx.dma.readU16(this.avail, 0) & VRING_AVAIL_F_NO_INTERRUPT) !== 0;
+    const flag = (ctx.dma.readU16(this.avail, 0) & VRING_AVAIL_F_NO_INTERRUPT) !== 0;
+    if (flag) vq.noInterruptSeen = true;
+    const noInterrupt = ctx.has('no-interrupt-sticky') ? vq.noInterruptSeen : flag;
     return ctx.has('never-notify-flags-zero') ? noInterrupt : !noInterrupt;
   }
 

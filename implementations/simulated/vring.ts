@@ -33,6 +33,8 @@ export interface Vring {
   callPending: boolean;
   /** The avail idx read at the previous kick (only the torn-read mutant uses it). */
   availIdxSeen: number;
+  /** VRING_AVAIL_F_NO_INTERRUPT was ever seen set (only the no-interrupt-sticky mutant uses it). */
+  noInterruptSeen: boolean;
 }
 
 export function freshVring(): Vring {
@@ -50,5 +52,6 @@ export function freshVring(): Vring {
     broken: false,
     callPending: false,
     availIdxSeen: 0,
+    noInterruptSeen: false,
   };
 }

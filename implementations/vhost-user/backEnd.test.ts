@@ -171,7 +171,7 @@ describe('the engine against the served device', () => {
       await served;
       startServer(deviceType);
       const factory: TargetFactory = {
-        spec: { kind: 'vhost-user', via: 'socket', path: socketPath },
+        spec: { kind: 'vhost-user', via: 'socket', path: socketPath, device: deviceType },
         settleMs: 300,
         open: () => open(deviceType),
         dispose: async () => {},

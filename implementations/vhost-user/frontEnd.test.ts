@@ -178,6 +178,59 @@ describe('VhostUserTarget wire format', () => {
     [...k.fds, ...c.fds].forEach(closeFd);
   });
 
+  it('waitCall takes a timeout in fractional milliseconds (waits scaled from a measured latency)', async () => {
+    await t.send({ op: 'setVringCall', index: 0 });
+    const c = await backEnd.next();
+    expect(await t.waitCall(0, 3.7)).toBe(false);
+    c.fds.forEach(closeFd);
+  });
+
+  it('SET_VRING_CALL with an index above 255 replaces the notifier of the vring bits 0-7 name, as the back-end reads it', async () => {
+    await t.send({ op: 'setVringCall', index: 0x101 });
+    const c = await backEnd.next();
+    expect(c.payload.readBigUInt64LE(0)).toBe(0x201n);
+    eventfdWrite(c.fds[0], 1n);
+    expect(await t.waitCall(1, 100)).toBe(true);
+    c.fds.forEach(closeFd);
+  });
+
+  it('a call notifier being replaced is watched until drained: its signal counts for the vring', async () => {
+    await t.send({ op: 'setVringCall', index: 0 });
+    const first = await backEnd.next();
+    // The back-end signals the notifier it holds just as the front-end replaces it...
+    eventfdWrite(first.fds[0], 1n);
+    await t.send({ op: 'setVringCall', index: 0 });
+    const second = await backEnd.next();
+    expect(await t.waitCall(0, 10)).toBe(true);
+    // ...or after, before it has processed the replacement (no reply has come since).
+    eventfdWrite(first.fds[0], 1n);
+    expect(await t.waitCall(0, 50)).toBe(true);
+    expect(await t.waitCall(0, 10)).toBe(false);
+    // Once the back-end answered a later message, it uses the new notifier only: the old one is closed.
+    await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.replyU64(m.request, 0n));
+    const fds = fdCount();
+    expect(await t.waitCall(0, 0)).toBe(false);
+    expect(fdCount()).toBe(fds - 1);
+    [...first.fds, ...second.fds].forEach(closeFd);
+  });
+
+  it('a long churn of call notifiers without replies holds a bounded number of fds and loses no signal', async () => {
+    await t.send({ op: 'setVringCall', index: 0 });
+    const held = [(await backEnd.next()).fds[0]];
+    eventfdWrite(held[0], 1n);
+    const fds = fdCount();
+    for (let i = 0; i < 40; i++) {
+      await t.send({ op: 'setVringCall', index: 0 });
+      held.push((await backEnd.next()).fds[0]);
+    }
+    // 40 replacements: our side holds the current notifier and a few retired ones, plus the back-end's 40 copies here.
+    expect(fdCount() - fds).toBeLessThanOrEqual(40 + 9);
+    // The very first notifier, long since read and closed on our side, was signalled before it went: reported now.
+    expect(await t.waitCall(0, 0)).toBe(true);
+    expect(await t.waitCall(0, 0)).toBe(false);
+    held.forEach(closeFd);
+  });
+
   it('SET_LOG_FD: no payload and one fresh eventfd, which replaces the previous one', async () => {
     await t.send({ op: 'setLogFd' });
     const a = await backEnd.next();
@@ -202,8 +255,8 @@ describe('VhostUserTarget wire format', () => {
     await t.send({ op: 'resetDevice' });
     expect((await backEnd.next()).request).toBe(M.VHOST_USER_RESET_DEVICE);
 
-    await t.send({ op: 'iotlbUpdate', iova: 0x1000n, size: 0x2000n, uaddr: 0x7f00_0000_0000n, perm: 3 });
-    const u = await backEnd.next();
+    const { msg: u, reply: updated } = await exchange(() => t.send({ op: 'iotlbUpdate', iova: 0x1000n, size: 0x2000n, uaddr: 0x7f00_0000_0000n, perm: 3 }), (m) => backEnd.replyU64(m.request, 0n));
+    expect(updated).toEqual({ ok: true });
     expect(u.request).toBe(M.VHOST_USER_IOTLB_MSG);
     expect(u.payload.length).toBe(32);
     expect([u.payload.readBigUInt64LE(0), u.payload.readBigUInt64LE(8), u.payload.readBigUInt64LE(16), u.payload[24], u.payload[25]]).toEqual([
@@ -218,6 +271,18 @@ describe('VhostUserTarget wire format', () => {
     expect(cfg.reply).toEqual({ ok: true, value: new Uint8Array([0xab, 0xcd]) });
     const empty = await exchange(() => t.send({ op: 'getConfig', offset: 0, size: 2 }), (m) => backEnd.reply(m.request, new Uint8Array()));
     expect(empty.reply).toEqual({ ok: false, errno: 'EIO' });
+  });
+});
+
+describe('VhostUserTarget messages with a u64 status reply of their own', () => {
+  it('IOTLB_MSG without REPLY_ACK waits for its reply: 0 is ok, non-zero a refusal, and the next reply is not mistaken for it', async () => {
+    const refused = await exchange(() => t.send({ op: 'iotlbInvalidate', iova: 0n, size: 0x1000n }), (m) => backEnd.replyU64(m.request, 1n));
+    expect(refused.msg.flags).toBe(VHOST_USER_VERSION);
+    expect(refused.reply).toEqual({ ok: false, errno: 'EIO' });
+    const ok = await exchange(() => t.send({ op: 'iotlbInvalidate', iova: 0n, size: 0x1000n }), (m) => backEnd.replyU64(m.request, 0n));
+    expect(ok.reply).toEqual({ ok: true });
+    const features = await exchange(() => t.send({ op: 'getFeatures' }), (m) => backEnd.replyU64(m.request, 0x4000_0000n));
+    expect(features.reply).toEqual({ ok: true, value: 0x4000_0000n });
   });
 });
 

@@ -81,6 +81,11 @@ const RECV_FDS = 8;
 // description": at most 8), so the surplus regions go without an fd.
 const MAX_SEND_FDS = 16;
 
+/** Replaced call notifiers watched per vring at most; beyond that the oldest is read and closed. */
+const MAX_RETIRED_CALLS = 8;
+/** How often a wait for a call also looks at the notifiers being replaced. */
+const RETIRED_POLL_MS = 5;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // EBADF also covers OwnedFd's own "fd already closed" error (a code without
@@ -113,6 +118,15 @@ export class VhostUserTarget implements Target {
   readonly #kick = new Map<number, EventFd>();
   readonly #call = new Map<number, EventFd>();
   readonly #err = new Map<number, EventFd>();
+  /**
+   * Call notifiers replaced while the back-end may still signal them, per vring, with the number of
+   * replies received before the replacement was sent (see #retireCall).
+   */
+  readonly #retiredCall = new Map<number, { readonly fd: EventFd; readonly replies: number }[]>();
+  /** Vrings with a signal found on a call notifier as it was closed: the next waitCall reports it. */
+  readonly #carriedCall = new Set<number>();
+  /** Replies received so far: one after a replacement shows the back-end has processed it (messages are handled in order). */
+  #replies = 0;
   #log: { readonly shm: SharedMemory; readonly offset: number; readonly size: number } | undefined;
   /** The eventfd of the last SET_LOG_FD (the back-end holds its own duplicate). */
   #logFd: EventFd | undefined;
@@ -212,16 +226,59 @@ export class VhostUserTarget implements Target {
   }
 
   async waitCall(vq: number, timeoutMs: number): Promise<boolean> {
-    const fd = this.#call.get(vq);
-    if (!fd || fd.closed) return false;
+    const deadline = Date.now() + timeoutMs;
     try {
-      if (fd.read() !== null) return true;
-      if (!(await this.#waitReadable(fd, timeoutMs))) return false;
-      return fd.read() !== null;
+      for (;;) {
+        // A signal on a notifier being replaced is a signal for this vring too: the back-end used the one it had.
+        const earlier = this.#carriedCall.delete(vq) || this.#sweepRetired(vq);
+        const fd = this.#call.get(vq);
+        const now = fd !== undefined && !fd.closed && fd.read() !== null;
+        if (earlier || now) return true;
+        // Whole milliseconds for the poll: waits scaled from a measured latency are fractional.
+        const left = Math.ceil(deadline - Date.now());
+        if (fd === undefined || fd.closed || left <= 0) return false;
+        // While an old notifier is still watched, wake now and then to look at it too.
+        const slice = this.#retiredCall.has(vq) ? Math.min(left, RETIRED_POLL_MS) : left;
+        if ((await this.#waitReadable(fd, slice)) && fd.read() !== null) return true;
+      }
     } catch (e) {
       if (isErrnoError(e)) return false;
       throw e;
     }
+  }
+
+  /**
+   * Keeps a replaced call notifier open: until the back-end has processed the replacement, it may use
+   * the old one (vhost-user.rst "VHOST_USER_SET_VRING_CALL": the fd to "signal when buffers are used"
+   * is the one it holds). Closing it unread would lose that signal, and with it a required notification.
+   */
+  #retireCall(vq: number, fd: EventFd, replies: number): void {
+    const list = this.#retiredCall.get(vq) ?? [];
+    list.push({ fd, replies });
+    // A long churn without replies (no REPLY_ACK) would hold an fd per replacement: the oldest are read, then closed.
+    while (list.length > MAX_RETIRED_CALLS) this.#drainClose(vq, list.shift()!.fd);
+    this.#retiredCall.set(vq, list);
+  }
+
+  /** Reads every retired notifier of `vq`, closing those the back-end no longer uses; whether any was signalled. */
+  #sweepRetired(vq: number): boolean {
+    const list = this.#retiredCall.get(vq);
+    if (!list) return false;
+    let signalled = false;
+    const keep = list.filter((r) => {
+      if (r.fd.read() !== null) signalled = true;
+      if (this.#replies <= r.replies) return true;
+      r.fd.close();
+      return false;
+    });
+    if (keep.length > 0) this.#retiredCall.set(vq, keep);
+    else this.#retiredCall.delete(vq);
+    return signalled;
+  }
+
+  #drainClose(vq: number, fd: EventFd): void {
+    if (!fd.closed && fd.read() !== null) this.#carriedCall.add(vq);
+    fd.close();
   }
 
   async health(): Promise<Health> {
@@ -236,7 +293,8 @@ export class VhostUserTarget implements Target {
     // Closing the socket cancels a pending pollAsync (it rejects ECANCELED),
     // so a request in flight ends as { closed: true } instead of waiting out its timeout.
     this.#sock.close();
-    for (const fd of [...this.#kick.values(), ...this.#call.values(), ...this.#err.values()]) fd.close();
+    for (const fd of [...this.#kick.values(), ...this.#call.values(), ...this.#err.values(), ...[...this.#retiredCall.values()].flat().map((r) => r.fd)]) fd.close();
+    this.#retiredCall.clear();
     this.#kick.clear();
     this.#call.clear();
     this.#err.clear();
@@ -335,12 +393,12 @@ export class VhostUserTarget implements Target {
       case 'setStatus':
         return this.#set(M.VHOST_USER_SET_STATUS, { type: 'u64', value: { u64: BigInt(req.status >>> 0) } });
       case 'iotlbUpdate':
-        return this.#set(M.VHOST_USER_IOTLB_MSG, {
+        return this.#status(M.VHOST_USER_IOTLB_MSG, {
           type: 'iotlb',
           value: { iova: req.iova, size: req.size, uaddr: req.uaddr, perm: req.perm & 0xff, type: VHOST_IOTLB_UPDATE },
         });
       case 'iotlbInvalidate':
-        return this.#set(M.VHOST_USER_IOTLB_MSG, {
+        return this.#status(M.VHOST_USER_IOTLB_MSG, {
           type: 'iotlb',
           value: { iova: req.iova, size: req.size, uaddr: 0n, perm: 0, type: VHOST_IOTLB_INVALIDATE },
         });
@@ -508,17 +566,22 @@ export class VhostUserTarget implements Target {
 
   async #setVringFile(code: number, fds: Map<number, EventFd>, index: number, invalid: boolean): Promise<Reply> {
     const word = vringFileWord(index, invalid);
-    if (invalid) {
-      const r = await this.#set(code, { type: 'vringFile', value: { u64: word } });
-      fds.get(index)?.close();
-      fds.delete(index);
+    const replies = this.#replies;
+    const fd = invalid ? undefined : EventFd.create();
+    const r = await this.#set(code, { type: 'vringFile', value: { u64: word } }, fd ? [fd.fd] : []);
+    // A refusal leaves the back-end with the notifier it had: so does this front-end.
+    if ('ok' in r && !r.ok) {
+      fd?.close();
       return r;
     }
-    const fd = EventFd.create();
-    const r = await this.#set(code, { type: 'vringFile', value: { u64: word } }, [fd.fd]);
-    // The back-end now holds its own duplicate; ours replaces the previous one.
-    fds.get(index)?.close();
-    fds.set(index, fd);
+    // The back-end now holds its own duplicate; ours replaces the previous one, for the vring bits 0-7 name
+    // (an index above 255 reaches the back-end as those bits, see vringFileWord).
+    const vring = index & VHOST_USER_VRING_IDX_MASK;
+    const old = fds.get(vring);
+    if (fd) fds.set(vring, fd);
+    else fds.delete(vring);
+    if (old && fds === this.#call) this.#retireCall(vring, old, replies);
+    else old?.close();
     return r;
   }
 
@@ -530,6 +593,17 @@ export class VhostUserTarget implements Target {
     if (r.decoded.type === 'none') return { ok: false, errno: 'EIO' };
     const value = pick(r.decoded);
     return value === undefined ? { ok: true } : { ok: true, value };
+  }
+
+  /**
+   * A message whose own reply is a u64 status, REPLY_ACK or not ("VHOST_USER_IOTLB_MSG": "The back-end has
+   * to acknowledge the request with sending zero as u64 payload for success, non-zero otherwise"). Left
+   * unread, that reply would be taken for the next message's.
+   */
+  async #status(code: number, payload: Payload): Promise<Reply> {
+    const r = await this.#transact(code, 0, payload, [], true);
+    if (!('payload' in r)) return r;
+    return r.decoded.type === 'u64' && r.decoded.value.u64 === 0n ? { ok: true } : { ok: false, errno: 'EIO' };
   }
 
   /**
@@ -626,6 +700,8 @@ export class VhostUserTarget implements Target {
 
   /** Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs, then the event loop. */
   async #waitReadable(fd: OwnedFd, timeoutMs: number): Promise<boolean> {
+    // poll(2) takes whole milliseconds.
+    timeoutMs = Math.ceil(timeoutMs);
     const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
     if (blocking > 0 && fd.waitSync('in', blocking)) return true;
     return fd.wait('in', Math.max(0, timeoutMs - blocking));
@@ -650,6 +726,7 @@ export class VhostUserTarget implements Target {
         if (this.#rx.length >= end) {
           const raw = this.#rx.subarray(0, end);
           this.#rx = this.#rx.subarray(end);
+          this.#replies++;
           return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
         }
       }

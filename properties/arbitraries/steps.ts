@@ -7,6 +7,7 @@ import type { VhostRequest } from '../../spec/requests.ts';
 import { VIRTIO_BLK_SECTOR_SIZE, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT } from '../../spec/virtio/blk.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE } from '../../spec/virtio/net.ts';
 import { READ_ONLY_CONFIG_FIELD } from '../../spec/virtio/configAccess.ts';
+import { queueRegionSize } from '../../spec/vhostUser/inflight.ts';
 import { VHOST_SET_CONFIG_TYPE_FRONTEND } from '../../spec/vhostUser/payloads.ts';
 import type { HostileAddr, LayoutSpec, SetupStep, Step } from '../steps.ts';
 
@@ -43,24 +44,39 @@ const pageLayoutArb: fc.Arbitrary<LayoutSpec> = fc.record({
   straddlePage: fc.boolean(),
 });
 
-function blkStep(p: Profile, layoutArb: fc.Arbitrary<LayoutSpec>): fc.Arbitrary<Step> {
-  const queue = fc.integer({ min: 0, max: p.queues - 1 });
-  // Sectors near the end of the disk reach the capacity boundary (IOERR expected beyond it); huge
-  // ones catch byte offsets computed in 32 bits or wrapping 64 (bug-catalog D3 class).
-  const sector = fc.oneof(
+/** Index of the last queue the profile drives (a profile always drives at least one). */
+function lastQueue(p: Profile): number {
+  return Math.max(0, p.queues - 1);
+}
+
+/**
+ * Start sectors for a disk of `capacity` sectors: the first few, those around the end (IOERR expected
+ * beyond it), and huge ones that catch byte offsets computed in 32 bits or wrapping 64 (bug-catalog D3
+ * class). Never below 0: capacity 0 or 1 puts the "near the end" range at the start.
+ */
+export function sectorArb(capacity: bigint): fc.Arbitrary<bigint> {
+  const nearEnd = capacity > 4n ? capacity - 4n : 0n;
+  return fc.oneof(
     { arbitrary: fc.bigInt({ min: 0n, max: 8n }), weight: 6 },
-    { arbitrary: fc.bigInt({ min: p.blkCapacitySectors - 4n, max: p.blkCapacitySectors + 2n }), weight: 3 },
+    { arbitrary: fc.bigInt({ min: nearEnd, max: capacity + 2n }), weight: 3 },
     { arbitrary: fc.constantFrom(0x80_0000n, 0x80_0001n, 1n << 32n, 1n << 55n, (1n << 64n) - 1n), weight: 1 },
   );
+}
+
+function blkStep(p: Profile, layoutArb: fc.Arbitrary<LayoutSpec>): fc.Arbitrary<Step> {
+  const queue = fc.integer({ min: 0, max: lastQueue(p) });
+  const other = fc.record({ queue, layout: layoutArb, type: fc.constantFrom(VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, 3, 0x77) }).map(
+    (r): Step => ({ t: 'blk', queue: r.queue, type: r.type, sector: 0n, readLen: r.type === VIRTIO_BLK_T_GET_ID ? 20 : 0, layout: r.layout, data: new Uint8Array(0) }),
+  );
+  // Without a config the disk's end is unknown, so no read or write could be judged: a smaller profile.
+  if (p.blkCapacitySectors === null) return other;
+  const sector = sectorArb(p.blkCapacitySectors);
   const sectors = fc.integer({ min: 1, max: 4 });
   const write = fc.record({ queue, sector, layout: layoutArb, n: sectors, fill: fc.integer({ min: 1, max: 255 }), seed: fc.integer({ min: 0, max: 255 }) }).map(
     (r): Step => ({ t: 'blk', queue: r.queue, type: VIRTIO_BLK_T_OUT, sector: r.sector, readLen: 0, layout: r.layout, data: Uint8Array.from({ length: r.n * VIRTIO_BLK_SECTOR_SIZE }, (_, i) => (r.fill + i * r.seed) & 0xff) }),
   );
   const read = fc.record({ queue, sector, layout: layoutArb, n: sectors }).map(
     (r): Step => ({ t: 'blk', queue: r.queue, type: VIRTIO_BLK_T_IN, sector: r.sector, readLen: r.n * VIRTIO_BLK_SECTOR_SIZE, layout: r.layout, data: new Uint8Array(0) }),
-  );
-  const other = fc.record({ queue, layout: layoutArb, type: fc.constantFrom(VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, 3, 0x77) }).map(
-    (r): Step => ({ t: 'blk', queue: r.queue, type: r.type, sector: 0n, readLen: r.type === VIRTIO_BLK_T_GET_ID ? 20 : 0, layout: r.layout, data: new Uint8Array(0) }),
   );
   return fc.oneof({ arbitrary: write, weight: 3 }, { arbitrary: read, weight: 3 }, { arbitrary: other, weight: 1 });
 }
@@ -94,9 +110,16 @@ export function memSlotArb(): fc.Arbitrary<Step> {
  * leaking back-end runs out (D7).
  * Sizes stay small enough that no buffer passes a few MiB (num_queues and queue_size are never both huge).
  */
+/** Bytes of inflight buffer a valid exchange may ask for. */
+const INFLIGHT_BUDGET = 4 << 20;
+
 export function inflightArb(p: Profile): fc.Arbitrary<Step[]> {
   const control = (req: VhostRequest): Step => ({ t: 'control', req });
-  const valid = fc.record({ numQueues: fc.integer({ min: 1, max: p.queues }), queueSize: fc.constantFrom(1, 8, 256, p.maxQueueSize) });
+  // Valid sizes are those the device takes; queues × size stays within INFLIGHT_BUDGET (a 32768-entry queue is 1 MiB).
+  const sizes = [...new Set([1, 8, 256, p.maxQueueSize])].filter((n) => n >= 1 && n <= p.maxQueueSize);
+  const valid = fc.constantFrom(...(sizes.length > 0 ? sizes : [1])).chain((queueSize) =>
+    fc.record({ numQueues: fc.integer({ min: 1, max: Math.max(1, Math.min(p.queues, Math.floor(INFLIGHT_BUDGET / queueRegionSize(queueSize, true)))) }), queueSize: fc.constant(queueSize) }),
+  );
   const roundTrip = valid.map(({ numQueues, queueSize }) => [
     control({ op: 'getInflightFd', numQueues, queueSize }),
     control({ op: 'setInflightFd', numQueues, queueSize, withFd: true }),
@@ -116,12 +139,12 @@ export function repeatGetInflightArb(count: number): fc.Arbitrary<Step> {
 }
 
 export function kickArb(p: Profile): fc.Arbitrary<Step> {
-  const queues = p.deviceType === 'net' ? [NET_RX_QUEUE, NET_TX_QUEUE] : Array.from({ length: p.queues }, (_, i) => i);
+  const queues = p.deviceType === 'net' ? [NET_RX_QUEUE, NET_TX_QUEUE] : Array.from({ length: lastQueue(p) + 1 }, (_, i) => i);
   return fc.constantFrom(...queues).map((queue): Step => ({ t: 'kick', queue }));
 }
 
 function queueArb(p: Profile): fc.Arbitrary<number> {
-  return p.deviceType === 'net' ? fc.constantFrom(NET_RX_QUEUE, NET_TX_QUEUE) : fc.integer({ min: 0, max: p.queues - 1 });
+  return p.deviceType === 'net' ? fc.constantFrom(NET_RX_QUEUE, NET_TX_QUEUE) : fc.integer({ min: 0, max: lastQueue(p) });
 }
 
 export function ringStateArb(p: Profile): fc.Arbitrary<Step> {
@@ -148,7 +171,7 @@ export const callFdArb: fc.Arbitrary<Step> = fc.boolean().map((invalid): Step =>
 
 export function hostileArb(p: Profile): fc.Arbitrary<Step> {
   // Only the queue the device reads requests from: net RX chains must be writable-only anyway.
-  const queue = p.deviceType === 'net' ? fc.constant(NET_TX_QUEUE) : fc.integer({ min: 0, max: p.queues - 1 });
+  const queue = p.deviceType === 'net' ? fc.constant(NET_TX_QUEUE) : fc.integer({ min: 0, max: lastQueue(p) });
   // Every hostile kind equally likely: each is a different class of historical bug (bug-catalog.md).
   type Kind = { defect: (typeof CHAIN_DEFECTS)[number] } | { addr: HostileAddr } | { zeroLen: true } | { outAfterIn: true } | { runaway: true };
   const kinds: Kind[] = [
@@ -188,7 +211,7 @@ export function iotlbArb(): fc.Arbitrary<Step> {
 
 /** Control requests, valid and invalid, that never point the device at memory it would then access. */
 export function controlArb(p: Profile, opts: { safeForDataPath: boolean }): fc.Arbitrary<Step> {
-  const anyIndex = fc.oneof(fc.integer({ min: 0, max: p.queues - 1 }), fc.constantFrom(p.queues, 255, 256, 0xffff, 0x10000, 0xffff_ffff));
+  const anyIndex = fc.oneof(fc.integer({ min: 0, max: lastQueue(p) }), fc.constantFrom(p.queues, 255, 256, 0xffff, 0x10000, 0xffff_ffff));
   const badIndex = fc.constantFrom(p.queues, 255, 256, 0xffff, 0x10000, 0x1_0001, 0xffff_ffff);
   const reqs: fc.Arbitrary<VhostRequest>[] = [
     fc.constant({ op: 'getFeatures' } as const),

@@ -169,6 +169,20 @@ export class PackedRingDriver {
     putU16(this.mem, this.addrs.avail + 2n, flags);
   }
 
+  /**
+   * The off_wrap word naming the descriptor `ahead` slots past the next one the driver expects used
+   * (virtio 1.2 §2.8.14: offset in bits 0-14, wrap counter in bit 15), so an event can fall on either lap.
+   */
+  usedEventAhead(ahead: number): number {
+    let idx = this.nextUsed + ahead;
+    let wrap = this.usedWrap;
+    while (idx >= this.num) {
+      idx -= this.num;
+      wrap = !wrap;
+    }
+    return idx | (wrap ? 0x8000 : 0);
+  }
+
   get driverEvent(): { offWrap: number; flags: number } {
     return { offWrap: u16At(this.mem, this.addrs.avail), flags: u16At(this.mem, this.addrs.avail + 2n) };
   }

@@ -5,6 +5,12 @@ export interface Observation {
   readonly requirement: string;
   readonly verdict: Verdict;
   readonly detail: string;
+  /**
+   * What caused it, `<step kind or control op>/<outcome kind>` (e.g. `control:setVringNum/closed`,
+   * `kick/crash`, `raw:region-overflow/success-ack`): with requirement and verdict, the fingerprint an
+   * expectation matches, so a new deviation under a known requirement is still new.
+   */
+  readonly trigger?: string;
 }
 
 export function pass(requirement: string, detail = ''): Observation {

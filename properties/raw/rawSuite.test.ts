@@ -91,7 +91,7 @@ describe.skipIf(!haveQsd)('raw suite against qemu-storage-daemon', () => {
     for (const msg of ['SET_VRING_NUM', 'SET_VRING_BASE', 'SET_VRING_ADDR', 'GET_VRING_BASE']) {
       const r = byDescription(`${msg} index 0xffff`);
       expect(r, msg).toMatchObject({ verdict: 'CRASH', requirement: 'vhost-user.robust.vring-index-range' });
-      expect(observations).toContainEqual({ requirement: 'vhost-user.robust.survives', verdict: 'CRASH', detail: expect.stringContaining(`after: ${msg} index 0xffff`) });
+      expect(observations).toContainEqual({ requirement: 'vhost-user.robust.survives', verdict: 'CRASH', detail: expect.stringContaining(`after: ${msg} index 0xffff`), trigger: 'raw:vring-index/crash' });
     }
     // Refusals the daemon does make: an impossible size closes the connection, a short frame is waited on.
     expect(byDescription('GET_FEATURES header size 0xffffffff')).toMatchObject({ outcome: 'closed', verdict: 'PASS' });

@@ -202,7 +202,8 @@ export async function runRawCase(open: () => Promise<Target>, c: RawCase): Promi
   const j = classify(c, reply, health, replyAck, perSession);
   return {
     result: { frame: c, outcome: j.outcome, verdict: j.verdict, requirement: j.requirement, detail: j.detail },
-    observations: [{ requirement: j.requirement, verdict: j.verdict, detail: j.detail }, survival(c, health, fresh, perSession)],
+    // Trigger: the hostile frame's kind and what the wire (or, for survival, the back-end) did.
+    observations: [{ requirement: j.requirement, verdict: j.verdict, detail: j.detail, trigger: `raw:${c.kind}/${j.verdict === 'CRASH' ? 'crash' : j.outcome}` }, { ...survival(c, health, fresh, perSession), trigger: `raw:${c.kind}/${died(health, perSession) ? 'crash' : 'fresh-session'}` }],
   };
 }
 

@@ -117,3 +117,25 @@ describe('JUnit reporter', () => {
     expect(suiteOf('lonely')).toBe('lonely');
   });
 });
+
+describe('JUnit times and reasons', () => {
+  it('gives every testcase a time: its share of each suite that checked it, adding up to the suites', () => {
+    const run = { ...RUN, suites: [{ name: 'split-ring', runs: 100, steps: 4000, durationMs: 800 }, { name: 'robust', runs: 10, steps: 10, durationMs: 300 }] };
+    const doc = parseXml(renderJunit(run, lookup));
+    const time = (id: string) => Number(all(doc, 'testcase').find((c) => c.attrs.name === id)!.attrs.time);
+    // split-ring checked two requirements, robust one.
+    expect(time('virtio.split.used.len-before-idx')).toBeCloseTo(0.4);
+    expect(time('virtio.split.used.id-was-available')).toBeCloseTo(0.4);
+    expect(time('vhost-user.robust.survives')).toBeCloseTo(0.3);
+    expect(time('vhost-vdpa.enable-after-driver-ok')).toBe(0);
+    const split = all(doc, 'testsuite').find((s) => s.attrs.name === 'virtio.split')!;
+    expect(Number(split.attrs.time)).toBeCloseTo(0.8);
+  });
+
+  it("puts a skipped requirement's category and reason in its message", () => {
+    const results = RUN.results.map((r) => (r.id === 'vhost-vdpa.enable-after-driver-ok' ? { ...r, category: 'not-applicable' as const } : r));
+    const doc = parseXml(renderJunit({ ...RUN, results }, lookup));
+    const skipped = all(doc, 'testcase').find((c) => c.attrs.name === 'vhost-vdpa.enable-after-driver-ok')!.children[0];
+    expect(skipped.attrs.message).toBe('SKIP: not-applicable: no /dev/vhost-vdpa-0');
+  });
+});

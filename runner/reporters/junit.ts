@@ -4,7 +4,7 @@
 // <failure>/<error> red, so only *unexpected* results become one; a deviation
 // the expectations file already documents is reported as <skipped> with its
 // reason, the way xfail tests are reported by other runners.
-import { describeResult, visible, type RequirementLookup } from '../console.ts';
+import { describeResult, notJudgedReason, visible, type RequirementLookup } from '../console.ts';
 import type { RequirementResult, RunResult } from '../results.ts';
 
 type Outcome =
@@ -21,7 +21,8 @@ function outcomeOf(r: RequirementResult, lookup: RequirementLookup): Outcome {
   const detail = r.detail ? `: ${r.detail}` : '';
   if (!r.unexpected) {
     if (r.verdict === 'PASS') return { kind: 'pass' };
-    const message = r.expected ? `expected ${r.verdict}: ${r.expectationReason ?? ''}` : `${r.verdict}${detail}`;
+    const reason = notJudgedReason(r);
+    const message = r.expected ? `expected ${r.verdict}: ${r.expectationReason ?? ''}` : `${r.verdict}${reason ? `: ${reason}` : ''}`;
     return { kind: 'skipped', type: r.verdict, message };
   }
   if (r.verdict === 'PASS') {
@@ -37,7 +38,20 @@ function outcomeOf(r: RequirementResult, lookup: RequirementLookup): Outcome {
   return { kind: r.verdict === 'ERROR' ? 'error' : 'failure', type: r.verdict, message, body };
 }
 
+/**
+ * Seconds per requirement. The engine times suites, not requirements, and one generated case
+ * checks every requirement of its suite at once; so each requirement gets an equal share of
+ * the time of every suite that checked it. The shares add up to the suites' time.
+ */
+function caseSeconds(run: RunResult): (r: RequirementResult) => number {
+  const checkedBy = new Map<string, number>();
+  for (const r of run.results) for (const s of r.suites) checkedBy.set(s, (checkedBy.get(s) ?? 0) + 1);
+  const suiteMs = new Map(run.suites.map((s) => [s.name, s.durationMs]));
+  return (r) => r.suites.reduce((sum, s) => sum + (suiteMs.get(s) ?? 0) / (checkedBy.get(s) ?? 1), 0) / 1000;
+}
+
 export function renderJunit(run: RunResult, lookup: RequirementLookup): string {
+  const secondsOf = caseSeconds(run);
   const groups = new Map<string, RequirementResult[]>();
   for (const r of run.results) {
     const key = suiteOf(r.id);
@@ -61,9 +75,11 @@ export function renderJunit(run: RunResult, lookup: RequirementLookup): string {
   const suites: string[] = [];
   for (const [name, results] of groups) {
     const counts = { tests: results.length, failures: 0, errors: 0, skipped: 0 };
+    let seconds = 0;
     const cases = results.map((r) => {
       const o = outcomeOf(r, lookup);
-      const open = `    <testcase name="${attr(r.id)}" classname="${attr(name)}"`;
+      seconds += secondsOf(r);
+      const open = `    <testcase name="${attr(r.id)}" classname="${attr(name)}" time="${secondsOf(r).toFixed(3)}"`;
       if (o.kind === 'pass') return `${open}/>`;
       counts[o.kind === 'failure' ? 'failures' : o.kind === 'error' ? 'errors' : 'skipped'] += 1;
       const tag = `<${o.kind} type="${attr(o.type)}" message="${attr(o.message)}"`;
@@ -72,7 +88,7 @@ export function renderJunit(run: RunResult, lookup: RequirementLookup): string {
     });
     for (const k of ['tests', 'failures', 'errors', 'skipped'] as const) totals[k] += counts[k];
     suites.push(
-      `  <testsuite name="${attr(name)}" tests="${counts.tests}" failures="${counts.failures}" errors="${counts.errors}" skipped="${counts.skipped}" timestamp="${attr(run.startedAt)}">\n` +
+      `  <testsuite name="${attr(name)}" tests="${counts.tests}" failures="${counts.failures}" errors="${counts.errors}" skipped="${counts.skipped}" time="${seconds.toFixed(3)}" timestamp="${attr(run.startedAt)}">\n` +
         `    <properties>\n${properties}\n    </properties>\n` +
         `${cases.join('\n')}\n  </testsuite>`,
     );

@@ -28,6 +28,39 @@ const LVU = 'QEMU subprojects/libvhost-user/libvhost-user.c';
 const PF = 'VHOST_USER_F_PROTOCOL_FEATURES';
 const P = (name: string) => `VHOST_USER_PROTOCOL_F_${name}`;
 
+/**
+ * Front-end messages the control-plane model judges under the generic reply rule, by request op
+ * (spec/requests.ts): id suffix and the message's name in vhost-user.rst "Front-end message types".
+ */
+const REPLY_PER_MESSAGE: Readonly<Record<string, readonly [string, string]>> = {
+  setFeatures: ['set-features', 'VHOST_USER_SET_FEATURES (id 2)'],
+  setOwner: ['set-owner', 'VHOST_USER_SET_OWNER (id 3)'],
+  resetDevice: ['reset', 'VHOST_USER_RESET_OWNER (id 4) / VHOST_USER_RESET_DEVICE (id 34)'],
+  setMemTable: ['set-mem-table', 'VHOST_USER_SET_MEM_TABLE (id 5)'],
+  setVringNum: ['set-vring-num', 'VHOST_USER_SET_VRING_NUM (id 8)'],
+  setVringAddr: ['set-vring-addr', 'VHOST_USER_SET_VRING_ADDR (id 9)'],
+  setVringBase: ['set-vring-base', 'VHOST_USER_SET_VRING_BASE (id 10)'],
+  setVringKick: ['set-vring-kick', 'VHOST_USER_SET_VRING_KICK (id 12)'],
+  setVringCall: ['set-vring-call', 'VHOST_USER_SET_VRING_CALL (id 13)'],
+  setVringErr: ['set-vring-err', 'VHOST_USER_SET_VRING_ERR (id 14)'],
+  setProtocolFeatures: ['set-protocol-features', 'VHOST_USER_SET_PROTOCOL_FEATURES (id 16)'],
+  getQueueNum: ['get-queue-num', 'VHOST_USER_GET_QUEUE_NUM (id 17)'],
+  setVringEnable: ['set-vring-enable', 'VHOST_USER_SET_VRING_ENABLE (id 18)'],
+  iotlbUpdate: ['iotlb-update', 'VHOST_USER_IOTLB_MSG (id 22)'],
+  iotlbInvalidate: ['iotlb-invalidate', 'VHOST_USER_IOTLB_MSG (id 22)'],
+};
+
+const REPLY_REQUIRED = 'vhost-user.reply.required';
+
+/**
+ * The per-message id of the reply rule for a request op; the parent id for a message without one
+ * (it then judges only what no single message owns, e.g. an undecodable reply).
+ */
+export function replyRequirement(op: string): string {
+  const entry = Object.hasOwn(REPLY_PER_MESSAGE, op) ? REPLY_PER_MESSAGE[op] : undefined;
+  return entry ? `${REPLY_REQUIRED}.${entry[0]}` : REPLY_REQUIRED;
+}
+
 export const VHOST_USER_REQUIREMENTS: readonly Requirement[] = [
   // ---------------------------------------------------------------- ring states
   r('vhost-user.ring.initial-stopped-disabled', 'Communication: Ring states', 'MUST', 'backend',
@@ -46,6 +79,10 @@ export const VHOST_USER_REQUIREMENTS: readonly Requirement[] = [
     'A started and enabled ring is processed normally: every request is executed.'),
   r('vhost-user.ring.start-on-kick', 'Communication: Ring states', 'MUST', 'backend',
     'A ring starts when its kick eventfd (from SET_VRING_KICK) becomes readable.'),
+  r('vhost-user.ring.start-on-kick.buffers-used', 'Communication: Ring states', 'MUST', 'backend',
+    'After a kick on a started, enabled ring every valid available buffer is used: stopping or disabling another ring does not stop this one.'),
+  r('vhost-user.ring.start-on-kick.session-kept', 'Communication: Ring states', 'MUST', 'backend',
+    'A back-end does not drop the session over a kick when every chain it could see was valid (a valid chain may cross a memory-region boundary).'),
   r('vhost-user.ring.start-on-inband-kick', 'Communication: Ring states; Front-end message types: VHOST_USER_VRING_KICK (id 35)', 'MUST', 'backend',
     'With in-band notifications negotiated, a VHOST_USER_VRING_KICK message also starts the ring.', [P('INBAND_NOTIFICATIONS')]),
   r('vhost-user.ring.get-vring-base-stops', 'Communication: Ring states; Front-end message types: VHOST_USER_GET_VRING_BASE (id 11)', 'MUST', 'backend',
@@ -92,6 +129,12 @@ export const VHOST_USER_REQUIREMENTS: readonly Requirement[] = [
   // ------------------------------------------------------------ reply framing
   r('vhost-user.reply.required', 'Communication', 'MUST', 'backend',
     'GET_FEATURES, GET_PROTOCOL_FEATURES and GET_VRING_BASE always get a reply; SET_LOG_BASE does with LOG_SHMFD, GET_INFLIGHT_FD with INFLIGHT_SHMFD.'),
+  // One rule per message (issue 10 "Split catch-all ids"): a deviation at SET_OWNER and one at
+  // SET_VRING_CALL are different bugs, so neither may stand in for the other in an expectations file.
+  ...Object.entries(REPLY_PER_MESSAGE).map(([op, [suffix, message]]) =>
+    r(`vhost-user.reply.required.${suffix}`, `Communication; Front-end message types: ${message}`, 'MUST', 'backend',
+      `A valid ${message.replace(/ \(id \d+\)$/, '')} is carried out and answered as the doc says (its reply, or with REPLY_ACK an ack of 0); a crash or hang at it is charged here.`),
+  ),
   r('vhost-user.reply.header-flags', 'Message Specification: Header', 'MUST', 'backend',
     'Every reply carries version 0x1 in flags bits 0-1 and the reply flag (bit 2), and its size field equals the payload bytes that follow.'),
   r('vhost-user.reply.request-echo', `Communication; de facto: ${DPDK} send_vhost_backend_message_process_reply(); ${LVU} vu_process_message_reply() (reply request must equal the request)`, 'DE_FACTO', 'backend',
@@ -164,9 +207,12 @@ export const VHOST_USER_REQUIREMENTS: readonly Requirement[] = [
     'With LOG_SHMFD, SET_LOG_BASE carries the log fd with mmap size and offset in the payload, and is answered with a reply.', [P('LOG_SHMFD')]),
   r('vhost-user.log.set-log-fd', 'Migration; Front-end message types: VHOST_USER_SET_LOG_FD (id 7)', 'MUST', 'backend',
     'SET_LOG_FD (no payload, one eventfd, an optional notifier) is taken or refused, with REPLY_ACK answered accordingly; the session goes on.'),
-  r('vhost-user.log.mark-dirty', 'Migration', 'SHOULD', 'backend',
+  // MUST, not the "should" of the sentence itself: the section lets a back-end declare VHOST_F_LOG_ALL only
+  // "once it complies to this logging", so with LOG_ALL negotiated the marks are what it promised; a page
+  // left unmarked is a guest write the migration destination silently loses (data corruption, FAIL).
+  r('vhost-user.log.mark-dirty', 'Migration ("Once it complies to this logging, it may declare the VHOST_F_LOG_ALL vhost feature"; "All the modifications to memory pointed by vring \'descriptor\' should be marked")', 'MUST', 'backend',
     'With VHOST_F_LOG_ALL, every guest page the back-end writes through descriptors is marked in the log: bit (addr/0x1000) set atomically.', ['VHOST_F_LOG_ALL']),
-  r('vhost-user.log.used-ring', 'Migration', 'SHOULD', 'backend',
+  r('vhost-user.log.used-ring', 'Migration ("Modifications to \'used\' vring should be marked if VHOST_VRING_F_LOG is part of ring\'s flags"; LOG_ALL declared only once compliant)', 'MUST', 'backend',
     'With VHOST_VRING_F_LOG on a ring, used-ring writes are logged at log_guest_addr-relative offsets.', ['VHOST_F_LOG_ALL']),
   r('vhost-user.log.stopped-no-updates', 'Migration', 'MUST_NOT', 'backend',
     'After the rings are stopped at the end of migration, no further log or memory updates happen until they restart.'),

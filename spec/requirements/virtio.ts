@@ -701,6 +701,12 @@ const ROBUST: readonly Requirement[] = [
     'The device writes only within the device-writable descriptors of a chain and never more bytes than they total.'),
   defacto('virtio.robust.survives', 'drivers/vhost/vhost.h vq_err; drivers/vhost/vhost.c vhost_get_vq_desc',
     'Hostile ring contents produce an error report, not a crash or hang; after a reset the device serves valid requests again.'),
+  // A crash is charged to what caused it (issue 10): a kick with an invalid chain in sight is charged to
+  // that chain's own rule (e.g. virtio.robust.zero-len-desc); these two take the rest.
+  defacto('virtio.robust.survives.valid-chains', 'drivers/vhost/vhost.c vhost_get_vq_desc, handle_rx/handle_tx (a valid chain is processed)',
+    'The device survives a kick when every chain it can see is valid: no crash and no hang.'),
+  defacto('virtio.robust.survives.polled', 'drivers/vhost/vhost.c vhost_poll (a polling device may take chains without a kick)',
+    'A device that takes available chains without a kick survives them: no crash after the last step.'),
 ];
 
 export const VIRTIO_REQUIREMENTS: readonly Requirement[] = [

@@ -339,10 +339,16 @@ const SCENARIOS: Record<MutantName, Scenario> = {
       return q.called();
     },
   },
-  'ignore-no-interrupt': {
+  'no-interrupt-sticky': {
     async run(t) {
       const { g, q } = await blkSplit(t);
       q.setAvailFlags(VRING_AVAIL_F_NO_INTERRUPT);
+      q.add(flush(g));
+      await q.kick();
+      q.takeUsed();
+      await q.called();
+      // The driver wants notifications again: flags 0 obliges the device to notify (§2.7.7.2).
+      q.setAvailFlags(0);
       q.add(flush(g));
       await q.kick();
       return q.called();

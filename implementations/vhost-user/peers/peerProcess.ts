@@ -2,6 +2,11 @@
 // last 64 KiB of what it printed, its exit status as a Health, a bounded wait
 // for its socket, and a stop that escalates SIGTERM → SIGKILL so no process
 // outlives a run (DESIGN.md "Reliability rules").
+//
+// Each back-end runs in a process group of its own: a terminal's Ctrl-C goes to
+// the whole foreground group, and a back-end that died of it mid-case would be
+// judged a CRASH it never had. vhostcheck stops its back-ends itself, on close
+// and, for a process exiting without cleanup (a second Ctrl-C), in an exit hook.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import type { Health } from '../../target.ts';
@@ -22,19 +27,50 @@ export class PeerLog {
   }
 }
 
+/** Process groups of back-ends still running, killed if vhostcheck exits before stopping them. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous: SIGKILL is the only stop that needs no waiting.
+  process.on('exit', () => {
+    for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+  });
+}
+
 export class PeerProcess {
   readonly child: ChildProcess;
   #exit: { code: number | null; signal: string | null } | undefined;
   readonly #exited: Promise<void>;
 
   constructor(binary: string, args: readonly string[], readonly log: PeerLog, stdio: StdioOptions = ['ignore', 'pipe', 'pipe']) {
-    this.child = spawn(binary, args, { stdio });
+    this.child = spawn(binary, args, { stdio, detached: true });
+    const pid = this.child.pid;
+    if (pid !== undefined) {
+      installExitHook();
+      liveGroups.add(pid);
+    }
     const keep = (chunk: Buffer) => log.append(chunk.toString());
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     this.#exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
+        // The leader is gone; anything it forked into the group goes with it.
+        if (pid !== undefined) {
+          killGroup(pid, 'SIGKILL');
+          liveGroups.delete(pid);
+        }
         resolve();
       });
       this.child.once('error', (e) => {
@@ -85,9 +121,11 @@ export class PeerProcess {
   async stop(selfExitMs: number, graceMs: number): Promise<void> {
     const within = (ms: number) => Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     if (this.#exit || (selfExitMs > 0 && (await within(selfExitMs)))) return;
-    this.child.kill('SIGTERM');
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    killGroup(pid, 'SIGTERM');
     if (await within(graceMs)) return;
-    this.child.kill('SIGKILL');
+    killGroup(pid, 'SIGKILL');
     await this.#exited;
   }
 }

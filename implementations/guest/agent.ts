@@ -1,0 +1,237 @@
+// The host end of the agent protocol (protocol.ts): one connection to the
+// agent in one QEMU guest. Every request has a timeout; a guest crash (kernel
+// oops or panic, the agent ending, QEMU exiting) answers every pending and
+// later request with the crash and its console excerpt.
+import { connect, type Socket } from 'node:net';
+import { constants } from 'node:os';
+import { body, encodeRequest, FLAG_CONCURRENT, Op, PROTOCOL_VERSION, ReplyReader, type ReplyFrame } from './protocol.ts';
+import type { GuestCrash, QemuGuest } from './qemu.ts';
+
+/** Every request's default bound: the agent answers an ordinary syscall in well under a millisecond. */
+const REQUEST_TIMEOUT_MS = 5_000;
+/** Extra time granted above a request's own guest-side timeout (poll, eventfd wait, vdpa tool). */
+const TIMEOUT_MARGIN_MS = 2_000;
+
+export type AgentReply =
+  | { readonly kind: 'ok'; readonly result: number; readonly body: Buffer }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'crash'; readonly crash: GuestCrash };
+
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** `-22` → `EINVAL`; an errno Node does not know is spelled `E<number>`. */
+export function errnoName(result: number): string {
+  return ERRNO_NAMES.get(-result) ?? `E${-result}`;
+}
+
+/** Guest-side constants the requests need (x86_64 Linux values: fcntl.h, mman.h, eventfd.h). */
+export const GuestFlags = {
+  O_RDWR: 0o2,
+  PROT_READ: 1,
+  PROT_WRITE: 2,
+  MAP_SHARED: 1,
+  EFD_NONBLOCK: 0o4000,
+} as const;
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  /** Run on a thread of its own in the agent (a syscall that may wait for this side, e.g. a VDUSE reset): see protocol.ts. */
+  readonly concurrent?: boolean;
+}
+
+class AgentError extends Error {
+  override readonly name = 'AgentError';
+}
+
+export class AgentClient {
+  readonly #socket: Socket;
+  readonly #reader = new ReplyReader();
+  readonly #pending = new Map<number, (r: AgentReply) => void>();
+  #nextId = 1;
+  #crash: GuestCrash | undefined;
+  #closed = false;
+  #timeouts = 0;
+  #stuck = false;
+  /** The agent's greeting: protocol version and the guest's `uname -r`. */
+  hello = '';
+  /** Milliseconds from QEMU's start to the agent's first answer. */
+  bootMs = 0;
+
+  private constructor(socket: Socket, readonly guest: QemuGuest) {
+    this.#socket = socket;
+    guest.onCrash((c) => this.#fail(c));
+  }
+
+  /** Connects to the guest's agent and waits (bounded) for it to announce itself. */
+  static async connect(guest: QemuGuest, bootTimeoutMs: number): Promise<AgentClient> {
+    const socket = await connectSoon(guest.socketPath);
+    const client = new AgentClient(socket, guest);
+    const ready = new Promise<AgentReply>((resolve) => client.#pending.set(0, resolve));
+    socket.on('data', (chunk: Buffer) => client.#onData(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => client.#onClose());
+    const first = await withTimeout(ready, bootTimeoutMs);
+    if (first.kind !== 'ok') {
+      client.close();
+      throw new AgentError(first.kind === 'crash' ? `${first.crash.summary}\n${first.crash.excerpt}` : `the guest agent did not start within ${bootTimeoutMs} ms: ${guest.consoleTail(5)}`);
+    }
+    client.bootMs = Math.round(performance.now() - guest.startedAt);
+    const hello = await client.request(Op.hello, Buffer.alloc(0));
+    if (hello.kind !== 'ok' || hello.result !== PROTOCOL_VERSION) {
+      client.close();
+      throw new AgentError(`the guest agent speaks protocol ${hello.kind === 'ok' ? hello.result : '?'}, the host ${PROTOCOL_VERSION} (rebuild the guest: vhostcheck guest build)`);
+    }
+    client.hello = hello.body.toString();
+    return client;
+  }
+
+  get crash(): GuestCrash | undefined {
+    return this.#crash;
+  }
+
+  /** Requests that got no answer in time. */
+  get timeouts(): number {
+    return this.#timeouts;
+  }
+
+  /** A request timed out and the agent has answered nothing since: it is stuck in a syscall that does not return. */
+  get stuck(): boolean {
+    return this.#stuck;
+  }
+
+  #onData(chunk: Buffer): void {
+    let frames: ReplyFrame[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (e) {
+      this.#fail({ kind: 'agent', summary: `guest agent sent garbage: ${(e as Error).message}`, excerpt: this.guest.consoleTail(10) });
+      return;
+    }
+    if (frames.length) this.#stuck = false;
+    for (const f of frames) {
+      const resolve = this.#pending.get(f.id);
+      // Late answers to timed-out requests, and repeated announcements (id 0), have no one waiting.
+      if (!resolve) continue;
+      this.#pending.delete(f.id);
+      resolve({ kind: 'ok', result: f.result, body: f.body });
+    }
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    // The guest closed the port: only a dying guest does that. Give QEMU's exit a moment to say why.
+    setTimeout(() => this.#fail(this.guest.crash ?? { kind: 'exit', summary: 'guest closed the agent connection', excerpt: this.guest.consoleTail(10) }), 500).unref();
+  }
+
+  #fail(crash: GuestCrash): void {
+    this.#crash ??= crash;
+    for (const resolve of this.#pending.values()) resolve({ kind: 'crash', crash: this.#crash });
+    this.#pending.clear();
+  }
+
+  /** One request; resolves with the agent's answer, a timeout, or the guest's crash. Never rejects. */
+  request(op: number, payload: Uint8Array, timeoutMs = REQUEST_TIMEOUT_MS, concurrent = false): Promise<AgentReply> {
+    if (this.#crash) return Promise.resolve({ kind: 'crash', crash: this.#crash });
+    if (this.#closed) return Promise.resolve({ kind: 'crash', crash: { kind: 'exit', summary: 'agent connection closed', excerpt: '' } });
+    const id = this.#nextId;
+    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    const answer = new Promise<AgentReply>((resolve) => this.#pending.set(id, resolve));
+    this.#socket.write(encodeRequest(id, op, payload, concurrent ? FLAG_CONCURRENT : 0));
+    return withTimeout(answer, timeoutMs).then((r) => {
+      if (r.kind === 'timeout') {
+        this.#pending.delete(id);
+        this.#timeouts++;
+        this.#stuck = true;
+      }
+      return r;
+    });
+  }
+
+  // Typed helpers: each returns the agent's reply; callers read `result` (≥ 0 or -errno) and `body`.
+  open(path: string, flags: number, opts: RequestOptions = {}): Promise<AgentReply> {
+    return this.#with(opts, Op.open, body.open(path, flags));
+  }
+  closeFd(fd: number, opts: RequestOptions = {}): Promise<AgentReply> {
+    return this.#with(opts, Op.close, body.fd(fd));
+  }
+  ioctl(fd: number, request: number, arg: bigint | Uint8Array, outLen = 0, opts: RequestOptions = {}): Promise<AgentReply> {
+    return this.#with(opts, Op.ioctl, body.ioctl(fd, request, arg, outLen));
+  }
+
+  #with(opts: RequestOptions, op: number, payload: Uint8Array): Promise<AgentReply> {
+    return this.request(op, payload, opts.timeoutMs, opts.concurrent);
+  }
+  read(fd: number, maxLen: number, timeoutMs: number): Promise<AgentReply> {
+    return this.request(Op.read, body.read(fd, maxLen, timeoutMs), timeoutMs + TIMEOUT_MARGIN_MS);
+  }
+  write(fd: number, data: Uint8Array): Promise<AgentReply> {
+    return this.request(Op.write, body.write(fd, data));
+  }
+  memfd(size: bigint): Promise<AgentReply> {
+    return this.request(Op.memfd, body.memfd(size));
+  }
+  mmap(fd: number, length: bigint, opts: { prot?: number; flags?: number; offset?: bigint } = {}): Promise<AgentReply> {
+    return this.request(Op.mmap, body.mmap(fd, opts.prot ?? GuestFlags.PROT_READ | GuestFlags.PROT_WRITE, opts.flags ?? GuestFlags.MAP_SHARED, length, opts.offset ?? 0n));
+  }
+  munmap(addr: bigint, length: bigint): Promise<AgentReply> {
+    return this.request(Op.munmap, body.munmap(addr, length));
+  }
+  memRead(addr: bigint, length: number): Promise<AgentReply> {
+    return this.request(Op.memRead, body.memRead(addr, length));
+  }
+  memWrite(addr: bigint, data: Uint8Array): Promise<AgentReply> {
+    return this.request(Op.memWrite, body.memWrite(addr, data));
+  }
+  eventfd(initval = 0, flags = 0): Promise<AgentReply> {
+    return this.request(Op.eventfd, body.eventfd(initval, flags));
+  }
+  eventfdSignal(fd: number, value = 1n): Promise<AgentReply> {
+    return this.request(Op.eventfdSignal, body.eventfdSignal(fd, value));
+  }
+  eventfdWait(fd: number, timeoutMs: number): Promise<AgentReply> {
+    return this.request(Op.eventfdWait, body.eventfdWait(fd, timeoutMs), timeoutMs + TIMEOUT_MARGIN_MS);
+  }
+  /** The names in a guest directory (sysfs, /dev), or the errno in `result`. */
+  async readdir(path: string): Promise<AgentReply & { names?: string[] }> {
+    const r = await this.request(Op.readdir, body.readdir(path));
+    return r.kind === 'ok' && r.result >= 0 ? { ...r, names: r.body.toString().split('\0').filter(Boolean) } : r;
+  }
+  /** Runs the guest's iproute2 `vdpa` tool; `result` is its exit status, `body` its output. */
+  vdpa(args: readonly string[], opts: RequestOptions = {}): Promise<AgentReply> {
+    const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    return this.request(Op.vdpa, body.vdpa(args, timeoutMs), timeoutMs + TIMEOUT_MARGIN_MS, opts.concurrent);
+  }
+
+  /** Drops the connection (the guest powers off when its agent sees it go). Idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#socket.destroy();
+    for (const resolve of this.#pending.values()) resolve({ kind: 'crash', crash: { kind: 'exit', summary: 'agent connection closed', excerpt: '' } });
+    this.#pending.clear();
+  }
+}
+
+/** QEMU binds the socket before it listens: a refused connection right after the file appears is retried briefly. */
+async function connectSoon(path: string, withinMs = 3_000): Promise<Socket> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await new Promise<Socket>((resolve, reject) => {
+        const s = connect(path);
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function withTimeout(p: Promise<AgentReply>, ms: number): Promise<AgentReply> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<AgentReply>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout' }), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

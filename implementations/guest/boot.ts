@@ -1,0 +1,36 @@
+// A running guest: QEMU booted and its agent answering. The one place that
+// pairs the two, so every failure on the way up releases QEMU.
+import { AgentClient } from './agent.ts';
+import type { GuestImage } from './image/build.ts';
+import { QemuGuest, type QemuOptions } from './qemu.ts';
+
+/** Boot-to-ready under TCG is about 4–6 s on these machines; a loaded CI runner gets generous room. */
+const BOOT_TIMEOUT_MS = 60_000;
+
+export interface RunningGuest {
+  readonly qemu: QemuGuest;
+  readonly agent: AgentClient;
+  readonly image: GuestImage;
+  /** Stops the guest: drops the agent connection and kills QEMU. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function bootGuest(opts: QemuOptions, bootTimeoutMs = BOOT_TIMEOUT_MS): Promise<RunningGuest> {
+  const qemu = await QemuGuest.start(opts);
+  let agent: AgentClient;
+  try {
+    agent = await AgentClient.connect(qemu, bootTimeoutMs);
+  } catch (e) {
+    await qemu.close();
+    throw e;
+  }
+  return {
+    qemu,
+    agent,
+    image: opts.image,
+    close: async () => {
+      agent.close();
+      await qemu.close();
+    },
+  };
+}

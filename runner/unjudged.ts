@@ -1,0 +1,62 @@
+// Why a selected requirement got no observation (DESIGN.md verdicts: UNSUPPORTED "say which",
+// SKIP "say why", NOT_RUN "not reached"). Each answer carries its category and a reason, so a
+// report never leaves a reader guessing whether a rule held, did not apply, or was never tried.
+import type { TargetKind } from '../implementations/target.ts';
+import type { Requirement } from '../spec/requirements/types.ts';
+import type { RequirementResult } from './results.ts';
+
+/** What became of one suite in this run. */
+export type SuiteStatus =
+  | { readonly state: 'complete'; readonly runs: number }
+  /** Started, but the budget, a signal or --stop-at-first-failure ended it early. */
+  | { readonly state: 'cut'; readonly runs: number; readonly why: string }
+  | { readonly state: 'not-started'; readonly why: string }
+  /** The target lacks what the suite needs: the feature names. */
+  | { readonly state: 'unsupported'; readonly missing: readonly string[] }
+  | { readonly state: 'wrong-device'; readonly deviceTypes: readonly string[] };
+
+export interface CoverageSuite {
+  readonly name: string;
+  readonly requirements: readonly string[];
+  readonly status: SuiteStatus;
+}
+
+/** Requirement families that only a kernel target (vhost, vhost-vdpa, VDUSE) can break. */
+const KERNEL_FAMILIES = ['vhost', 'vhost-vdpa', 'vduse'];
+/** Device-specific families, by device type. */
+const DEVICE_FAMILIES: readonly string[] = ['blk', 'net', 'fs'];
+
+/** A suite lists a requirement itself or one of its ancestors (ids are hierarchical). */
+export function covers(listed: readonly string[], id: string): boolean {
+  return listed.some((l) => l === id || id.startsWith(`${l}.`));
+}
+
+type Unjudged = Pick<RequirementResult, 'verdict' | 'category' | 'detail'>;
+
+/** `children`: ids in the catalogue below this one (a split catch-all judges through them). */
+export function unjudged(req: Requirement, target: { kind: TargetKind; deviceType: string }, suites: readonly CoverageSuite[], children: readonly string[] = []): Unjudged {
+  const na = (detail: string): Unjudged => ({ verdict: 'SKIP', category: 'not-applicable', detail });
+  if (req.role === 'driver' || req.role === 'frontend') return na(`a ${req.role} rule: the suite itself follows it; a ${target.kind} target is not judged against it`);
+  if (target.kind !== 'kernel' && KERNEL_FAMILIES.some((f) => covers([f], req.id))) {
+    return na(`a kernel-target rule (vhost / vhost-vdpa / VDUSE ioctls): not applicable to a ${target.kind === 'socket' ? 'vhost-user' : 'simulated'} target`);
+  }
+  const device = DEVICE_FAMILIES.find((d) => covers([`virtio.${d}`], req.id));
+  if (device && device !== target.deviceType) return na(`a virtio-${device} rule: the target is a ${target.deviceType} device`);
+  if (children.length > 0) return { verdict: 'SKIP', category: 'not-covered', detail: `judged through its more specific rules: ${children.join(', ')}` };
+  const mine = suites.filter((s) => covers(s.requirements, req.id));
+  if (mine.length === 0) return { verdict: 'SKIP', category: 'not-covered', detail: 'no suite checks this requirement yet' };
+  const forDevice = mine.filter((s) => s.status.state !== 'wrong-device');
+  if (forDevice.length === 0) return na(`checked only on ${[...new Set(mine.flatMap((s) => (s.status.state === 'wrong-device' ? s.status.deviceTypes : [])))].join('/')} devices; the target is a ${target.deviceType} device`);
+  const pending = forDevice.filter((s) => s.status.state === 'cut' || s.status.state === 'not-started');
+  if (pending.length > 0) {
+    const parts = pending.map((s) => (s.status.state === 'cut' ? `${s.name} cut short after ${s.status.runs} runs (${s.status.why})` : `${s.name} not started (${s.status.state === 'not-started' ? s.status.why : ''})`));
+    return { verdict: 'NOT_RUN', category: 'not-reached', detail: `not reached: ${parts.join('; ')}` };
+  }
+  const lacking = forDevice.filter((s) => s.status.state === 'unsupported');
+  if (lacking.length === forDevice.length) {
+    const names = [...new Set(lacking.flatMap((s) => (s.status.state === 'unsupported' ? s.status.missing : [])))];
+    return { verdict: 'UNSUPPORTED', category: 'unsupported', detail: `the target does not offer ${names.join(', ')}, which ${lacking.map((s) => s.name).join(', ')} needs` };
+  }
+  const ran = forDevice.filter((s) => s.status.state === 'complete');
+  return { verdict: 'SKIP', category: 'not-covered', detail: `${ran.map((s) => `${s.name} (${s.status.state === 'complete' ? s.status.runs : 0} runs)`).join(', ')} ran to the end, but no step exercised this requirement` };
+}
