@@ -234,8 +234,7 @@ export class VhostUserTarget implements Target {
         const fd = this.#call.get(vq);
         const now = fd !== undefined && !fd.closed && fd.read() !== null;
         if (earlier || now) return true;
-        // Whole milliseconds for the poll: waits scaled from a measured latency are fractional.
-        const left = Math.ceil(deadline - Date.now());
+        const left = deadline - Date.now();
         if (fd === undefined || fd.closed || left <= 0) return false;
         // While an old notifier is still watched, wake now and then to look at it too.
         const slice = this.#retiredCall.has(vq) ? Math.min(left, RETIRED_POLL_MS) : left;
@@ -700,8 +699,6 @@ export class VhostUserTarget implements Target {
 
   /** Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs, then the event loop. */
   async #waitReadable(fd: OwnedFd, timeoutMs: number): Promise<boolean> {
-    // poll(2) takes whole milliseconds.
-    timeoutMs = Math.ceil(timeoutMs);
     const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
     if (blocking > 0 && fd.waitSync('in', blocking)) return true;
     return fd.wait('in', Math.max(0, timeoutMs - blocking));
