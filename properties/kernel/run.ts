@@ -1,0 +1,65 @@
+// Runs one kernel case: opens the suite's session, executes the steps, and
+// stops at the first observation the caller rejects. A guest that panics or
+// stops answering mid-step is a CRASH or TIMEOUT charged to the requirement
+// the step exercises (KernelSuite.requirementOf), never a hung suite.
+import { CheckFailure } from '../harness.ts';
+import type { KernelCase, KernelContext, KernelObservation, KernelStep, KernelSuite } from './types.ts';
+
+export interface KernelStepsOutcome {
+  readonly observations: readonly KernelObservation[];
+  readonly failure?: CheckFailure;
+}
+
+/** What the guest's state says about a step that threw: a crash or hang with the console's words, else null. */
+function guestFault(ctx: KernelContext, step: KernelStep, suite: KernelSuite, e: unknown): KernelObservation | null {
+  const crash = ctx.agent.crash ?? ctx.guest.qemu.crash;
+  const requirement = suite.requirementOf(step);
+  if (crash) return { requirement, verdict: 'CRASH', detail: `guest kernel crashed during ${suite.formatStep(step)}: ${crash.summary}`, trigger: `kernel:${step.op}/crash` };
+  if (ctx.agent.stuck) return { requirement, verdict: 'TIMEOUT', detail: `guest stopped answering during ${suite.formatStep(step)}: ${String((e as Error)?.message ?? e)}`, trigger: `kernel:${step.op}/timeout` };
+  return null;
+}
+
+export async function runKernelSteps(
+  suite: KernelSuite,
+  ctx: KernelContext,
+  steps: readonly KernelStep[],
+  failsRun: (o: KernelObservation) => boolean,
+): Promise<KernelStepsOutcome> {
+  const observations: KernelObservation[] = [];
+  const judge = (os: readonly KernelObservation[], index: number): CheckFailure | undefined => {
+    for (const o of os) {
+      observations.push(o);
+      if (failsRun(o)) return new CheckFailure(o, o.expected ?? ['PASS'], `${o.verdict}: ${o.detail}`, index);
+    }
+    return undefined;
+  };
+  let kcase: KernelCase | undefined;
+  try {
+    kcase = await suite.open(ctx);
+    for (const [i, step] of steps.entries()) {
+      let os: readonly KernelObservation[];
+      try {
+        os = await kcase.exec(step);
+      } catch (e) {
+        const fault = guestFault(ctx, step, suite, e);
+        if (!fault) throw e;
+        const failure = judge([fault], i);
+        return failure ? { observations, failure } : { observations };
+      }
+      const failure = judge(os, i);
+      if (failure) return { observations, failure };
+    }
+    const last = Math.max(0, steps.length - 1);
+    try {
+      const failure = judge(await kcase.finish(), last);
+      return failure ? { observations, failure } : { observations };
+    } catch (e) {
+      const fault = steps.length ? guestFault(ctx, steps[last]!, suite, e) : null;
+      if (!fault) throw e;
+      const failure = judge([fault], last);
+      return failure ? { observations, failure } : { observations };
+    }
+  } finally {
+    if (kcase && !ctx.agent.crash && !ctx.agent.stuck) await kcase.close();
+  }
+}
