@@ -5,6 +5,7 @@ import type { VhostRequest } from '../spec/requests.ts';
 import { formatRequest } from '../spec/requests.ts';
 import type { ChainDefect } from '../model/chain.ts';
 import type { RawCase } from './raw/rawCases.ts';
+import type { KernelStep } from './kernel/types.ts';
 
 /** How the driver brings the device up before any data moves. */
 export interface SetupStep {
@@ -72,7 +73,9 @@ export type Step =
   | { readonly t: 'unmapIotlb'; readonly region: number | 'all' | 'span' | 'all-but-rings' }
   | { readonly t: 'remapIotlb'; readonly region: number; readonly perm: number }
   /** REM_MEM_REG (add false) or ADD_MEM_REG (add true) of one guest memory region, as it was announced at set-up. */
-  | { readonly t: 'memSlot'; readonly region: number; readonly add: boolean };
+  | { readonly t: 'memSlot'; readonly region: number; readonly add: boolean }
+  /** A step of a kernel suite (properties/kernel): its own op and fields, run by that suite. */
+  | KernelStep;
 
 export function formatStep(s: Step): string {
   switch (s.t) {
@@ -114,7 +117,22 @@ export function formatStep(s: Step): string {
       return `iotlbUpdate(region=${s.region}, perm=${s.perm})`;
     case 'memSlot':
       return `${s.add ? 'addMemReg' : 'remMemReg'}(region=${s.region})`;
+    case 'kernel':
+      return formatKernelStep(s);
   }
+}
+
+/** `op(field=value, …)`: every kernel suite's steps in one spelling, so reports and replays need no suite to print them. */
+export function formatKernelStep(s: KernelStep): string {
+  const show = (v: unknown): string => {
+    if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+    if (v instanceof Uint8Array) return v.length <= 16 ? `[${Buffer.from(v).toString('hex')}]` : `[${v.length} bytes]`;
+    if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+    if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}=${show(x)}`).join(', ')}}`;
+    return String(v);
+  };
+  const fields = Object.entries(s).filter(([k]) => k !== 't' && k !== 'op');
+  return `${s.op}(${fields.map(([k, v]) => `${k}=${show(v)}`).join(', ')})`;
 }
 
 function formatLayout(l: LayoutSpec): string {

@@ -118,7 +118,12 @@ function defaultDeps(): CliDeps {
     signals: process,
     exit: (code) => process.exit(code),
     catalogue: async () => (await import('../spec/requirements/index.ts')).ALL_REQUIREMENTS,
-    suites: async () => (await import('../properties/suites/index.ts')).SUITES,
+    suites: async () => {
+      const { KERNEL_SUITES } = await import('../properties/kernel/index.ts');
+      // A kernel suite's device column names the kernel interface too: its suites run only on those targets.
+      const kernel = KERNEL_SUITES.map((k) => ({ ...k, deviceTypes: k.deviceTypes.map((d) => `${k.families.join('|')}:${d}`) }));
+      return [...(await import('../properties/suites/index.ts')).SUITES, ...kernel];
+    },
     mutantList: async () => (await import('../implementations/simulated/mutants/index.ts')).MUTANTS,
     corpusDir: CORPUS_DIR,
     engine: () => lazy<EngineModule>('./engine.ts', 'executeRun'),
@@ -403,6 +408,7 @@ async function run(args: string[], deps: CliDeps, argv: readonly string[]): Prom
         regressionDir,
         corpusDir: deps.corpusDir,
         onProgress,
+        onNote: (line) => deps.stderr.write(`vhostcheck: ${line}\n`),
         signal,
       }),
     isListed,

@@ -24,6 +24,10 @@ import type { Deviation, Failure, RequirementResult, RunResult, SuiteRun } from 
 import { selectRequirements } from './selectors.ts';
 import { formatTargetSpec, parseTargetSpec, targetName } from './targetSpec.ts';
 import { type TargetFactory, targetFactory } from './targets.ts';
+import type { TargetInfo } from '../implementations/target.ts';
+import { KERNEL_SUITES } from '../properties/kernel/index.ts';
+import { runKernelSteps } from '../properties/kernel/run.ts';
+import type { KernelProfile, KernelStep, KernelSuite } from '../properties/kernel/types.ts';
 import { type CoverageSuite, covers, type SuiteStatus, unjudged } from './unjudged.ts';
 import { FEATURES } from '../spec/features.ts';
 import { VHOST_F_LOG_ALL } from '../spec/vhost/types.ts';
@@ -64,7 +68,11 @@ export interface RunOptions {
   /** End the run at the first captured failure under one of these ids or their descendants (a mutant's own requirements). */
   readonly stopAtFailureOn?: readonly string[];
   readonly onProgress?: (p: Progress) => void;
+  /** One line about work that is not a suite (building or booting a guest), for the terminal. */
+  readonly onNote?: (line: string) => void;
   readonly signal?: AbortSignal;
+  /** The kernel suites a kernel target runs (default: every one in properties/kernel); tests give their own. */
+  readonly kernelSuites?: readonly KernelSuite[];
 }
 
 export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -134,9 +142,21 @@ export interface StepsOutcome {
   readonly failure?: CheckFailure;
 }
 
-/** Runs concrete steps on a fresh target; stops at the first observation `failsRun` rejects. */
-export async function runSteps(factory: TargetFactory, profile: Profile, steps: readonly Step[], failsRun: (o: Observation) => boolean): Promise<StepsOutcome> {
+/**
+ * Runs concrete steps on a fresh target; stops at the first observation `failsRun` rejects. Kernel
+ * steps are run by the kernel suite named `suite` (from `kernelSuites`, default every one).
+ */
+export async function runSteps(
+  factory: TargetFactory,
+  profile: Profile | undefined,
+  steps: readonly Step[],
+  failsRun: (o: Observation) => boolean,
+  suite?: string,
+  kernelSuites: readonly KernelSuite[] = KERNEL_SUITES,
+): Promise<StepsOutcome> {
+  if (steps.some((s) => s.t === 'kernel')) return runKernelCase(factory, steps, failsRun, suite, kernelSuites);
   if (steps.some((s) => s.t === 'raw')) return runRawSteps(factory, steps, failsRun);
+  if (!profile) throw new Error(`${factory.spec.kind} target: no driver-step profile (only kernel suites run on it)`);
   const target = await factory.open();
   const h = new Harness(target, profile, { settleMs: factory.settleMs, failsRun });
   try {
@@ -149,6 +169,15 @@ export async function runSteps(factory: TargetFactory, profile: Profile, steps: 
   } finally {
     await target.close();
   }
+}
+
+/** A kernel suite's case, on the running guest the factory keeps (booted again after a crash or hang). */
+async function runKernelCase(factory: TargetFactory, steps: readonly Step[], failsRun: (o: Observation) => boolean, name: string | undefined, kernelSuites: readonly KernelSuite[]): Promise<StepsOutcome> {
+  if (!factory.kernel) throw new Error(`kernel steps cannot run on a ${factory.spec.kind} target`);
+  const suite = kernelSuites.find((k) => k.name === name);
+  if (!suite) throw new Error(`no kernel suite named '${name ?? '(none)'}' in this build`);
+  if (!steps.every((s): s is KernelStep => s.t === 'kernel')) throw new Error('kernel steps cannot be mixed with driver steps');
+  return runKernelSteps(suite, await factory.kernel.context(), steps, failsRun);
 }
 
 /** Raw frames each take sessions of their own: the frame's, then a fresh one proving the back-end survived. */
@@ -184,7 +213,9 @@ function toFailure(cf: CheckFailure, steps: readonly Step[], seed: number, path:
 
 interface SuiteContext {
   readonly factory: TargetFactory;
-  readonly profile: Profile;
+  /** The driver-step profile; absent on a kernel target only kernel suites can drive. */
+  readonly profile: Profile | undefined;
+  readonly kernelSuites: readonly KernelSuite[];
   readonly opts: RunOptions;
   readonly ledger: Ledger;
   /**
@@ -218,7 +249,29 @@ function stopReason(ctx: SuiteContext): string | null {
   return null;
 }
 
-async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: number): Promise<SuiteRun> {
+/** What runSuite needs of a suite: its steps, and how to tell a hung target from a hung case. */
+interface Runnable {
+  readonly name: string;
+  readonly requirements: readonly string[];
+  readonly arbitrary: fc.Arbitrary<Step[]>;
+  /** After a TIMEOUT: whether a fresh session (a fresh guest for a kernel target) still answers. */
+  stillAnswers(): Promise<boolean>;
+}
+
+function driverRunnable(suite: Suite, ctx: SuiteContext & { readonly profile: Profile }): Runnable {
+  return { name: suite.name, requirements: suite.requirements, arbitrary: suite.scenario(ctx.profile), stillAnswers: async () => !(await probeTarget(ctx.factory)).failure };
+}
+
+function kernelRunnable(suite: KernelSuite, kprofile: KernelProfile, ctx: SuiteContext): Runnable {
+  return {
+    name: suite.name,
+    requirements: suite.requirements,
+    arbitrary: suite.scenario(kprofile),
+    stillAnswers: async () => ctx.factory.kernel!.context().then(() => true, () => false),
+  };
+}
+
+async function runSuite(suite: Runnable, ctx: SuiteContext, index: number, total: number): Promise<SuiteRun> {
   const t0 = Date.now();
   let runs = 0;
   let steps = 0;
@@ -228,15 +281,15 @@ async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: n
     const remaining = ctx.deadline - Date.now();
     cut = stopReason(ctx);
     if (cut) break;
-    const property = fc.asyncProperty(suite.scenario(ctx.profile), async (scenario) => {
+    const property = fc.asyncProperty(suite.arbitrary, async (scenario) => {
       // Once the target has stopped answering, shrinking would only wait out one reply timeout per attempt.
       if (ctx.opts.signal?.aborted || ctx.hung) return;
       runs++;
       steps += scenario.length;
-      const out = await runSteps(ctx.factory, ctx.profile, scenario, failsRun);
+      const out = await runSteps(ctx.factory, ctx.profile, scenario, failsRun, suite.name, ctx.kernelSuites);
       // What a case saw after an abort began (a back-end being stopped) is not a verdict.
       if (ctx.opts.signal?.aborted) return;
-      if (out.failure?.observation.verdict === 'TIMEOUT' && (await probeTarget(ctx.factory)).failure) ctx.hung = true;
+      if (out.failure?.observation.verdict === 'TIMEOUT' && !(await suite.stillAnswers())) ctx.hung = true;
       // A failing observation enters the ledger only with its shrunk, replayed case (below);
       // shrink attempts may fail on other requirements, which later rounds then hunt properly.
       for (const o of out.observations) if (!failsRun(o)) ctx.ledger.add(o, suite.name);
@@ -260,7 +313,7 @@ async function runSuite(suite: Suite, ctx: SuiteContext, index: number, total: n
     if (ctx.opts.stopAtFirstFailure) ctx.stop = true;
     const scenario = details.counterexample[0];
     // Replay the shrunk case once more: deterministic, and it yields the evidence to print (a hung target has given it already).
-    const again: Partial<StepsOutcome> = ctx.hung ? {} : await runSteps(ctx.factory, ctx.profile, scenario, failsRun);
+    const again: Partial<StepsOutcome> = ctx.hung ? {} : await runSteps(ctx.factory, ctx.profile, scenario, failsRun, suite.name, ctx.kernelSuites);
     const cf = again.failure ?? (details.errorInstance instanceof CheckFailure ? details.errorInstance : undefined);
     if (!cf) {
       ctx.ledger.add({ requirement: suite.requirements[0], verdict: 'ERROR', detail: `suite error: ${String(details.errorInstance)}` }, suite.name);
@@ -337,8 +390,8 @@ async function replaySaved(ctx: SuiteContext): Promise<void> {
     // failure is gone is the first other new failure on its steps captured instead.
     const stopsAt = (own: boolean) => (o: Observation) =>
       failing(o.verdict, ctx.opts.strict) && !ctx.known.has(fingerprint(o)) && (!own || covers([r.requirement], o.requirement) || (o.verdict !== 'FAIL' && o.verdict !== 'NON_STRICT'));
-    let out = await runSteps(ctx.factory, ctx.profile, r.steps, stopsAt(true));
-    if (!out.failure && out.observations.some(stopsAt(false))) out = await runSteps(ctx.factory, ctx.profile, r.steps, stopsAt(false));
+    let out = await runSteps(ctx.factory, ctx.profile, r.steps, stopsAt(true), r.suite, ctx.kernelSuites);
+    if (!out.failure && out.observations.some(stopsAt(false))) out = await runSteps(ctx.factory, ctx.profile, r.steps, stopsAt(false), r.suite, ctx.kernelSuites);
     if (ctx.opts.signal?.aborted) break;
     for (const o of out.observations) ctx.ledger.add(o, `replay:${r.suite}`);
     if (out.failure) {
@@ -354,6 +407,10 @@ async function replaySaved(ctx: SuiteContext): Promise<void> {
 /** A suite runs when any requirement it judges is selected, its ids' descendants included, and `run --suite` did not leave it out. */
 function selectedSuites(selected: readonly Requirement[], names: readonly string[] | undefined): Suite[] {
   return SUITES.filter((s) => (names === undefined || names.includes(s.name)) && selected.some((r) => covers(s.requirements, r.id)));
+}
+
+function selectedKernelSuites(all: readonly KernelSuite[], selected: readonly Requirement[], names: readonly string[] | undefined): KernelSuite[] {
+  return all.filter((s) => (names === undefined || names.includes(s.name)) && selected.some((r) => covers(s.requirements, r.id)));
 }
 
 const RAW_SUITE = 'raw-messages';
@@ -382,7 +439,7 @@ export async function executeRun(opts: RunOptions): Promise<RunResult> {
   const spec = parseTargetSpec(opts.targetSpec);
   const specText = formatTargetSpec(spec);
   const selected = selectRequirements(opts.selectors, ALL_REQUIREMENTS);
-  const factory = targetFactory(spec, { replyTimeoutMs: opts.replyTimeoutMs });
+  const factory = targetFactory(spec, { replyTimeoutMs: opts.replyTimeoutMs, ...(opts.onNote && { note: opts.onNote }) });
   try {
     return await runWithFactory(opts, factory, selected, specText, targetName(spec), started);
   } finally {
@@ -390,11 +447,44 @@ export async function executeRun(opts: RunOptions): Promise<RunResult> {
   }
 }
 
+/** What the target said about itself: the driver-step profile where the harness can drive it, the kernel profile on a kernel target. */
+export interface TargetProbe {
+  readonly info: TargetInfo;
+  readonly profile?: Profile;
+  readonly kernelProfile?: KernelProfile;
+  readonly failure?: Observation;
+}
+
+export async function probeForRun(factory: TargetFactory): Promise<TargetProbe> {
+  const kernel = factory.kernel;
+  if (!kernel) return probeTarget(factory);
+  const kernelProfile = await kernel.profile();
+  if (kernel.drivesSteps) return { ...(await probeTarget(factory)), kernelProfile };
+  const info: TargetInfo = { name: kernelTargetName(factory), kind: 'kernel', version: kernelProfile.kernelRelease, deviceType: kernelProfile.deviceType, queues: 0, maxQueueSize: 0 };
+  return { info, kernelProfile };
+}
+
+function kernelTargetName(factory: TargetFactory): string {
+  return `linux ${factory.kernel!.family} (${formatTargetSpec(factory.spec)})`;
+}
+
+/** The kernel profile as the report records it: the family, the kernel, then every answer the probe got. */
+function kernelProfileRecord(k: KernelProfile): Record<string, string | number | boolean> {
+  const facts = Object.entries(k.facts).map(([key, v]) => [key, typeof v === 'bigint' ? `0x${v.toString(16)}` : v] as const);
+  return { family: k.family, kernelRelease: k.kernelRelease, ...Object.fromEntries(facts) };
+}
+
+/** executeRun on a factory the caller made: a guest factory with a probe of its own, in the fault tests. */
+export async function executeRunOn(opts: RunOptions, factory: TargetFactory): Promise<RunResult> {
+  return runWithFactory(opts, factory, selectRequirements(opts.selectors, ALL_REQUIREMENTS), formatTargetSpec(factory.spec), targetName(factory.spec), Date.now());
+}
+
 async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected: readonly Requirement[], specText: string, name: string, started: number): Promise<RunResult> {
-  const { info, profile, failure: probeFailure } = await probeTarget(factory);
+  const { info, profile, kernelProfile, failure: probeFailure } = await probeForRun(factory);
+  const kernelSuites = opts.kernelSuites ?? KERNEL_SUITES;
   const ledger = new Ledger();
   const ctx: SuiteContext = {
-    factory, profile, opts, ledger, known: new Set(), spec: specText, name, failures: 0, started, stop: false, status: new Map(),
+    factory, profile, kernelSuites, opts, ledger, known: new Set(), spec: specText, name, failures: 0, started, stop: false, status: new Map(),
     ...(info.kind !== 'simulated' && { shrinkRuns: OUT_OF_PROCESS_SHRINK_RUNS }),
     deadline: opts.timeBudgetS !== undefined ? started + opts.timeBudgetS * 1000 : Number.POSITIVE_INFINITY,
   };
@@ -411,18 +501,23 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
   const ids = new Set(selected.map((r) => r.id));
   // Socket targets: the raw frames first. They are few and quick, and a time budget spent on generation must not skip them.
   // Out-of-range index cases start at the bound the back-end itself reports (profile.vringLimit).
-  const rawRequirements = info.kind === 'socket' ? [...new Set([...seedCases(profile.vringLimit).map((c) => c.requirement), RAW_SURVIVES])] : [];
-  if (info.kind === 'socket') {
+  const rawRequirements = info.kind === 'socket' && profile ? [...new Set([...seedCases(profile.vringLimit).map((c) => c.requirement), RAW_SURVIVES])] : [];
+  if (info.kind === 'socket' && profile) {
     const why = stopReason(ctx);
     if (why) ctx.status.set(RAW_SUITE, { state: 'not-started', why });
     else suiteRuns.push(await runRawMessages(ctx, profile.vringLimit, ids));
   }
-  for (const [i, suite] of suites.entries()) {
-    if (!suite.deviceTypes.includes(profile.deviceType)) {
+  const kernels = kernelProfile ? selectedKernelSuites(kernelSuites, selected, opts.suites).filter((k) => k.families.includes(kernelProfile.family)) : [];
+  const total = (profile ? suites.length : 0) + kernels.length;
+  // A target the harness cannot drive (a kernel interface with no driver-step adapter) runs its kernel suites only.
+  const driven = profile ? suites : [];
+  for (const suite of suites) if (!profile) ctx.status.set(suite.name, { state: 'wrong-transport', transport: `${kernelProfile!.family} ioctls` });
+  for (const [i, suite] of driven.entries()) {
+    if (!suite.deviceTypes.includes(profile!.deviceType)) {
       ctx.status.set(suite.name, { state: 'wrong-device', deviceTypes: suite.deviceTypes });
       continue;
     }
-    const missing = missingFeatures(suite, profile);
+    const missing = missingFeatures(suite, profile!);
     if (missing.length > 0) {
       ctx.status.set(suite.name, { state: 'unsupported', missing });
       continue;
@@ -432,11 +527,33 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
       ctx.status.set(suite.name, { state: 'not-started', why });
       continue;
     }
-    suiteRuns.push(await runSuite(suite, ctx, i, suites.length));
+    suiteRuns.push(await runSuite(driverRunnable(suite, { ...ctx, profile: profile! }), ctx, i, total));
+  }
+  for (const [i, suite] of kernels.entries()) {
+    if (!suite.deviceTypes.includes(kernelProfile!.deviceType)) {
+      ctx.status.set(suite.name, { state: 'wrong-device', deviceTypes: suite.deviceTypes });
+      continue;
+    }
+    const missing = suite.unsupported?.(kernelProfile!) ?? null;
+    if (missing !== null) {
+      ctx.status.set(suite.name, { state: 'unsupported', missing: [missing] });
+      continue;
+    }
+    const why = stopReason(ctx);
+    if (why) {
+      ctx.status.set(suite.name, { state: 'not-started', why });
+      continue;
+    }
+    suiteRuns.push(await runSuite(kernelRunnable(suite, kernelProfile!, ctx), ctx, driven.length + i, total));
   }
   const coverage: CoverageSuite[] = [
     // Suites `run --suite` left out are out of this run like unselected requirements: not a run cut short.
     ...SUITES.filter((s) => opts.suites === undefined || opts.suites.includes(s.name)).map((s) => ({ name: s.name, requirements: s.requirements, status: ctx.status.get(s.name) ?? { state: 'not-started' as const, why: 'not selected' } })),
+    ...(kernelProfile
+      ? kernelSuites
+          .filter((k) => k.families.includes(kernelProfile.family) && (opts.suites === undefined || opts.suites.includes(k.name)))
+          .map((k) => ({ name: k.name, requirements: k.requirements, status: ctx.status.get(k.name) ?? { state: 'not-started' as const, why: 'not selected' } }))
+      : []),
     ...(info.kind === 'socket' ? [{ name: RAW_SUITE, requirements: rawRequirements, status: ctx.status.get(RAW_SUITE)! }] : []),
   ];
   const results: RequirementResult[] = [];
@@ -449,7 +566,7 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
       results.push({ id: req.id, verdict: t.verdict, suites: [...t.suites], ...(t.detail && { detail: t.detail }), ...(deviations.length && { deviations }), ...(t.failure && { failure: t.failure }), unexpected: false });
     } else {
       const children = ALL_REQUIREMENTS.filter((r) => r.id !== req.id && covers([req.id], r.id)).map((r) => r.id);
-      results.push({ id: req.id, suites: [], ...unjudged(req, { kind: info.kind, deviceType: profile.deviceType }, coverage, children), unexpected: false });
+      results.push({ id: req.id, suites: [], ...unjudged(req, { kind: info.kind, deviceType: info.deviceType, ...(kernelProfile && { family: kernelProfile.family }) }, coverage, children), unexpected: false });
     }
   }
   // An id the catalogue lacks is the suite's own fault: report it rather than lose the observation.
@@ -462,7 +579,7 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     schemaVersion: 1,
     tool: { name: 'vhostcheck', version: TOOL_VERSION },
     target: { spec: specText, name: info.name, kind: info.kind, version: info.version, deviceType: info.deviceType },
-    profile: profileRecord(profile),
+    profile: { ...(profile && profileRecord(profile)), ...(kernelProfile && kernelProfileRecord(kernelProfile)) },
     seed: opts.seed,
     runs: opts.runs,
     strict: opts.strict,

@@ -9,8 +9,7 @@ import { formatStep } from '../properties/steps.ts';
 import { requirementById } from '../spec/requirements/index.ts';
 import { type Verdict, worstVerdict } from '../spec/verdicts.ts';
 import type { Progress } from './engine.ts';
-import { runSteps } from './engine.ts';
-import { probeTarget } from './profile.ts';
+import { probeForRun, runSteps } from './engine.ts';
 import { loadRegression, type Regression } from './regressions.ts';
 import { parseTargetSpec } from './targetSpec.ts';
 import { type TargetFactory, targetFactory } from './targets.ts';
@@ -73,7 +72,7 @@ async function replayWith(
   opts: { readonly signal: AbortSignal; readonly onProgress: (p: Progress) => void },
 ): Promise<Omit<ReplayReport, 'target'>> {
   const started = Date.now();
-  const { profile } = await probeTarget(factory);
+  const { profile } = await probeForRun(factory);
   const done: ReplayedCase[] = [];
   for (const { file, r } of cases) {
     if (opts.signal.aborted) break;
@@ -81,7 +80,7 @@ async function replayWith(
     // requirement's FAIL is recorded and the steps go on, as in the run that saved the case (where
     // requirements already known to fail are set aside): a deviation found in every set-up
     // (DPDK's feature offer) must not hide the one the file reproduces.
-    const out = await runSteps(factory, profile, r.steps, (o) => o.verdict === 'CRASH' || o.verdict === 'TIMEOUT' || o.verdict === 'ERROR' || (o.verdict === 'FAIL' && covers([r.requirement], o.requirement)));
+    const out = await runSteps(factory, profile, r.steps, (o) => o.verdict === 'CRASH' || o.verdict === 'TIMEOUT' || o.verdict === 'ERROR' || (o.verdict === 'FAIL' && covers([r.requirement], o.requirement)), r.suite);
     // A case cut short by the interrupt says nothing about the bug.
     if (opts.signal.aborted) break;
     done.push(judge(file, r, out.observations));

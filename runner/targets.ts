@@ -13,7 +13,7 @@ import { DpdkTestpmd } from '../implementations/vhost-user/peers/dpdk.ts';
 import { serveVhostUser } from '../implementations/vhost-user/backEnd.ts';
 import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
 import { VirtiofsdDaemon } from '../implementations/vhost-user/peers/virtiofsd.ts';
-import { guestNotRunnable } from './knownTargets.ts';
+import { guestFactory, type KernelAccess } from './guestFactory.ts';
 import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
 import { UsageError } from './usageError.ts';
 
@@ -22,6 +22,8 @@ export interface TargetFactory {
   open(): Promise<Target>;
   /** How long a kick may take to settle: in-process targets finish synchronously. */
   readonly settleMs: number;
+  /** A kernel target: its suites speak ioctls on a running guest (runner/guestFactory.ts). */
+  readonly kernel?: KernelAccess;
   dispose(): Promise<void>;
 }
 
@@ -53,6 +55,8 @@ function simulatedSettleMs(variant: string | undefined, base: number): number {
 export interface FactoryOptions {
   /** Bound on the wait for one reply from a socket back-end (the front-end's default when absent). */
   readonly replyTimeoutMs?: number;
+  /** Progress of work before the first case (a guest image build, a boot). */
+  readonly note?: (line: string) => void;
 }
 
 export function targetFactory(spec: TargetSpec, opts: FactoryOptions = {}): TargetFactory {
@@ -99,7 +103,7 @@ export function targetFactory(spec: TargetSpec, opts: FactoryOptions = {}): Targ
       }
     }
     case 'guest':
-      throw new UsageError(guestNotRunnable(spec));
+      return guestFactory(spec, { ...(opts.note && { note: opts.note }) });
     default:
       throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
   }

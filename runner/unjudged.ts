@@ -4,6 +4,8 @@
 import type { TargetKind } from '../implementations/target.ts';
 import type { Requirement } from '../spec/requirements/types.ts';
 import type { RequirementResult } from './results.ts';
+import { UNJUDGEABLE } from '../properties/kernel/index.ts';
+import type { KernelFamily } from '../properties/kernel/types.ts';
 
 /** What became of one suite in this run. */
 export type SuiteStatus =
@@ -13,7 +15,9 @@ export type SuiteStatus =
   | { readonly state: 'not-started'; readonly why: string }
   /** The target lacks what the suite needs: the feature names. */
   | { readonly state: 'unsupported'; readonly missing: readonly string[] }
-  | { readonly state: 'wrong-device'; readonly deviceTypes: readonly string[] };
+  | { readonly state: 'wrong-device'; readonly deviceTypes: readonly string[] }
+  /** A driver-step suite on a target reached only through a kernel interface the harness does not speak. */
+  | { readonly state: 'wrong-transport'; readonly transport: string };
 
 export interface CoverageSuite {
   readonly name: string;
@@ -23,6 +27,16 @@ export interface CoverageSuite {
 
 /** Requirement families that only a kernel target (vhost, vhost-vdpa, VDUSE) can break. */
 const KERNEL_FAMILIES = ['vhost', 'vhost-vdpa', 'vduse'];
+/**
+ * Which requirement families a kernel interface can break. vhost-vdpa runs the generic vhost core's
+ * ioctls and IOTLB writes (drivers/vhost/vdpa.c hands unknown ioctls to vhost_dev_ioctl and writes to
+ * vhost_chr_write_iter), and a VDUSE device is driven through vhost-vdpa.
+ */
+const FAMILY_RULES: Readonly<Record<KernelFamily, readonly string[]>> = {
+  'vhost-net': ['vhost'],
+  'vhost-vdpa': ['vhost', 'vhost-vdpa'],
+  vduse: ['vduse', 'vhost-vdpa', 'vhost'],
+};
 /** Device-specific families, by device type. */
 const DEVICE_FAMILIES: readonly string[] = ['blk', 'net', 'fs'];
 
@@ -34,18 +48,29 @@ export function covers(listed: readonly string[], id: string): boolean {
 type Unjudged = Pick<RequirementResult, 'verdict' | 'category' | 'detail'>;
 
 /** `children`: ids in the catalogue below this one (a split catch-all judges through them). */
-export function unjudged(req: Requirement, target: { kind: TargetKind; deviceType: string }, suites: readonly CoverageSuite[], children: readonly string[] = []): Unjudged {
+export function unjudged(req: Requirement, target: { kind: TargetKind; deviceType: string; family?: KernelFamily }, suites: readonly CoverageSuite[], children: readonly string[] = []): Unjudged {
   const na = (detail: string): Unjudged => ({ verdict: 'SKIP', category: 'not-applicable', detail });
   if (req.role === 'driver' || req.role === 'frontend') return na(`a ${req.role} rule: the suite itself follows it; a ${target.kind} target is not judged against it`);
   if (target.kind !== 'kernel' && KERNEL_FAMILIES.some((f) => covers([f], req.id))) {
     return na(`a kernel-target rule (vhost / vhost-vdpa / VDUSE ioctls): not applicable to a ${target.kind === 'socket' ? 'vhost-user' : 'simulated'} target`);
+  }
+  if (target.family) {
+    if (covers(['vhost-user'], req.id)) return na(`a vhost-user protocol rule: the target is reached through ${target.family} ioctls`);
+    const own = FAMILY_RULES[target.family];
+    if (KERNEL_FAMILIES.some((f) => covers([f], req.id)) && !covers(own, req.id)) {
+      return na(`a ${req.id.split('.')[0]} rule: the target is reached through ${target.family} ioctls`);
+    }
+    const why = UNJUDGEABLE[req.id];
+    if (why !== undefined) return { verdict: 'SKIP', category: 'not-covered', detail: `cannot be judged from user space on this target: ${why}` };
   }
   const device = DEVICE_FAMILIES.find((d) => covers([`virtio.${d}`], req.id));
   if (device && device !== target.deviceType) return na(`a virtio-${device} rule: the target is a ${target.deviceType} device`);
   if (children.length > 0) return { verdict: 'SKIP', category: 'not-covered', detail: `judged through its more specific rules: ${children.join(', ')}` };
   const mine = suites.filter((s) => covers(s.requirements, req.id));
   if (mine.length === 0) return { verdict: 'SKIP', category: 'not-covered', detail: 'no suite checks this requirement yet' };
-  const forDevice = mine.filter((s) => s.status.state !== 'wrong-device');
+  const reachable = mine.filter((s) => s.status.state !== 'wrong-transport');
+  if (reachable.length === 0) return na(`checked only by suites that drive vhost driver steps; the target is reached through ${mine[0]!.status.state === 'wrong-transport' ? mine[0]!.status.transport : 'another interface'}`);
+  const forDevice = reachable.filter((s) => s.status.state !== 'wrong-device');
   if (forDevice.length === 0) return na(`checked only on ${[...new Set(mine.flatMap((s) => (s.status.state === 'wrong-device' ? s.status.deviceTypes : [])))].join('/')} devices; the target is a ${target.deviceType} device`);
   const pending = forDevice.filter((s) => s.status.state === 'cut' || s.status.state === 'not-started');
   if (pending.length > 0) {

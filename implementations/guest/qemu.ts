@@ -85,6 +85,10 @@ export class QemuGuest {
   readonly socketPath: string;
   readonly startedAt: number;
   readonly #child: ChildProcess;
+  /** QEMU's process id (also its process group's), so a test can check that nothing outlived a run. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
   readonly #dir: string;
   #console = '';
   #crash: GuestCrash | undefined;
