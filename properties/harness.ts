@@ -37,6 +37,7 @@ import { checkNotification } from './oracles/notify.ts';
 import { checkFdGrowth, NO_LEAK_ON_REPEAT } from './oracles/resources.ts';
 import { fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
 import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/used.ts';
+import { onIoctl } from './ioctlRequirements.ts';
 import type { LayoutSpec, SetupStep, Step } from './steps.ts';
 import { formatStep } from './steps.ts';
 
@@ -223,7 +224,11 @@ export class Harness {
   private controlOp: VhostRequest['op'] | null = null;
   readonly executed: Step[] = [];
 
-  constructor(readonly target: Target, readonly profile: Profile, private readonly opts: HarnessOptions) {
+  readonly profile: Profile;
+
+  constructor(readonly target: Target, profile: Profile, private readonly opts: HarnessOptions) {
+    // A kernel resolves IOTLB uaddrs in the front-end's own address space: the model needs to know what that holds (Profile.frontEndMemory).
+    this.profile = profile.transport === 'ioctl' ? { ...profile, frontEndMemory: target.memory.regions.map((r) => ({ uaddr: r.uaddr, size: BigInt(r.bytes.length) })) } : profile;
     this.session = initialSession(profile);
     this.resetSlots();
   }
@@ -262,7 +267,14 @@ export class Harness {
    * `expected` may be a thunk: the model's outcome list is formatted only for a failure that stops the run.
    * `outcome` is the kind of what happened (a reply kind for a control message); by default the verdict's.
    */
-  private record(o: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = '', outcome?: string): void {
+  private record(observed: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = '', outcome?: string): void {
+    let o = observed;
+    // vhost-user rules do not apply over ioctls: the kernel's own rule takes the observation, or nothing does (ioctlRequirements.ts).
+    if (this.profile.transport === 'ioctl') {
+      const mapped = onIoctl(o.requirement, o.verdict);
+      if (mapped === null) return;
+      if (mapped.requirement !== o.requirement || mapped.verdict !== o.verdict) o = { ...mapped, trigger: observed.trigger, get detail() { return observed.detail; } };
+    }
     const trigger = o.trigger ?? `${this.triggerStep()}/${outcome ?? OUTCOME_OF_VERDICT[o.verdict] ?? o.verdict.toLowerCase()}`;
     // A getter keeps a lazy detail (lazyObservation) lazy in the stored copy.
     const stored = { requirement: o.requirement, verdict: o.verdict, step: this.stepIndex, trigger, get detail() { return o.detail; } };
@@ -291,9 +303,13 @@ export class Harness {
       case 'kick': return this.kickAndCollect(step.queue);
       case 'notifyMode': return this.setNotifyMode(step.queue, step.suppress, step.eventOffset);
       case 'runaway': return this.runaway(step.queue, step.extra);
-      case 'stopRing': { await this.control({ op: 'getVringBase', index: step.queue }); return; }
-      case 'restartRing': return this.restartRing(step.queue);
-      case 'enableRing': { await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
+      // vhost-user ring states. Over ioctls (vhost-vdpa) GET_VRING_BASE does not stop a ring (vhost_vdpa_vring_ioctl() only
+      // reads ops->get_vq_state), so there is nothing to restart; and a driver does not disable a queue it set up ("The
+      // driver MUST NOT write a 0 to queue_enable", virtio 1.2 §4.1.4.3.2) nor enable one after DRIVER_OK unless
+      // VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK says it may (vhost-vdpa.frontend.enable-before-driver-ok): these steps are not sent.
+      case 'stopRing': { if (this.ringStates) await this.control({ op: 'getVringBase', index: step.queue }); return; }
+      case 'restartRing': return this.ringStates ? this.restartRing(step.queue) : undefined;
+      case 'enableRing': { if (this.ringStates) await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
       case 'reset': return this.resetAndSetup();
       case 'churn': return this.churn(step.queue, step.count);
       case 'repeatGetInflight': return this.repeatGetInflight(step.numQueues, step.queueSize, step.count);
@@ -302,6 +318,11 @@ export class Harness {
       case 'remapIotlb': return this.iotlbRegion(step.region, step.perm);
       case 'memSlot': return this.memSlot(step.region, step.add);
     }
+  }
+
+  /** The transport has vhost-user ring states (stop by GET_VRING_BASE, SET_VRING_ENABLE at any time): not over ioctls. */
+  private get ringStates(): boolean {
+    return this.profile.transport !== 'ioctl';
   }
 
   /** Sends one request to the target and judges the reply against the model. */
@@ -451,7 +472,9 @@ export class Harness {
     opt(s.eventIdx, VIRTIO_RING_F_EVENT_IDX);
     opt(s.indirect, VIRTIO_RING_F_INDIRECT_DESC);
     opt(s.inOrder, VIRTIO_F_IN_ORDER);
-    opt(s.platform, VIRTIO_F_ACCESS_PLATFORM);
+    // vhost-vdpa parents translate every address through the IOTLB: vdpa_sim refuses features without ACCESS_PLATFORM
+    // (drivers/vdpa/vdpa_sim/vdpa_sim.c vdpasim_set_driver_features()), so over ioctls it is taken whenever offered.
+    opt(s.platform || this.profile.transport === 'ioctl', VIRTIO_F_ACCESS_PLATFORM);
     opt(s.log === true, VHOST_F_LOG_ALL);
     return f;
   }
@@ -474,11 +497,20 @@ export class Harness {
     if (!this.session.owner) await this.control({ op: 'setOwner' });
     const offer = await this.control({ op: 'getFeatures' });
     if ('ok' in offer && offer.ok && typeof offer.value === 'bigint') for (const o of checkOfferedDependencies(offer.value, this.profile.deviceType)) this.record({ ...o, trigger: `control:getFeatures/${o.verdict.toLowerCase()}` });
+    // Over ioctls the driver drives the virtio status itself (VHOST_VDPA_SET_STATUS), in the order of virtio 1.2 §3.1.1:
+    // ACKNOWLEDGE, DRIVER, features, FEATURES_OK and its read-back; DRIVER_OK once the rings are set up, when vhost-vdpa starts the device.
+    const [acknowledge, driver, featuresOk, driverOk] = STATUS_INIT_SEQUENCE;
+    const ioctl = this.profile.transport === 'ioctl';
+    if (ioctl) for (const st of [acknowledge, driver]) await this.control({ op: 'setStatus', status: st });
     if (hasFeature(this.profile.offeredFeatures, VHOST_USER_F_PROTOCOL_FEATURES)) {
       await this.control({ op: 'getProtocolFeatures' });
       await this.control({ op: 'setProtocolFeatures', features: this.profile.offeredProtocolFeatures & FRONT_END_PROTOCOL_FEATURES });
     }
     await this.control({ op: 'setFeatures', features });
+    if (ioctl) {
+      await this.control({ op: 'setStatus', status: featuresOk });
+      await this.control({ op: 'getStatus' });
+    }
     const protocol = this.session.protocol ?? 0n;
     if (s.memSlots && hasFeature(protocol, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
       await this.control({ op: 'getMaxMemSlots' });
@@ -512,10 +544,12 @@ export class Harness {
       await this.control({ op: 'setVringAddr', index: q, flags: ringLog ? 1 << VHOST_VRING_F_LOG : 0, desc: this.ringAddr(addrs.desc), used: this.ringAddr(addrs.used), avail: this.ringAddr(addrs.avail), log: ringLog ? addrs.used : 0n });
       await this.control({ op: 'setVringKick', index: q });
       await this.control({ op: 'setVringCall', index: q });
-      // With PROTOCOL_FEATURES the rings start disabled; a set-up may leave them so, and later steps enable them.
-      if (hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES) && s.enableRings !== false) await this.control({ op: 'setVringEnable', index: q, enable: true });
+      // With PROTOCOL_FEATURES the rings start disabled; a set-up may leave them so, and later steps enable them. A
+      // vhost-vdpa queue is enabled before DRIVER_OK, always (vhost-vdpa.frontend.enable-before-driver-ok).
+      if ((hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES) && s.enableRings !== false) || ioctl) await this.control({ op: 'setVringEnable', index: q, enable: true });
     }
-    if ((this.session.protocol ?? 0n) & bit(VHOST_USER_PROTOCOL_F_STATUS)) {
+    if (ioctl) await this.control({ op: 'setStatus', status: driverOk });
+    else if ((this.session.protocol ?? 0n) & bit(VHOST_USER_PROTOCOL_F_STATUS)) {
       for (const st of STATUS_INIT_SEQUENCE) await this.control({ op: 'setStatus', status: st });
     }
     // Some back-ends signal a call notifier when it is installed (vhost-user.rst allows it);
@@ -979,6 +1013,8 @@ export class Harness {
     this.calledWhileCollecting.clear();
     const kickedSnap = snaps.find((sn) => sn.q === q)!;
     const used = await this.collect(kickedSnap, kickedAt);
+    // The other rings and the guards are read with no wait in front: a mirrored memory is brought up to date first.
+    await this.target.sync?.();
     for (const sn of snaps) if (sn !== kickedSnap) used.set(sn.q, sn.qs.driver.takeUsed());
     await this.checkAlive(crashCharge(visible));
     this.record(checkGuards(this.target.memory));
@@ -1163,6 +1199,7 @@ export class Harness {
     // An asynchronous device gets time to show it wrongly processes an inactive ring too: only a chance to
     // catch a bug, so the target's own floor when it has one, not a multiple of its slowest answer.
     if (this.asynchronous && !sn.active) await new Promise((r) => setTimeout(r, this.opts.settleMs || settle));
+    await this.target.sync?.();
     const used: (UsedElem | PackedUsedElem)[] = [...qs.driver.takeUsed()];
     // A ring the device may have stopped (after a chain it refused) owes nothing: no wait for it; what it
     // still uses is collected at the next kick.

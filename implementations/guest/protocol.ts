@@ -39,6 +39,7 @@ export const Op = {
   eventfdWait: 14,
   vdpa: 15,
   readdir: 16,
+  memDiff: 17,
 } as const;
 
 export interface ReplyFrame {
@@ -77,6 +78,8 @@ export const body = {
   eventfdSignal: (fd: number, value: bigint) => Buffer.concat([u32(fd), u64(value)]),
   eventfdWait: (fd: number, timeoutMs: number) => Buffer.concat([u32(fd), u32(timeoutMs)]),
   readdir: (path: string) => Buffer.from(path),
+  /** A whole agent mapping, then the host's writes into it as runs (implementations/guest/memoryMirror.ts encodeRuns). */
+  memDiff: (addr: bigint, length: bigint, writes: Uint8Array) => Buffer.concat([u64(addr), u64(length), writes]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
 } as const;

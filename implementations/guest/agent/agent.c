@@ -48,6 +48,7 @@
 enum op {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_READ, OP_WRITE, OP_MEMFD, OP_MMAP,
 	OP_MUNMAP, OP_MEM_READ, OP_MEM_WRITE, OP_EVENTFD, OP_EVENTFD_SIGNAL, OP_EVENTFD_WAIT, OP_VDPA, OP_READDIR,
+	OP_MEM_DIFF,
 };
 
 static int port = -1;
@@ -55,7 +56,8 @@ static int port = -1;
 static __thread uint8_t *reply_buf;
 static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct { uint64_t addr, len; } maps[MAX_MAPS];
+/* `shadow`: what OP_MEM_DIFF last reported of the mapping (NULL until its first use; see mem_diff). */
+static struct { uint64_t addr, len; uint8_t *shadow; } maps[MAX_MAPS];
 
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -180,6 +182,62 @@ static int32_t run_vdpa(const uint8_t *args, size_t n, uint32_t timeout_ms, size
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Runs closer together than this are reported as one: the bytes between are unchanged, so resending them is harmless and cheaper than a header. */
+#define DIFF_MERGE_GAP 32
+#define DIFF_PAGE 4096
+
+/*
+ * OP_MEM_DIFF: keeps the host's mirror of one shared mapping coherent in one round trip. First applies
+ * the host's writes (the driver's changes) to the mapping and to the agent's shadow copy of it; then
+ * reports every byte range where the mapping now differs from the shadow (what the device wrote since
+ * the last call) and updates the shadow. The shadow starts zeroed, as a fresh memfd is. Scanned in
+ * ascending address order, so a device that writes a used element before the used index (virtio 1.2
+ * §2.7.8.2) is never seen with the new index and the old element. Reply body: runs of u32 offset,
+ * u32 length, bytes; result 1 when the reply filled up and more runs remain for the next call, else 0.
+ */
+static int32_t mem_diff(const uint8_t *b, size_t n, size_t *out_len)
+{
+	uint64_t addr = get64(b), len = get64(b + 8);
+	int slot = -1;
+	for (int i = 0; i < MAX_MAPS; i++)
+		if (maps[i].len && maps[i].addr == addr && maps[i].len == len) { slot = i; break; }
+	if (slot < 0) return -EINVAL;
+	if (!maps[slot].shadow && !(maps[slot].shadow = calloc(1, len))) return -ENOMEM;
+	uint8_t *map = (uint8_t *)(uintptr_t)addr, *shadow = maps[slot].shadow;
+	for (size_t at = 16; at < n;) {
+		if (n - at < 8) return -EPROTO;
+		uint64_t off = get32(b + at), wlen = get32(b + at + 4);
+		at += 8;
+		if (wlen > n - at || off > len || wlen > len - off) return -EFAULT;
+		memcpy(map + off, b + at, wlen);
+		memcpy(shadow + off, b + at, wlen);
+		at += wlen;
+	}
+	uint8_t *out = body_out();
+	size_t got = 0, room = MAX_FRAME - 64;
+	for (uint64_t page = 0; page < len; page += DIFF_PAGE) {
+		uint64_t end = page + DIFF_PAGE < len ? page + DIFF_PAGE : len;
+		if (!memcmp(map + page, shadow + page, end - page)) continue;
+		for (uint64_t i = page; i < end;) {
+			if (map[i] == shadow[i]) { i++; continue; }
+			uint64_t run = i, last = i;
+			for (uint64_t j = i + 1; j < len && j <= last + DIFF_MERGE_GAP; j++)
+				if (map[j] != shadow[j]) last = j;
+			uint64_t rlen = last + 1 - run;
+			if (got + 8 + rlen > room) { *out_len = got; return 1; }
+			put32(out + got, (uint32_t)run);
+			put32(out + got + 4, (uint32_t)rlen);
+			memcpy(out + got + 8, map + run, rlen);
+			memcpy(shadow + run, out + got + 8, rlen);
+			got += 8 + rlen;
+			/* A run may end in the next page; scanning its bytes again there finds them equal to the shadow. */
+			i = last + 1;
+		}
+	}
+	*out_len = got;
+	return 0;
+}
+
 /* Handles one request; `b` is its body of `n` bytes. */
 static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 {
@@ -277,7 +335,7 @@ static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 		for (int i = 0; i < MAX_MAPS; i++)
 			if (maps[i].len && maps[i].addr == addr && maps[i].len == len) {
 				int r = SYS(munmap((void *)(uintptr_t)addr, len));
-				if (r == 0) maps[i].len = 0;
+				if (r == 0) { maps[i].len = 0; free(maps[i].shadow); maps[i].shadow = NULL; }
 				reply(id, r, 0);
 				return;
 			}
@@ -358,6 +416,14 @@ static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 		}
 		closedir(d);
 		reply(id, count, got);
+		return;
+	}
+	case OP_MEM_DIFF: {
+		/* u64 mapping address, u64 mapping length, then writes: u32 offset, u32 length, bytes. */
+		NEED(16);
+		size_t out_len = 0;
+		int32_t r = mem_diff(b, n, &out_len);
+		reply(id, r, r < 0 ? 0 : out_len);
 		return;
 	}
 	default:
