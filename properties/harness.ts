@@ -13,7 +13,7 @@ import { initialSession, refusalVisible, ringActive, type SessionModel, stepSess
 import { encode } from '../spec/codec.ts';
 import { formatReply, outcomeKind, type Reply, type VhostRequest } from '../spec/requests.ts';
 import type { Verdict } from '../spec/verdicts.ts';
-import { VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, virtio_blk_outhdr } from '../spec/virtio/blk.ts';
+import { VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, virtio_blk_outhdr } from '../spec/virtio/blk.ts';
 import { bit, hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../spec/virtio/features.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr_v1 } from '../spec/virtio/net.ts';
 import { splitRingOffsets, VRING_AVAIL_F_NO_INTERRUPT, VRING_PACKED_EVENT_FLAG_DESC, VRING_PACKED_EVENT_FLAG_DISABLE } from '../spec/virtio/ring.ts';
@@ -107,9 +107,9 @@ function crashCharge(visible: readonly Pending[]): string {
  * value is always a power of 2" (virtio 1.0 §2.4); a packed ring's may be any up to 2^15 (virtio 1.1 §2.7).
  */
 export function ringSize(wanted: number, packed: boolean, maxQueueSize: number): number {
-  const max = Math.max(1, maxQueueSize);
-  if (wanted <= max) return wanted;
-  return packed ? max : 2 ** Math.floor(Math.log2(max));
+  const size = Math.min(Math.max(1, wanted), Math.max(1, maxQueueSize));
+  // A size meant for a packed ring (setupArb gives 3, 5, 13) on a device that offered none is cut to a power of 2.
+  return packed ? size : 2 ** Math.floor(Math.log2(size));
 }
 
 /** A chain valid at one kick and refused at another: an asynchronous device may do either. */
@@ -1253,6 +1253,12 @@ export class Harness {
       // The last writable byte holds the status: it is always written, so len ≥ 1 (§5.2.6).
       if (u.len < 1) this.record(fail('virtio.blk.status-byte', `used len ${u.len}: the status byte was not counted as written`));
     }
+    if (this.refusedWithIoerr(p, u.len)) {
+      this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'blk request with an unusable buffer completed as VIRTIO_BLK_S_IOERR, only the status byte written'));
+      if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
+      this.releaseSlot(p.slot);
+      return;
+    }
     if (!p.cls.valid && p.kind === 'hostile' && p.frame && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, null);
     if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {
       expectedLen = 0;
@@ -1297,6 +1303,23 @@ export class Harness {
     }
     if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
     this.releaseSlot(p.slot);
+  }
+
+  /**
+   * A blk request the device could not carry out because a buffer is unmapped or wraps, completed as a failed request:
+   * used len 1 and VIRTIO_BLK_S_IOERR in the status byte, the last writable byte, which is mapped for writing. That is
+   * a refusal, not processing: IOERR is the status "for device or driver error" (virtio 1.2 §5.2.6), and len 1 says
+   * nothing but the status was written (§2.7.8). vdpa_sim_blk does exactly this (vdpasim_blk_handle_req(): IOERR when
+   * vringh_iov_push/pull_iotlb() fails, then vringh_kiov_advance() to the status byte).
+   */
+  private refusedWithIoerr(p: Pending, len: number): boolean {
+    const addressDefect = !p.cls.valid ? p.cls.requirement === DEFECT_REQUIREMENT.unmapped || p.cls.requirement === DEFECT_REQUIREMENT.overflow || p.cls.requirement === IOTLB_INVALIDATE_REMOVES : p.cls.mayRefuse !== undefined;
+    if (this.profile.deviceType !== 'blk' || !addressDefect || len !== 1 || p.shape.defect) return false;
+    const status = p.writable.at(-1);
+    if (!status || status.len < 1) return false;
+    const at = status.addr + BigInt(status.len - 1);
+    if (translateRange(at, 1, this.translationMap(), 'write') === null) return false;
+    return readGpa(this.target.memory, at, 1)[0] === VIRTIO_BLK_S_IOERR;
   }
 
   /**
