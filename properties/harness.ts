@@ -120,6 +120,27 @@ function mergeClasses(before: ChainClass, now: ChainClass): ChainClass {
   return valid.valid && !refused.valid ? { ...valid, mayRefuse: refused.requirement } : now;
 }
 
+/** What virtio 1.2 §5.1.6.3.1 says a driver without MRG_RXBUF SHOULD give every receive buffer: room for the header and a 1514-byte frame. */
+const RX_BUFFER_SHOULD = 1526;
+
+/**
+ * The device filled an RX buffer smaller than RX_BUFFER_SHOULD with the start of a frame that did not fit. The driver
+ * broke its SHOULD; what a device does with a packet larger than the buffer is not said (dropping it, as the simulated
+ * device does, or cutting it, as vdpasim_net_work() does through vringh_iov_push_iotlb()). Writing past the buffer
+ * would still be judged (virtio.robust.write-bound).
+ */
+function cutToBuffer(hdr: number, frame: Uint8Array, received: Uint8Array, len: number, writable: number): boolean {
+  if (writable >= RX_BUFFER_SHOULD || writable >= hdr + frame.length || len !== writable || len < hdr) return false;
+  return received.subarray(hdr, len).every((b, i) => b === frame[i]);
+}
+
+function cutFrame(frame: Uint8Array, got: number): Observation {
+  return {
+    requirement: 'virtio.net.loopback-integrity', verdict: 'INFORMATIONAL',
+    detail: `a ${frame.length}-byte frame arrived cut to ${got} bytes in an RX buffer smaller than the ${RX_BUFFER_SHOULD} bytes a driver without MRG_RXBUF should supply (virtio 1.2 §5.1.6.3.1): the text leaves that open`,
+  };
+}
+
 function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }
@@ -1277,15 +1298,18 @@ export class Harness {
       if (u.len >= hdr) for (const o of checkNumBuffers(hdr, received)) this.record(o);
       // Net is lossy: frames before the one received may have been dropped, never reordered or altered.
       const exact = this.pendingFrames.findIndex((f) => f !== null && checkLoopback(hdr, f, received, u.len).verdict === 'PASS');
-      const k = exact >= 0 ? exact : this.pendingFrames.indexOf(null);
+      const writable = p.cls.writable;
+      const cut = exact >= 0 ? -1 : this.pendingFrames.findIndex((f) => f !== null && cutToBuffer(hdr, f, received, u.len, writable));
+      const k = exact >= 0 ? exact : cut >= 0 ? cut : this.pendingFrames.indexOf(null);
       const first = this.pendingFrames.find((f) => f !== null);
       // An asynchronous device may deliver a frame before it returns the TX buffer that carried it.
-      const early = exact >= 0 || !this.asynchronous ? undefined : this.outstandingFrames().find((t) => checkLoopback(hdr, t.frame!, received, u.len).verdict === 'PASS');
+      const early = exact >= 0 || cut >= 0 || !this.asynchronous ? undefined : this.outstandingFrames().find((t) => checkLoopback(hdr, t.frame!, received, u.len).verdict === 'PASS' || cutToBuffer(hdr, t.frame!, received, u.len, writable));
       if (early) {
         early.looped = true;
-        this.record(checkLoopback(hdr, early.frame!, received, u.len));
+        this.record(cutToBuffer(hdr, early.frame!, received, u.len, writable) ? cutFrame(early.frame!, u.len - hdr) : checkLoopback(hdr, early.frame!, received, u.len));
       } else if (k >= 0) {
         if (exact >= 0) this.record(checkLoopback(hdr, this.pendingFrames[exact]!, received, u.len));
+        else if (cut >= 0) this.record(cutFrame(this.pendingFrames[cut]!, u.len - hdr));
         // Frames before it were dropped: but an asynchronous device may return RX buffers out of the order it
         // filled them (no IN_ORDER), so there an earlier frame may still arrive and only this one is taken.
         const from = this.asynchronous ? k : 0;
