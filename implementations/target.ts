@@ -82,9 +82,9 @@ export interface Target {
   /**
    * Makes memory coherent between the suite and a device that does not share it directly (a kernel device in the
    * QEMU guest sees a mirror of `memory`, implementations/guest/memoryMirror.ts): the driver's writes reach the device
-   * and the device's writes appear in `memory`. Such a target syncs by itself in kick() (before signalling) and in
-   * waitCall() (after the wait); the harness calls this before it reads what the device wrote without a wait in
-   * front (a ring it only inspects, the canary guards). Targets that share memory leave it out.
+   * and the device's writes appear in `memory`. Such a target pushes by itself in kick() (before signalling) and
+   * pulls the waited ring's used entries in waitCall() (after the wait); the harness calls this before it reads
+   * anything else the device wrote (buffers, other rings, the canary guards). Targets that share memory leave it out.
    */
   sync?(): Promise<void>;
   /**

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AgentReply } from './agent.ts';
-import { changedRuns, decodeRuns, encodeRuns, MemoryMirror } from './memoryMirror.ts';
+import { changedRuns, decodeRuns, encodeRuns, MemoryMirror, type Run } from './memoryMirror.ts';
 
 const MERGE_GAP = 32;
 
@@ -17,7 +17,7 @@ class FakeAgent {
     this.mapping = Buffer.alloc(size);
     this.shadow = Buffer.alloc(size);
   }
-  async memDiff(_addr: bigint, length: bigint, writes: Uint8Array): Promise<AgentReply> {
+  async memDiff(_addr: bigint, length: bigint, scan: readonly Run[] | 'all', writes: Uint8Array): Promise<AgentReply> {
     this.calls++;
     if (Number(length) !== this.mapping.length) return { kind: 'ok', result: -22, body: Buffer.alloc(0) };
     for (const w of decodeRuns(Buffer.from(writes), this.mapping.length)) {
@@ -26,8 +26,9 @@ class FakeAgent {
     }
     const parts: Buffer[] = [];
     let size = 0;
+    const scanned = (i: number) => scan === 'all' || scan.some((r) => i >= r.offset && i < r.offset + r.length);
     for (let i = 0; i < this.mapping.length; i++) {
-      if (this.mapping[i] === this.shadow[i]) continue;
+      if (this.mapping[i] === this.shadow[i] || !scanned(i)) continue;
       let last = i;
       for (let j = i + 1; j < this.mapping.length && j <= last + MERGE_GAP; j++) if (this.mapping[j] !== this.shadow[j]) last = j;
       const run = { offset: i, length: last + 1 - i };
@@ -129,6 +130,23 @@ describe('MemoryMirror.sync', () => {
       ),
       { seed: 1207, numRuns: 200 },
     );
+  });
+
+  it('pulls only the ranges asked for, and the rest at the next full sync', async () => {
+    const agent = new FakeAgent(8192);
+    const backing = Buffer.alloc(8192);
+    const m = new MemoryMirror(agent, backing, 0n);
+    agent.mapping[10] = 1;
+    agent.mapping[5000] = 2;
+    backing[20] = 3;
+    expect(await m.sync([{ offset: 4096, length: 4096 }])).toBe('ok');
+    // The driver's byte is pushed whatever the scan; of the device's, only the scanned one is pulled.
+    expect([agent.mapping[20], backing[5000], backing[10]]).toEqual([3, 2, 0]);
+    expect(await m.sync([])).toBe('ok');
+    expect(backing[10]).toBe(0);
+    expect(await m.sync()).toBe('ok');
+    expect(backing[10]).toBe(1);
+    expect(m.shadow.equals(agent.shadow)).toBe(true);
   });
 
   it('asks again while the agent says more runs remain', async () => {

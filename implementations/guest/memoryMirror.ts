@@ -126,8 +126,12 @@ export class MemoryMirror {
     this.shadow = Buffer.alloc(backing.length);
   }
 
-  /** Pushes what the driver changed, pulls what the device changed: one round trip unless either is large. */
-  async sync(): Promise<SyncOutcome> {
+  /**
+   * Pushes what the driver changed, and pulls what the device changed within `scan` (all of the memory, or only
+   * some ranges: a used ring polled for completions; none for a push before a kick). One round trip unless the
+   * push or the pull is large. Bytes not scanned stay as they were on the host until a later sync scans them.
+   */
+  async sync(scan: readonly Run[] | 'all' = 'all'): Promise<SyncOutcome> {
     const t0 = performance.now();
     try {
       const runs = changedRuns(this.backing, this.shadow);
@@ -135,7 +139,7 @@ export class MemoryMirror {
       const pushes = chunks(runs);
       for (let i = 0; ; i++) {
         const writes = i < pushes.length ? encodeRuns(this.backing, pushes[i]) : Buffer.alloc(0);
-        const r = await this.agent.memDiff(this.guestAddr, BigInt(this.backing.length), writes);
+        const r = await this.agent.memDiff(this.guestAddr, BigInt(this.backing.length), scan, writes);
         if (r.kind !== 'ok') return r.kind;
         if (r.result < 0) throw new Error(`memDiff of the guest memory mapping failed in the guest: ${errnoName(r.result)}`);
         this.stats.pushedBytes += writes.length;

@@ -13,7 +13,7 @@
 // the front-end addresses of the standard layout (GuestRegion.uaddr), and
 // send() translates those inside a region to the agent's mapping. The mirror
 // is pushed before anything lets the device read memory (status, enable,
-// kick) and pulled after every wait for a call and on sync().
+// kick) and pulled after every wait for a call (that ring) and on sync() (all).
 import type { Reply, VhostRequest } from '../../spec/requests.ts';
 import { encode, type StructSpec, type StructValue } from '../../spec/codec.ts';
 import {
@@ -26,7 +26,7 @@ import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
 import { type AgentClient, errnoName, GuestFlags, type RequestOptions } from './agent.ts';
 import type { RunningGuest } from './boot.ts';
 import { type IotlbMessage, type WriteOutcome, writeIotlb } from './iotlb.ts';
-import { MemoryMirror, type MirrorStats } from './memoryMirror.ts';
+import { MemoryMirror, type MirrorStats, type Run } from './memoryMirror.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, scalarOut, ioctlInfo } from './vhostIoctl.ts';
 
 /** The management devices vdpa_sim_net and vdpa_sim_blk register (drivers/vdpa/vdpa_sim/vdpa_sim_{net,blk}.c). */
@@ -75,6 +75,8 @@ const WANTED_BACKEND_FEATURES = bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BA
 const READS_MEMORY: ReadonlySet<VhostRequest['op']> = new Set(['setStatus', 'setVringEnable']);
 
 export class GuestVdpaTarget implements Target {
+  /** Each vring's size and descriptor / used areas as last set: what a poll for its completions scans. */
+  readonly #rings = new Map<number, { num?: number; desc?: bigint; used?: bigint }>();
   readonly #kick = new Map<number, number>();
   readonly #call = new Map<number, number>();
   readonly #err = new Map<number, number>();
@@ -225,7 +227,10 @@ export class GuestVdpaTarget implements Target {
   }
 
   async send(req: VhostRequest): Promise<Reply> {
-    if (READS_MEMORY.has(req.op)) await this.mirror.sync();
+    // A push only: nothing the device wrote is read until a wait or a sync asks for it.
+    if (READS_MEMORY.has(req.op)) await this.mirror.sync([]);
+    if (req.op === 'setVringNum') this.#rings.set(req.index, { ...this.#rings.get(req.index), num: req.num });
+    if (req.op === 'setVringAddr') this.#rings.set(req.index, { ...this.#rings.get(req.index), desc: req.desc, used: req.used });
     switch (req.op) {
       case 'getFeatures':
         return this.#scalar('VHOST_GET_FEATURES');
@@ -296,24 +301,47 @@ export class GuestVdpaTarget implements Target {
     }
   }
 
+  /**
+   * Where in `memory.backing` a ring address points: through the region holding it as a guest-physical address (the
+   * IOVA the harness maps 1:1 onto guest memory) or as a front-end address. Null outside guest memory.
+   */
+  #backingOffset(addr: bigint, len: number): number | null {
+    for (const r of this.memory.regions) {
+      for (const base of [r.gpa, r.uaddr]) if (addr >= base && addr + BigInt(len) <= base + BigInt(r.bytes.length)) return r.backingOffset + Number(addr - base);
+    }
+    return null;
+  }
+
+  /**
+   * What a poll of `vq`'s completions scans: its used ring (split: flags, idx, num elements, avail_event) and its
+   * descriptor table (a packed ring's device writes used descriptors there). Everything when a ring is not known.
+   */
+  #ringScan(vq: number): Run[] | 'all' {
+    const r = this.#rings.get(vq);
+    if (r?.num === undefined || r.desc === undefined || r.used === undefined) return 'all';
+    const areas = [{ at: r.desc, len: 16 * r.num }, { at: r.used, len: 6 + 8 * r.num }].map((a) => ({ offset: this.#backingOffset(a.at, a.len), length: a.len }));
+    return areas.every((a) => a.offset !== null) ? (areas as Run[]) : 'all';
+  }
+
   /** Pushes the driver's writes, then signals the kick eventfd. */
   async kick(vq: number): Promise<void> {
-    await this.mirror.sync();
+    await this.mirror.sync([]);
     const fd = this.#kick.get(vq);
     if (fd !== undefined) await this.guest.agent.eventfdSignal(fd);
   }
 
   /**
-   * Waits for the call eventfd, then pulls what the device wrote. The pull is sent right behind the wait:
-   * the agent runs requests in order, so it reads memory when the wait ends, in the same round trip.
+   * Waits for the call eventfd, then pulls what the device wrote to the ring (its used ring, not the buffers: the
+   * harness syncs everything before it reads those). The pull is sent right behind the wait: the agent runs
+   * requests in order, so it reads memory when the wait ends, in the same round trip.
    */
   async waitCall(vq: number, timeoutMs: number): Promise<boolean> {
     const fd = this.#call.get(vq);
     if (fd === undefined) {
-      await this.mirror.sync();
+      await this.mirror.sync(this.#ringScan(vq));
       return false;
     }
-    const [r] = await Promise.all([this.guest.agent.eventfdWait(fd, timeoutMs), this.mirror.sync()]);
+    const [r] = await Promise.all([this.guest.agent.eventfdWait(fd, timeoutMs), this.mirror.sync(this.#ringScan(vq))]);
     return r.kind === 'ok' && r.result === 0;
   }
 
