@@ -41,6 +41,8 @@ export interface TargetInfo {
    * status code is its way of ending a session, and only death by a signal is a crash.
    */
   readonly processPerSession?: boolean;
+  /** A blk device whose disk starts zeroed in every session (a RAM disk created per session), not an image that persists. */
+  readonly freshDisk?: boolean;
 }
 
 /** Whether a health report means the back-end crashed, rather than ended a session the way it always does. */
@@ -77,6 +79,14 @@ export interface Target {
   /** True if the device signalled `vq`'s call notifier within `timeoutMs`; consumes the signal. */
   waitCall(vq: number, timeoutMs: number): Promise<boolean>;
   health(): Promise<Health>;
+  /**
+   * Makes memory coherent between the suite and a device that does not share it directly (a kernel device in the
+   * QEMU guest sees a mirror of `memory`, implementations/guest/memoryMirror.ts): the driver's writes reach the device
+   * and the device's writes appear in `memory`. Such a target pushes by itself in kick() (before signalling) and
+   * pulls the waited ring's used entries in waitCall() (after the wait); the harness calls this before it reads
+   * anything else the device wrote (buffers, other rings, the canary guards). Targets that share memory leave it out.
+   */
+  sync?(): Promise<void>;
   /**
    * The dirty log bitmap the device was given by the last accepted setLogBase (vhost-user.rst
    * "Migration": bit page%8 of byte page/8 for guest page addr/0x1000), or null before one. A

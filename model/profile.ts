@@ -43,4 +43,10 @@ export interface Profile {
    * device) and `ioctl` (kernel targets) return every request's result.
    */
   readonly transport: 'vhost-user' | 'in-process' | 'ioctl';
+  /**
+   * Over ioctls: the front-end's own memory, as uaddr ranges. A vhost kernel device resolves an IOTLB uaddr in the
+   * owner's address space (drivers/vhost/vdpa.c vhost_vdpa_va_map() find_vma, vhost_vdpa_pa_map() pin_user_pages),
+   * so a mapping of anything else may be refused; one of this memory may not.
+   */
+  readonly frontEndMemory?: readonly { readonly uaddr: bigint; readonly size: bigint }[];
 }

@@ -347,3 +347,42 @@ describe('where the text is silent, the model accepts (issue 10)', () => {
     }
   });
 });
+
+describe('session model over ioctls (vhost-vdpa)', () => {
+  const ACCESS_PLATFORM = 33;
+  const kernel: Profile = {
+    ...profile, transport: 'ioctl', offeredFeatures: bit(VIRTIO_F_VERSION_1) | bit(ACCESS_PLATFORM),
+    frontEndMemory: [{ uaddr: 0x7f00_0000_0000n, size: 0x10_0000n }],
+  };
+  const run = (s: SessionModel, req: VhostRequest, reply: Reply) => judge(stepSession(s, kernel, req), reply, s);
+  const mapped = () => {
+    const s = run(initialSession(kernel), { op: 'setFeatures', features: kernel.offeredFeatures }, OK).next;
+    return run(s, { op: 'iotlbUpdate', iova: 0n, size: 0x10_0000n, uaddr: 0x7f00_0000_0000n, perm: 3 }, OK).next;
+  };
+
+  it('GET_VRING_BASE reads the index without stopping the ring (vhost_vdpa_vring_ioctl asks ops->get_vq_state only)', () => {
+    let s = initialSession(kernel);
+    for (const req of [{ op: 'setVringNum', index: 0, num: 8 }, { op: 'setVringAddr', index: 0, flags: 0, desc: 0n, avail: 0x1000n, used: 0x2000n, log: 0n }, { op: 'setVringKick', index: 0 }, { op: 'setVringEnable', index: 0, enable: true }] as VhostRequest[]) s = run(s, req, OK).next;
+    expect(ringActive(s.vrings[0])).toBe(true);
+    expect(ringActive(run(s, { op: 'getVringBase', index: 0 }, { ok: true, value: 0 }).next.vrings[0])).toBe(true);
+  });
+
+  it('an UPDATE of the front-end\'s own memory must be taken; one of memory it does not have may be refused', () => {
+    const s = run(initialSession(kernel), { op: 'setFeatures', features: kernel.offeredFeatures }, OK).next;
+    expect(run(s, { op: 'iotlbUpdate', iova: 0n, size: 0x1000n, uaddr: 0x7f00_0000_0000n, perm: 3 }, ERR).verdict).toBe('FAIL');
+    expect(run(s, { op: 'iotlbUpdate', iova: 0n, size: 0x1000n, uaddr: 0x1000n, perm: 3 }, ERR).verdict).toBe('PASS');
+    expect(run(s, { op: 'iotlbUpdate', iova: 0n, size: 0x1000n, uaddr: 0x1000n, perm: 3 }, OK).verdict).toBe('PASS');
+  });
+
+  it('an UPDATE overlapping a mapping is refused (EEXIST); taking it breaks vhost-vdpa.iotlb.overlap-rejected', () => {
+    const s = mapped();
+    expect(run(s, { op: 'iotlbUpdate', iova: 0x8000n, size: 0x1000n, uaddr: 0x7f00_0000_0000n, perm: 3 }, ERR)).toMatchObject({ verdict: 'PASS', requirement: 'vhost-vdpa.iotlb.overlap-rejected' });
+    expect(run(s, { op: 'iotlbUpdate', iova: 0x8000n, size: 0x1000n, uaddr: 0x7f00_0000_0000n, perm: 3 }, OK)).toMatchObject({ verdict: 'NON_STRICT', requirement: 'vhost-vdpa.iotlb.overlap-rejected' });
+  });
+
+  it('an INVALIDATE with nothing mapped may be refused (no IOTLB for the ASID yet); with a mapping it must be taken', () => {
+    const s = run(initialSession(kernel), { op: 'setFeatures', features: kernel.offeredFeatures }, OK).next;
+    expect(run(s, { op: 'iotlbInvalidate', iova: 0n, size: 0x1000n }, ERR).verdict).toBe('PASS');
+    expect(run(mapped(), { op: 'iotlbInvalidate', iova: 0n, size: 0x1000n }, ERR).verdict).toBe('FAIL');
+  });
+});

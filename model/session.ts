@@ -446,7 +446,10 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       const v = s.vrings[req.index];
       // vhost-user.rst GET_VRING_BASE: stops the ring and returns the next index to process. Some
       // back-ends (libvhost-user) also drop the call fd then, so notifications are unknown until SET_VRING_CALL.
-      const next = withVring(s, req.index, (x) => ({ ...x, started: false, kick: false, call: 'none', availSlack: 0 }));
+      // Over ioctls (vhost-vdpa) it only reads the index: vhost_vdpa_vring_ioctl() asks ops->get_vq_state, the ring runs on.
+      const next = p.transport === 'ioctl'
+        ? withVring(s, req.index, (x) => ({ ...x, availSlack: 0 }))
+        : withVring(s, req.index, (x) => ({ ...x, started: false, kick: false, call: 'none', availSlack: 0 }));
       const requirement = v.pristine ? R.reset : R.getVringBase;
       const packed = s.acked !== null && hasFeature(s.acked, VIRTIO_F_RING_PACKED);
       // A pristine packed ring's avail wrap counter is 1 (virtio 1.2 §2.8.1): its base reads 0x8000.
@@ -491,6 +494,10 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
     case 'iotlbUpdate': {
       // Without ACCESS_PLATFORM negotiated the message never gets here (outsideItsFeature).
       const refusal = iotlbUpdateRefusal(req.iova, req.size, req.uaddr, req.perm);
+      if (p.transport === 'ioctl' && refusal !== 'iova-range' && refusal !== 'uaddr-range') {
+        const kernel = stepKernelIotlbUpdate(s, p, req);
+        if (kernel) return kernel;
+      }
       const requirement = refusal === 'uaddr-range' ? R.iotlbUaddr : R.iotlbZero;
       if (refusal === 'perm') {
         // "An IOTLB message": permissions 0 is "No access", a listed value, and values above 3 are undefined: taken
@@ -505,6 +512,9 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       return accept({ ...s, iotlb: entries }, s, R.reply, 'mapping added');
     }
     case 'iotlbInvalidate':
+      // vhost_vdpa_process_iotlb_msg(): an INVALIDATE before any UPDATE finds no IOTLB for the ASID (asid_to_iotlb() is NULL
+      // until vhost_vdpa_find_alloc_as()) and is EINVAL; with nothing mapped the model cannot tell whether one came before.
+      if (p.transport === 'ioctl' && s.iotlb.length === 0) return mayRefuse(s, s, 'vhost-vdpa.iotlb.invalidate', 'invalidation with nothing mapped: no IOTLB for the ASID yet, or an empty one');
       // An empty range invalidates nothing the doc names: older kernels refuse it, newer ones take it (vhost.iotlb.invalidate-zero-size).
       if (req.size === 0n) return mayRefuse({ ...s, iotlb: iotlbInvalidate(s.iotlb, req.iova, req.size) }, s, R.reply, 'empty invalidation');
       return accept({ ...s, iotlb: iotlbInvalidate(s.iotlb, req.iova, req.size) }, s, R.reply, 'mappings removed');
@@ -552,6 +562,31 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
       return stepSetInflightFd(s, p, s.inflight, { numQueues: req.numQueues, queueSize: req.queueSize, packed }, req.withFd, started, (requirement, note, harm) => mustRefuse(s, visible, requirement, note, harm));
     }
   }
+}
+
+/**
+ * An IOTLB UPDATE over ioctls that the kernel judges by what it overlaps or where its uaddr points, or null for one it
+ * must take. vhost_vdpa_process_iotlb_update(): a range overlapping a mapping of the ASID is -EEXIST
+ * (vhost-vdpa.iotlb.overlap-rejected); the uaddr is resolved in the owner's mm (vhost_vdpa_va_map() find_vma, -EINVAL
+ * where nothing is mapped; vhost_vdpa_pa_map() pin_user_pages), so only the front-end's own memory must be mappable.
+ */
+function stepKernelIotlbUpdate(s: SessionModel, p: Profile, req: Extract<VhostRequest, { op: 'iotlbUpdate' }>): StepResult<SessionModel> | null {
+  const last = req.iova + req.size - 1n;
+  const entry = { iova: req.iova, last, uaddr: req.uaddr, perm: req.perm & 3 };
+  if (s.iotlb.some((e) => e.iova <= last && req.iova <= e.last)) {
+    const requirement = 'vhost-vdpa.iotlb.overlap-rejected';
+    return {
+      outcomes: [
+        { kind: 'error', verdict: 'PASS', requirement, next: s, note: 'update overlapping a mapping refused' },
+        // Taken anyway, it may have replaced the old mapping or not: both survive as "maybe".
+        { kind: 'ok', verdict: violation(requirement), requirement, next: { ...s, iotlb: [...s.iotlb.map((e) => ({ ...e, maybe: true })), { ...entry, maybe: true }] }, note: 'update overlapping a mapping taken' },
+      ],
+      otherwise: { verdict: violation(requirement, 'hang'), requirement },
+    };
+  }
+  const own = (p.frontEndMemory ?? []).some((m) => req.uaddr >= m.uaddr && req.uaddr + req.size <= m.uaddr + m.size);
+  if (!own) return mayRefuse({ ...s, iotlb: [...s.iotlb, { ...entry, maybe: true }] }, s, 'vhost-vdpa.iotlb.update-range', 'uaddr outside the front-end\'s own memory: the kernel maps what it finds there, or refuses');
+  return null;
 }
 
 function sameRegion(a: MemRegionDesc, b: MemRegionDesc): boolean {

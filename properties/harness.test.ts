@@ -385,6 +385,7 @@ describe('a device whose largest queue is small (maximum queue size 1 or 5)', ()
     expect(ringSize(16, false, 5)).toBe(4);
     expect(ringSize(13, true, 5)).toBe(5);
     expect(ringSize(8, false, 32768)).toBe(8);
+    expect(ringSize(13, false, 256)).toBe(8);
   });
 
   it('moves traffic on a one-entry ring without an alarm (chains in an indirect table)', async () => {

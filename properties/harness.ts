@@ -13,7 +13,7 @@ import { initialSession, refusalVisible, ringActive, type SessionModel, stepSess
 import { encode } from '../spec/codec.ts';
 import { formatReply, outcomeKind, type Reply, type VhostRequest } from '../spec/requests.ts';
 import type { Verdict } from '../spec/verdicts.ts';
-import { VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, virtio_blk_outhdr } from '../spec/virtio/blk.ts';
+import { VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, virtio_blk_outhdr } from '../spec/virtio/blk.ts';
 import { bit, hasFeature, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '../spec/virtio/features.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE, netHeaderSize, virtio_net_hdr_v1 } from '../spec/virtio/net.ts';
 import { splitRingOffsets, VRING_AVAIL_F_NO_INTERRUPT, VRING_PACKED_EVENT_FLAG_DESC, VRING_PACKED_EVENT_FLAG_DISABLE } from '../spec/virtio/ring.ts';
@@ -37,6 +37,7 @@ import { checkNotification } from './oracles/notify.ts';
 import { checkFdGrowth, NO_LEAK_ON_REPEAT } from './oracles/resources.ts';
 import { fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
 import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/used.ts';
+import { onIoctl } from './ioctlRequirements.ts';
 import type { LayoutSpec, SetupStep, Step } from './steps.ts';
 import { formatStep } from './steps.ts';
 
@@ -106,9 +107,9 @@ function crashCharge(visible: readonly Pending[]): string {
  * value is always a power of 2" (virtio 1.0 §2.4); a packed ring's may be any up to 2^15 (virtio 1.1 §2.7).
  */
 export function ringSize(wanted: number, packed: boolean, maxQueueSize: number): number {
-  const max = Math.max(1, maxQueueSize);
-  if (wanted <= max) return wanted;
-  return packed ? max : 2 ** Math.floor(Math.log2(max));
+  const size = Math.min(Math.max(1, wanted), Math.max(1, maxQueueSize));
+  // A size meant for a packed ring (setupArb gives 3, 5, 13) on a device that offered none is cut to a power of 2.
+  return packed ? size : 2 ** Math.floor(Math.log2(size));
 }
 
 /** A chain valid at one kick and refused at another: an asynchronous device may do either. */
@@ -117,6 +118,27 @@ function mergeClasses(before: ChainClass, now: ChainClass): ChainClass {
   const valid = before.valid ? before : now;
   const refused = before.valid ? now : before;
   return valid.valid && !refused.valid ? { ...valid, mayRefuse: refused.requirement } : now;
+}
+
+/** What virtio 1.2 §5.1.6.3.1 says a driver without MRG_RXBUF SHOULD give every receive buffer: room for the header and a 1514-byte frame. */
+const RX_BUFFER_SHOULD = 1526;
+
+/**
+ * The device filled an RX buffer smaller than RX_BUFFER_SHOULD with the start of a frame that did not fit. The driver
+ * broke its SHOULD; what a device does with a packet larger than the buffer is not said (dropping it, as the simulated
+ * device does, or cutting it, as vdpasim_net_work() does through vringh_iov_push_iotlb()). Writing past the buffer
+ * would still be judged (virtio.robust.write-bound).
+ */
+function cutToBuffer(hdr: number, frame: Uint8Array, received: Uint8Array, len: number, writable: number): boolean {
+  if (writable >= RX_BUFFER_SHOULD || writable >= hdr + frame.length || len !== writable || len < hdr) return false;
+  return received.subarray(hdr, len).every((b, i) => b === frame[i]);
+}
+
+function cutFrame(frame: Uint8Array, got: number): Observation {
+  return {
+    requirement: 'virtio.net.loopback-integrity', verdict: 'INFORMATIONAL',
+    detail: `a ${frame.length}-byte frame arrived cut to ${got} bytes in an RX buffer smaller than the ${RX_BUFFER_SHOULD} bytes a driver without MRG_RXBUF should supply (virtio 1.2 §5.1.6.3.1): the text leaves that open`,
+  };
 }
 
 function min(a: bigint, b: bigint): bigint {
@@ -223,7 +245,11 @@ export class Harness {
   private controlOp: VhostRequest['op'] | null = null;
   readonly executed: Step[] = [];
 
-  constructor(readonly target: Target, readonly profile: Profile, private readonly opts: HarnessOptions) {
+  readonly profile: Profile;
+
+  constructor(readonly target: Target, profile: Profile, private readonly opts: HarnessOptions) {
+    // A kernel resolves IOTLB uaddrs in the front-end's own address space: the model needs to know what that holds (Profile.frontEndMemory).
+    this.profile = profile.transport === 'ioctl' ? { ...profile, frontEndMemory: target.memory.regions.map((r) => ({ uaddr: r.uaddr, size: BigInt(r.bytes.length) })) } : profile;
     this.session = initialSession(profile);
     this.resetSlots();
   }
@@ -262,7 +288,14 @@ export class Harness {
    * `expected` may be a thunk: the model's outcome list is formatted only for a failure that stops the run.
    * `outcome` is the kind of what happened (a reply kind for a control message); by default the verdict's.
    */
-  private record(o: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = '', outcome?: string): void {
+  private record(observed: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = '', outcome?: string): void {
+    let o = observed;
+    // vhost-user rules do not apply over ioctls: the kernel's own rule takes the observation, or nothing does (ioctlRequirements.ts).
+    if (this.profile.transport === 'ioctl') {
+      const mapped = onIoctl(o.requirement, o.verdict);
+      if (mapped === null) return;
+      if (mapped.requirement !== o.requirement || mapped.verdict !== o.verdict) o = { ...mapped, trigger: observed.trigger, get detail() { return observed.detail; } };
+    }
     const trigger = o.trigger ?? `${this.triggerStep()}/${outcome ?? OUTCOME_OF_VERDICT[o.verdict] ?? o.verdict.toLowerCase()}`;
     // A getter keeps a lazy detail (lazyObservation) lazy in the stored copy.
     const stored = { requirement: o.requirement, verdict: o.verdict, step: this.stepIndex, trigger, get detail() { return o.detail; } };
@@ -291,9 +324,13 @@ export class Harness {
       case 'kick': return this.kickAndCollect(step.queue);
       case 'notifyMode': return this.setNotifyMode(step.queue, step.suppress, step.eventOffset);
       case 'runaway': return this.runaway(step.queue, step.extra);
-      case 'stopRing': { await this.control({ op: 'getVringBase', index: step.queue }); return; }
-      case 'restartRing': return this.restartRing(step.queue);
-      case 'enableRing': { await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
+      // vhost-user ring states. Over ioctls (vhost-vdpa) GET_VRING_BASE does not stop a ring (vhost_vdpa_vring_ioctl() only
+      // reads ops->get_vq_state), so there is nothing to restart; and a driver does not disable a queue it set up ("The
+      // driver MUST NOT write a 0 to queue_enable", virtio 1.2 §4.1.4.3.2) nor enable one after DRIVER_OK unless
+      // VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK says it may (vhost-vdpa.frontend.enable-before-driver-ok): these steps are not sent.
+      case 'stopRing': { if (this.ringStates) await this.control({ op: 'getVringBase', index: step.queue }); return; }
+      case 'restartRing': return this.ringStates ? this.restartRing(step.queue) : undefined;
+      case 'enableRing': { if (this.ringStates) await this.control({ op: 'setVringEnable', index: step.queue, enable: step.enable }); return; }
       case 'reset': return this.resetAndSetup();
       case 'churn': return this.churn(step.queue, step.count);
       case 'repeatGetInflight': return this.repeatGetInflight(step.numQueues, step.queueSize, step.count);
@@ -302,6 +339,11 @@ export class Harness {
       case 'remapIotlb': return this.iotlbRegion(step.region, step.perm);
       case 'memSlot': return this.memSlot(step.region, step.add);
     }
+  }
+
+  /** The transport has vhost-user ring states (stop by GET_VRING_BASE, SET_VRING_ENABLE at any time): not over ioctls. */
+  private get ringStates(): boolean {
+    return this.profile.transport !== 'ioctl';
   }
 
   /** Sends one request to the target and judges the reply against the model. */
@@ -451,7 +493,9 @@ export class Harness {
     opt(s.eventIdx, VIRTIO_RING_F_EVENT_IDX);
     opt(s.indirect, VIRTIO_RING_F_INDIRECT_DESC);
     opt(s.inOrder, VIRTIO_F_IN_ORDER);
-    opt(s.platform, VIRTIO_F_ACCESS_PLATFORM);
+    // vhost-vdpa parents translate every address through the IOTLB: vdpa_sim refuses features without ACCESS_PLATFORM
+    // (drivers/vdpa/vdpa_sim/vdpa_sim.c vdpasim_set_driver_features()), so over ioctls it is taken whenever offered.
+    opt(s.platform || this.profile.transport === 'ioctl', VIRTIO_F_ACCESS_PLATFORM);
     opt(s.log === true, VHOST_F_LOG_ALL);
     return f;
   }
@@ -474,11 +518,20 @@ export class Harness {
     if (!this.session.owner) await this.control({ op: 'setOwner' });
     const offer = await this.control({ op: 'getFeatures' });
     if ('ok' in offer && offer.ok && typeof offer.value === 'bigint') for (const o of checkOfferedDependencies(offer.value, this.profile.deviceType)) this.record({ ...o, trigger: `control:getFeatures/${o.verdict.toLowerCase()}` });
+    // Over ioctls the driver drives the virtio status itself (VHOST_VDPA_SET_STATUS), in the order of virtio 1.2 §3.1.1:
+    // ACKNOWLEDGE, DRIVER, features, FEATURES_OK and its read-back; DRIVER_OK once the rings are set up, when vhost-vdpa starts the device.
+    const [acknowledge, driver, featuresOk, driverOk] = STATUS_INIT_SEQUENCE;
+    const ioctl = this.profile.transport === 'ioctl';
+    if (ioctl) for (const st of [acknowledge, driver]) await this.control({ op: 'setStatus', status: st });
     if (hasFeature(this.profile.offeredFeatures, VHOST_USER_F_PROTOCOL_FEATURES)) {
       await this.control({ op: 'getProtocolFeatures' });
       await this.control({ op: 'setProtocolFeatures', features: this.profile.offeredProtocolFeatures & FRONT_END_PROTOCOL_FEATURES });
     }
     await this.control({ op: 'setFeatures', features });
+    if (ioctl) {
+      await this.control({ op: 'setStatus', status: featuresOk });
+      await this.control({ op: 'getStatus' });
+    }
     const protocol = this.session.protocol ?? 0n;
     if (s.memSlots && hasFeature(protocol, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
       await this.control({ op: 'getMaxMemSlots' });
@@ -512,10 +565,12 @@ export class Harness {
       await this.control({ op: 'setVringAddr', index: q, flags: ringLog ? 1 << VHOST_VRING_F_LOG : 0, desc: this.ringAddr(addrs.desc), used: this.ringAddr(addrs.used), avail: this.ringAddr(addrs.avail), log: ringLog ? addrs.used : 0n });
       await this.control({ op: 'setVringKick', index: q });
       await this.control({ op: 'setVringCall', index: q });
-      // With PROTOCOL_FEATURES the rings start disabled; a set-up may leave them so, and later steps enable them.
-      if (hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES) && s.enableRings !== false) await this.control({ op: 'setVringEnable', index: q, enable: true });
+      // With PROTOCOL_FEATURES the rings start disabled; a set-up may leave them so, and later steps enable them. A
+      // vhost-vdpa queue is enabled before DRIVER_OK, always (vhost-vdpa.frontend.enable-before-driver-ok).
+      if ((hasFeature(this.acked, VHOST_USER_F_PROTOCOL_FEATURES) && s.enableRings !== false) || ioctl) await this.control({ op: 'setVringEnable', index: q, enable: true });
     }
-    if ((this.session.protocol ?? 0n) & bit(VHOST_USER_PROTOCOL_F_STATUS)) {
+    if (ioctl) await this.control({ op: 'setStatus', status: driverOk });
+    else if ((this.session.protocol ?? 0n) & bit(VHOST_USER_PROTOCOL_F_STATUS)) {
       for (const st of STATUS_INIT_SEQUENCE) await this.control({ op: 'setStatus', status: st });
     }
     // Some back-ends signal a call notifier when it is installed (vhost-user.rst allows it);
@@ -979,6 +1034,8 @@ export class Harness {
     this.calledWhileCollecting.clear();
     const kickedSnap = snaps.find((sn) => sn.q === q)!;
     const used = await this.collect(kickedSnap, kickedAt);
+    // The other rings and the guards are read with no wait in front: a mirrored memory is brought up to date first.
+    await this.target.sync?.();
     for (const sn of snaps) if (sn !== kickedSnap) used.set(sn.q, sn.qs.driver.takeUsed());
     await this.checkAlive(crashCharge(visible));
     this.record(checkGuards(this.target.memory));
@@ -1163,6 +1220,7 @@ export class Harness {
     // An asynchronous device gets time to show it wrongly processes an inactive ring too: only a chance to
     // catch a bug, so the target's own floor when it has one, not a multiple of its slowest answer.
     if (this.asynchronous && !sn.active) await new Promise((r) => setTimeout(r, this.opts.settleMs || settle));
+    await this.target.sync?.();
     const used: (UsedElem | PackedUsedElem)[] = [...qs.driver.takeUsed()];
     // A ring the device may have stopped (after a chain it refused) owes nothing: no wait for it; what it
     // still uses is collected at the next kick.
@@ -1216,6 +1274,12 @@ export class Harness {
       // The last writable byte holds the status: it is always written, so len ≥ 1 (§5.2.6).
       if (u.len < 1) this.record(fail('virtio.blk.status-byte', `used len ${u.len}: the status byte was not counted as written`));
     }
+    if (this.refusedWithIoerr(p, u.len)) {
+      this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'blk request with an unusable buffer completed as VIRTIO_BLK_S_IOERR, only the status byte written'));
+      if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
+      this.releaseSlot(p.slot);
+      return;
+    }
     if (!p.cls.valid && p.kind === 'hostile' && p.frame && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, null);
     if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {
       expectedLen = 0;
@@ -1234,15 +1298,18 @@ export class Harness {
       if (u.len >= hdr) for (const o of checkNumBuffers(hdr, received)) this.record(o);
       // Net is lossy: frames before the one received may have been dropped, never reordered or altered.
       const exact = this.pendingFrames.findIndex((f) => f !== null && checkLoopback(hdr, f, received, u.len).verdict === 'PASS');
-      const k = exact >= 0 ? exact : this.pendingFrames.indexOf(null);
+      const writable = p.cls.writable;
+      const cut = exact >= 0 ? -1 : this.pendingFrames.findIndex((f) => f !== null && cutToBuffer(hdr, f, received, u.len, writable));
+      const k = exact >= 0 ? exact : cut >= 0 ? cut : this.pendingFrames.indexOf(null);
       const first = this.pendingFrames.find((f) => f !== null);
       // An asynchronous device may deliver a frame before it returns the TX buffer that carried it.
-      const early = exact >= 0 || !this.asynchronous ? undefined : this.outstandingFrames().find((t) => checkLoopback(hdr, t.frame!, received, u.len).verdict === 'PASS');
+      const early = exact >= 0 || cut >= 0 || !this.asynchronous ? undefined : this.outstandingFrames().find((t) => checkLoopback(hdr, t.frame!, received, u.len).verdict === 'PASS' || cutToBuffer(hdr, t.frame!, received, u.len, writable));
       if (early) {
         early.looped = true;
-        this.record(checkLoopback(hdr, early.frame!, received, u.len));
+        this.record(cutToBuffer(hdr, early.frame!, received, u.len, writable) ? cutFrame(early.frame!, u.len - hdr) : checkLoopback(hdr, early.frame!, received, u.len));
       } else if (k >= 0) {
         if (exact >= 0) this.record(checkLoopback(hdr, this.pendingFrames[exact]!, received, u.len));
+        else if (cut >= 0) this.record(cutFrame(this.pendingFrames[cut]!, u.len - hdr));
         // Frames before it were dropped: but an asynchronous device may return RX buffers out of the order it
         // filled them (no IN_ORDER), so there an earlier frame may still arrive and only this one is taken.
         const from = this.asynchronous ? k : 0;
@@ -1260,6 +1327,23 @@ export class Harness {
     }
     if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
     this.releaseSlot(p.slot);
+  }
+
+  /**
+   * A blk request the device could not carry out because a buffer is unmapped or wraps, completed as a failed request:
+   * used len 1 and VIRTIO_BLK_S_IOERR in the status byte, the last writable byte, which is mapped for writing. That is
+   * a refusal, not processing: IOERR is the status "for device or driver error" (virtio 1.2 §5.2.6), and len 1 says
+   * nothing but the status was written (§2.7.8). vdpa_sim_blk does exactly this (vdpasim_blk_handle_req(): IOERR when
+   * vringh_iov_push/pull_iotlb() fails, then vringh_kiov_advance() to the status byte).
+   */
+  private refusedWithIoerr(p: Pending, len: number): boolean {
+    const addressDefect = !p.cls.valid ? p.cls.requirement === DEFECT_REQUIREMENT.unmapped || p.cls.requirement === DEFECT_REQUIREMENT.overflow || p.cls.requirement === IOTLB_INVALIDATE_REMOVES : p.cls.mayRefuse !== undefined;
+    if (this.profile.deviceType !== 'blk' || !addressDefect || len !== 1 || p.shape.defect) return false;
+    const status = p.writable.at(-1);
+    if (!status || status.len < 1) return false;
+    const at = status.addr + BigInt(status.len - 1);
+    if (translateRange(at, 1, this.translationMap(), 'write') === null) return false;
+    return readGpa(this.target.memory, at, 1)[0] === VIRTIO_BLK_S_IOERR;
   }
 
   /**

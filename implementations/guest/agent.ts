@@ -191,6 +191,13 @@ export class AgentClient {
   eventfdWait(fd: number, timeoutMs: number): Promise<AgentReply> {
     return this.request(Op.eventfdWait, body.eventfdWait(fd, timeoutMs), timeoutMs + TIMEOUT_MARGIN_MS);
   }
+  /**
+   * Applies `writes` (runs: u32 offset, u32 length, bytes) to the agent mapping at `addr` and its shadow, and returns
+   * the runs within `scan` the mapping changed since they were last scanned (agent.c mem_diff); `result` 1: more remain.
+   */
+  memDiff(addr: bigint, length: bigint, scan: readonly { offset: number; length: number }[] | 'all', writes: Uint8Array): Promise<AgentReply> {
+    return this.request(Op.memDiff, body.memDiff(addr, length, scan, writes));
+  }
   /** The names in a guest directory (sysfs, /dev), or the errno in `result`. */
   async readdir(path: string): Promise<AgentReply & { names?: string[] }> {
     const r = await this.request(Op.readdir, body.readdir(path));

@@ -19,6 +19,9 @@ export const PROTOCOL_VERSION = 1;
 /** Request flag bits (agent.c FLAG_CONCURRENT). */
 export const FLAG_CONCURRENT = 1;
 
+/** memDiff's scan count for "the whole mapping" (agent.c SCAN_ALL). */
+const SCAN_ALL = 0xffffffff;
+
 /** The largest request or reply body either side accepts (agent.c MAX_FRAME). */
 const MAX_BODY = 4 * 1024 * 1024 - 64;
 
@@ -39,6 +42,7 @@ export const Op = {
   eventfdWait: 14,
   vdpa: 15,
   readdir: 16,
+  memDiff: 17,
 } as const;
 
 export interface ReplyFrame {
@@ -77,6 +81,12 @@ export const body = {
   eventfdSignal: (fd: number, value: bigint) => Buffer.concat([u32(fd), u64(value)]),
   eventfdWait: (fd: number, timeoutMs: number) => Buffer.concat([u32(fd), u32(timeoutMs)]),
   readdir: (path: string) => Buffer.from(path),
+  /**
+   * A whole agent mapping; the ranges to scan for changes (u32 offset, u32 length each), or all of it; then the host's
+   * writes into it as runs (implementations/guest/memoryMirror.ts encodeRuns).
+   */
+  memDiff: (addr: bigint, length: bigint, scan: readonly { offset: number; length: number }[] | 'all', writes: Uint8Array) =>
+    Buffer.concat([u64(addr), u64(length), u32(scan === 'all' ? SCAN_ALL : scan.length), ...(scan === 'all' ? [] : scan.flatMap((r) => [u32(r.offset), u32(r.length)])), writes]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
 } as const;

@@ -4,20 +4,29 @@
 // /dev/vhost-vdpa-N the vhost_vdpa driver gives it, and speaks the vhost
 // ioctls of include/uapi/linux/vhost.h to it; close() undoes both.
 //
-// What is here is the control plane. The data path is not: `memory` is a
-// host buffer the guest device cannot see (sharing it needs the guest's
-// memory mirrored into a guest memfd and mapped through the IOTLB), so this
-// target is not wired to any suite yet and requests that need guest memory
-// (IOTLB updates, memory tables) are refused as not implemented, never
-// answered with an invented errno.
+// Guest memory: `memory` is a host Buffer mirrored into one agent memfd mapped
+// MAP_SHARED in the guest (memoryMirror.ts). The device reaches it through the
+// IOTLB, whose uaddrs must be the agent's own virtual addresses: the
+// vhost-vdpa fd's owner mm is the agent's (drivers/vhost/vdpa.c
+// vhost_vdpa_va_map() looks uaddr up with find_vma(dev->mm, ...),
+// vhost_vdpa_pa_map() pins it with pin_user_pages()). The suite keeps using
+// the front-end addresses of the standard layout (GuestRegion.uaddr), and
+// send() translates those inside a region to the agent's mapping. The mirror
+// is pushed before anything lets the device read memory (status, enable,
+// kick) and pulled after every wait for a call (that ring) and on sync() (all).
 import type { Reply, VhostRequest } from '../../spec/requests.ts';
-import type { StructSpec, StructValue } from '../../spec/codec.ts';
-import { vhost_vdpa_config, vhost_vring_addr, vhost_vring_file, vhost_vring_state } from '../../spec/vhost/types.ts';
+import { encode, type StructSpec, type StructValue } from '../../spec/codec.ts';
+import {
+  VHOST_BACKEND_F_IOTLB_BATCH, VHOST_BACKEND_F_IOTLB_MSG_V2, VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_BATCH_END, VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_UPDATE,
+  vhost_memory, vhost_memory_region, vhost_msg_v2, vhost_vdpa_config, vhost_vring_addr, vhost_vring_file, vhost_vring_state,
+} from '../../spec/vhost/types.ts';
+import { bit, hasFeature } from '../../spec/virtio/features.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
-import { errnoName, GuestFlags, type RequestOptions } from './agent.ts';
+import { type AgentClient, errnoName, GuestFlags, type RequestOptions } from './agent.ts';
 import type { RunningGuest } from './boot.ts';
 import { type IotlbMessage, type WriteOutcome, writeIotlb } from './iotlb.ts';
+import { MemoryMirror, type MirrorStats, type Run } from './memoryMirror.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, scalarOut, ioctlInfo } from './vhostIoctl.ts';
 
 /** The management devices vdpa_sim_net and vdpa_sim_blk register (drivers/vdpa/vdpa_sim/vdpa_sim_{net,blk}.c). */
@@ -45,8 +54,29 @@ function toReply(o: IoctlOutcome, value?: (out: Buffer) => bigint | number | Uin
   }
 }
 
+/** What a write of one IOTLB message came to, as a Reply. */
+function writeReply(o: WriteOutcome): Reply {
+  switch (o.kind) {
+    case 'ok':
+      return o.written === vhost_msg_v2.size ? { ok: true } : { ok: false, errno: `short write: ${o.written} of ${vhost_msg_v2.size} bytes` };
+    case 'error':
+      return { ok: false, errno: o.errno };
+    case 'timeout':
+      return { timeout: true };
+    case 'crash':
+      return { closed: true };
+  }
+}
+
+/** The backend features a session asks for (vhost_types.h): v2 messages always, batching when the device offers it. */
+const WANTED_BACKEND_FEATURES = bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_BATCH);
+
+/** Requests that let the device read guest memory (it starts at DRIVER_OK, a ready vq is processed): the mirror is pushed first. */
+const READS_MEMORY: ReadonlySet<VhostRequest['op']> = new Set(['setStatus', 'setVringEnable']);
+
 export class GuestVdpaTarget implements Target {
-  readonly memory: GuestMemory = layOutGuestMemory(Buffer.alloc(backingSize()));
+  /** Each vring's size and descriptor / used areas as last set: what a poll for its completions scans. */
+  readonly #rings = new Map<number, { num?: number; desc?: bigint; used?: bigint }>();
   readonly #kick = new Map<number, number>();
   readonly #call = new Map<number, number>();
   readonly #err = new Map<number, number>();
@@ -59,9 +89,19 @@ export class GuestVdpaTarget implements Target {
     readonly vdpaName: string,
     readonly devicePath: string,
     readonly fd: number,
+    /** The guest memory the suite shares with the device, mirrored into `#mirror`'s guest mapping. */
+    readonly memory: GuestMemory,
+    readonly mirror: MemoryMirror,
+    /** The memfd behind the mirror's mapping. */
+    readonly memfd: number,
+    /** The backend features negotiated at open (VHOST_SET_BACKEND_FEATURES). */
+    readonly backendFeatures: bigint,
   ) {}
 
-  /** Adds a simulated vdpa device in the guest and opens its vhost-vdpa node. */
+  /**
+   * Adds a simulated vdpa device in the guest, opens its vhost-vdpa node, negotiates the backend features
+   * (IOTLB_MSG_V2, and IOTLB_BATCH if offered) and maps the guest memory the mirror shares.
+   */
   static async open(guest: RunningGuest, deviceType: 'net' | 'blk'): Promise<GuestVdpaTarget> {
     const { agent } = guest;
     const name = `vhostcheck-${deviceType}`;
@@ -69,6 +109,7 @@ export class GuestVdpaTarget implements Target {
     const add = await agent.vdpa(['dev', 'add', 'name', name, 'mgmtdev', MGMTDEV[deviceType], ...extra]);
     if (add.kind !== 'ok' || add.result !== 0) throw new Error(`vdpa dev add ${name} failed in the guest: ${add.kind === 'ok' ? add.body.toString().trim() || `exit ${add.result}` : add.kind}`);
     let fd = -1;
+    let shared: { memfd: number; addr: bigint; size: bigint } | undefined;
     try {
       // The vhost_vdpa driver names its device vhost-vdpa-N under the vdpa device (drivers/vhost/vdpa.c vhost_vdpa_probe()).
       const dir = await agent.readdir(`/sys/bus/vdpa/devices/${name}`);
@@ -78,25 +119,69 @@ export class GuestVdpaTarget implements Target {
       const opened = await agent.open(devicePath, GuestFlags.O_RDWR);
       if (opened.kind !== 'ok' || opened.result < 0) throw new Error(`cannot open ${devicePath} in the guest: ${opened.kind === 'ok' ? errnoName(opened.result) : opened.kind}`);
       fd = opened.result;
-      const u = async (ioctl: string) => {
-        const o = await guestIoctl(agent, fd, ioctlInfo(ioctl), 0);
+      const openFd = fd;
+      const u = async (ioctl: string, arg?: IoctlArgValue) => {
+        const o = await guestIoctl(agent, openFd, ioctlInfo(ioctl), arg);
         if (o.kind !== 'ok') throw new Error(`${ioctl} on ${devicePath} failed in the guest: ${o.kind === 'error' ? o.errno : o.kind}`);
-        return Number(scalarOut(ioctlInfo(ioctl), o.out));
+        return ioctlInfo(ioctl).kernelWrites ? scalarOut(ioctlInfo(ioctl), o.out) : 0;
       };
       const info: TargetInfo = {
         name: `linux ${MGMTDEV[deviceType]} (guest)`,
         kind: 'kernel',
         version: guest.image.manifest.kernelRelease,
         deviceType,
-        queues: await u('VHOST_VDPA_GET_VQS_COUNT'),
-        maxQueueSize: await u('VHOST_VDPA_GET_VRING_NUM'),
+        queues: Number(await u('VHOST_VDPA_GET_VQS_COUNT')),
+        maxQueueSize: Number(await u('VHOST_VDPA_GET_VRING_NUM')),
+        // vdpa_sim_blk allocates each device's disk zeroed (drivers/vdpa/vdpa_sim/vdpa_sim_blk.c vdpasim_blk_dev_add(), kvzalloc
+        // unless the module's shared_backend is set), and a session adds its own device.
+        ...(deviceType === 'blk' && { freshDisk: true }),
       };
-      return new GuestVdpaTarget(info, guest, name, devicePath, fd);
+      // IOTLB writes are v2 messages (vhost_types.h VHOST_BACKEND_F_IOTLB_MSG_V2); vhost_vdpa_unlocked_ioctl() takes SET_BACKEND_FEATURES before SET_OWNER.
+      const offered = BigInt(await u('VHOST_GET_BACKEND_FEATURES'));
+      if (!hasFeature(offered, VHOST_BACKEND_F_IOTLB_MSG_V2)) throw new Error(`${devicePath} does not offer VHOST_BACKEND_F_IOTLB_MSG_V2 (backend features 0x${offered.toString(16)})`);
+      const backendFeatures = offered & WANTED_BACKEND_FEATURES;
+      await u('VHOST_SET_BACKEND_FEATURES', backendFeatures);
+      const size = BigInt(backingSize());
+      const memfd = await agent.memfd(size);
+      if (memfd.kind !== 'ok' || memfd.result < 0) throw new Error(`guest memfd of ${size} bytes failed: ${memfd.kind === 'ok' ? errnoName(memfd.result) : memfd.kind}`);
+      const map = await agent.mmap(memfd.result, size);
+      if (map.kind !== 'ok' || map.result < 0) {
+        await agent.closeFd(memfd.result);
+        throw new Error(`guest mmap of the memfd failed: ${map.kind === 'ok' ? errnoName(map.result) : map.kind}`);
+      }
+      shared = { memfd: memfd.result, addr: map.body.readBigUInt64LE(0), size };
+      const memory = layOutGuestMemory(Buffer.alloc(Number(size)));
+      const mirror = new MemoryMirror(agent, memory.backing, shared.addr);
+      // The guards' canaries reach the guest before the device can see anything.
+      if ((await mirror.sync()) !== 'ok') throw new Error('the guest did not answer the first memory sync');
+      return new GuestVdpaTarget(info, guest, name, devicePath, fd, memory, mirror, shared.memfd, backendFeatures);
     } catch (e) {
+      if (shared) await releaseMapping(agent, shared);
       if (fd >= 0) await agent.closeFd(fd);
       await agent.vdpa(['dev', 'del', name]);
       throw e;
     }
+  }
+
+  /** close() has run. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Time and bytes the memory mirror has cost this session. */
+  get mirrorStats(): MirrorStats {
+    return this.mirror.stats;
+  }
+
+  /**
+   * A front-end address (GuestRegion.uaddr space) as the agent's virtual address: inside a region, the same
+   * offset into the agent's mapping of the region; anywhere else unchanged, naming whatever the agent has there.
+   */
+  agentAddress(uaddr: bigint): bigint {
+    for (const r of this.memory.regions) {
+      if (uaddr >= r.uaddr && uaddr < r.uaddr + BigInt(r.bytes.length)) return this.mirror.guestAddr + BigInt(r.backingOffset) + (uaddr - r.uaddr);
+    }
+    return uaddr;
   }
 
   /** Any vhost ioctl by its C name, with the argument its spec/ table describes. */
@@ -107,6 +192,19 @@ export class GuestVdpaTarget implements Target {
   /** Writes one v2 IOTLB message to the vhost-vdpa fd (vhost_vdpa_chr_write_iter → vhost_vdpa_process_iotlb_msg). */
   writeIotlb(msg: IotlbMessage): Promise<WriteOutcome> {
     return writeIotlb(this.guest.agent, this.fd, msg);
+  }
+
+  /**
+   * One IOTLB UPDATE or INVALIDATE, inside BATCH_BEGIN / BATCH_END when IOTLB_BATCH was negotiated (as QEMU sends them:
+   * a set_map parent then gets the whole map once, at BATCH_END, vhost_vdpa_process_iotlb_msg()). The three writes
+   * are pipelined: the agent runs them in order. The message's own answer is the reply; a refused BEGIN or END is too.
+   */
+  async #iotlb(msg: IotlbMessage): Promise<Reply> {
+    if (!hasFeature(this.backendFeatures, VHOST_BACKEND_F_IOTLB_BATCH)) return writeReply(await this.writeIotlb(msg));
+    const marker = (type: number): IotlbMessage => ({ asid: 0, iotlb_iova: 0n, iotlb_size: 0n, iotlb_uaddr: 0n, iotlb_perm: 0, iotlb_type: type });
+    const [begin, own, end] = (await Promise.all([this.writeIotlb(marker(VHOST_IOTLB_BATCH_BEGIN)), this.writeIotlb(msg), this.writeIotlb(marker(VHOST_IOTLB_BATCH_END))])).map(writeReply);
+    const failed = [begin, end].find((r) => !('ok' in r && r.ok));
+    return 'ok' in own && own.ok && failed ? failed : own;
   }
 
   async #scalar(name: string, arg?: IoctlArgValue): Promise<Reply> {
@@ -129,6 +227,10 @@ export class GuestVdpaTarget implements Target {
   }
 
   async send(req: VhostRequest): Promise<Reply> {
+    // A push only: nothing the device wrote is read until a wait or a sync asks for it.
+    if (READS_MEMORY.has(req.op)) await this.mirror.sync([]);
+    if (req.op === 'setVringNum') this.#rings.set(req.index, { ...this.#rings.get(req.index), num: req.num });
+    if (req.op === 'setVringAddr') this.#rings.set(req.index, { ...this.#rings.get(req.index), desc: req.desc, used: req.used });
     switch (req.op) {
       case 'getFeatures':
         return this.#scalar('VHOST_GET_FEATURES');
@@ -176,21 +278,75 @@ export class GuestVdpaTarget implements Target {
         );
       case 'setConfig':
         return this.#scalar('VHOST_VDPA_SET_CONFIG', struct(vhost_vdpa_config, { off: req.offset, len: req.data.length }, req.data));
+      // Passed through: vhost_vdpa_unlocked_ioctl() hands VHOST_SET_MEM_TABLE to vhost_dev_ioctl() (vhost_set_memory(), which
+      // replaces dev->umem); the device translates through the per-ASID IOTLBs only, so the table changes no translation.
+      case 'setMemTable': {
+        const regions = Buffer.concat(req.regions.map((r) => encode(vhost_memory_region, { guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: this.agentAddress(r.uaddr), flags_padding: 0n })));
+        return this.#scalar('VHOST_SET_MEM_TABLE', struct(vhost_memory, { nregions: req.regions.length, padding: 0 }, regions));
+      }
+      case 'iotlbUpdate':
+        return this.#iotlb({ asid: 0, iotlb_iova: req.iova, iotlb_size: req.size, iotlb_uaddr: this.agentAddress(req.uaddr), iotlb_perm: req.perm, iotlb_type: VHOST_IOTLB_UPDATE });
+      case 'iotlbInvalidate':
+        return this.#iotlb({ asid: 0, iotlb_iova: req.iova, iotlb_size: req.size, iotlb_uaddr: 0n, iotlb_perm: 0, iotlb_type: VHOST_IOTLB_INVALIDATE });
+      // vhost-vdpa answers both with ENOIOCTLCMD (drivers/vhost/vdpa.c vhost_vdpa_unlocked_ioctl()): the ioctls are issued so
+      // the answer is the kernel's own. The log address and fd are never used.
+      case 'setLogBase':
+        return this.#scalar('VHOST_SET_LOG_BASE', 0n);
+      case 'setLogFd':
+        return this.#scalar('VHOST_SET_LOG_FD', -1);
       default:
-        throw new Error(`guest:vdpa-sim: ${req.op} is not implemented by this adapter yet (it needs guest memory shared through the IOTLB, or has no vhost-vdpa ioctl)`);
+        // Protocol features, memory slots and inflight buffers are vhost-user messages: no ioctl carries them, and the
+        // suites that send them run on vhost-user transports only (properties/suites/index.ts `transports`).
+        throw new Error(`guest:vdpa-sim: ${req.op} is a vhost-user message with no vhost-vdpa ioctl: not applicable on this transport`);
     }
   }
 
+  /**
+   * Where in `memory.backing` a ring address points: through the region holding it as a guest-physical address (the
+   * IOVA the harness maps 1:1 onto guest memory) or as a front-end address. Null outside guest memory.
+   */
+  #backingOffset(addr: bigint, len: number): number | null {
+    for (const r of this.memory.regions) {
+      for (const base of [r.gpa, r.uaddr]) if (addr >= base && addr + BigInt(len) <= base + BigInt(r.bytes.length)) return r.backingOffset + Number(addr - base);
+    }
+    return null;
+  }
+
+  /**
+   * What a poll of `vq`'s completions scans: its used ring (split: flags, idx, num elements, avail_event) and its
+   * descriptor table (a packed ring's device writes used descriptors there). Everything when a ring is not known.
+   */
+  #ringScan(vq: number): Run[] | 'all' {
+    const r = this.#rings.get(vq);
+    if (r?.num === undefined || r.desc === undefined || r.used === undefined) return 'all';
+    const areas = [{ at: r.desc, len: 16 * r.num }, { at: r.used, len: 6 + 8 * r.num }].map((a) => ({ offset: this.#backingOffset(a.at, a.len), length: a.len }));
+    return areas.every((a) => a.offset !== null) ? (areas as Run[]) : 'all';
+  }
+
+  /** Pushes the driver's writes, then signals the kick eventfd. */
   async kick(vq: number): Promise<void> {
+    await this.mirror.sync([]);
     const fd = this.#kick.get(vq);
     if (fd !== undefined) await this.guest.agent.eventfdSignal(fd);
   }
 
+  /**
+   * Waits for the call eventfd, then pulls what the device wrote to the ring (its used ring, not the buffers: the
+   * harness syncs everything before it reads those). The pull is sent right behind the wait: the agent runs
+   * requests in order, so it reads memory when the wait ends, in the same round trip.
+   */
   async waitCall(vq: number, timeoutMs: number): Promise<boolean> {
     const fd = this.#call.get(vq);
-    if (fd === undefined) return false;
-    const r = await this.guest.agent.eventfdWait(fd, timeoutMs);
+    if (fd === undefined) {
+      await this.mirror.sync(this.#ringScan(vq));
+      return false;
+    }
+    const [r] = await Promise.all([this.guest.agent.eventfdWait(fd, timeoutMs), this.mirror.sync(this.#ringScan(vq))]);
     return r.kind === 'ok' && r.result === 0;
+  }
+
+  async sync(): Promise<void> {
+    await this.mirror.sync();
   }
 
   async health(): Promise<Health> {
@@ -202,7 +358,7 @@ export class GuestVdpaTarget implements Target {
     return this.guest.agent.stuck ? { state: 'hung' } : { state: 'alive' };
   }
 
-  /** Closes the vhost-vdpa fd and every eventfd, and deletes the vdpa device. Idempotent; the guest stays up. */
+  /** Closes the vhost-vdpa fd, every eventfd and the memory mapping, and deletes the vdpa device. Idempotent; the guest stays up. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -210,6 +366,12 @@ export class GuestVdpaTarget implements Target {
     if (agent.crash) return;
     await agent.closeFd(this.fd);
     for (const m of [this.#kick, this.#call, this.#err]) for (const fd of m.values()) await agent.closeFd(fd);
+    await releaseMapping(agent, { memfd: this.memfd, addr: this.mirror.guestAddr, size: BigInt(this.memory.backing.length) });
     await agent.vdpa(['dev', 'del', this.vdpaName]);
   }
+}
+
+async function releaseMapping(agent: AgentClient, m: { memfd: number; addr: bigint; size: bigint }): Promise<void> {
+  await agent.munmap(m.addr, m.size);
+  await agent.closeFd(m.memfd);
 }

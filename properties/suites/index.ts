@@ -13,6 +13,11 @@ export interface Suite {
   readonly requirements: readonly string[];
   /** Device types the suite applies to. */
   readonly deviceTypes: readonly Profile['deviceType'][];
+  /**
+   * Transports whose rules the suite judges. Suites of vhost-user messages (protocol features, memory slots, the
+   * shared dirty log, SET_CONFIG read-back, inflight buffers) have no meaning over vhost ioctls.
+   */
+  readonly transports: readonly Profile['transport'][];
   /** Feature bit names (spec/features) the target must offer, else every requirement is UNSUPPORTED. */
   readonly needs?: readonly number[];
   /** vhost-user protocol feature bits the target must offer, likewise. */
@@ -34,6 +39,14 @@ function scenario(setup: fc.Arbitrary<SetupStep>, steps: { arbitrary: fc.Arbitra
   return fc.tuple(setup, fc.array(fc.oneof(...steps), { minLength: 1, maxLength: maxSteps, size: 'max' })).map(([s, rest]) => [s, ...rest]);
 }
 
+/**
+ * Ring-state steps the transport has: over ioctls only reset and notifier churn, as the harness sends no stop,
+ * restart or enable there (properties/harness.ts `ringStates`); generating them would only waste steps.
+ */
+function ringStates(p: Profile): fc.Arbitrary<Step> {
+  return p.transport === 'ioctl' ? ringStateArb(p).filter((s) => s.t === 'reset' || s.t === 'churn') : ringStateArb(p);
+}
+
 const w = (arbitrary: fc.Arbitrary<Step>, weight: number) => ({ arbitrary, weight });
 /** A weighted step as a chunk of one, for scenarios whose other choices are short step sequences. */
 const w1 = (arbitrary: fc.Arbitrary<Step>, weight: number) => ({ arbitrary: arbitrary.map((s) => [s]), weight });
@@ -49,6 +62,7 @@ export const SUITES: readonly Suite[] = [
       'vhost-user.robust.inflight-num-queues', 'vhost-user.robust.no-leak-on-repeat',
     ],
     deviceTypes: ['blk', 'net', 'fs'],
+    transports: ['vhost-user', 'in-process'],
     maxSteps: 25,
     // Repeated GET_INFLIGHT_FD, negotiated or not: libvhost-user answers it either way, and a spawned peer's fds can be counted.
     scenario: (p) => fc.array(fc.oneof({ arbitrary: controlArb(p, { safeForDataPath: false }), weight: 40 }, { arbitrary: repeatGetInflightArb(32), weight: 1 }), { minLength: 1, maxLength: 25, size: 'max' }),
@@ -58,14 +72,16 @@ export const SUITES: readonly Suite[] = [
     description: 'split rings: random interleavings of post / kick / stop / restart / enable / reset, chains of every shape, index wrap',
     requirements: [...DATA_PATH_REQS, 'virtio.split.notify.flags-must-notify', 'virtio.split.notify.event-idx-must'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process', 'ioctl'],
     maxSteps: 40,
-    scenario: (p) => scenario(setupArb({}), [w(trafficArb(p), 4), w(kickArb(p), 3), w(ringStateArb(p), 1), w(controlArb(p, { safeForDataPath: true }), 1)], 40),
+    scenario: (p) => scenario(setupArb({}), [w(trafficArb(p), 4), w(kickArb(p), 3), w(ringStates(p), 1), w(controlArb(p, { safeForDataPath: true }), 1)], 40),
   },
   {
     name: 'packed-datapath',
     description: 'packed rings, including sizes that are not powers of two, over many wraps',
     requirements: ['virtio.packed.used.id-is-buffer-id', 'virtio.packed.used.len-written', 'virtio.packed.used.flags-wrap', 'virtio.packed.size-not-power-of-2', 'virtio.robust.write-bound', 'virtio.blk.status-byte', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'vhost-user.ring.start-on-kick', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process', 'ioctl'],
     needs: [34],
     maxSteps: 60,
     scenario: (p) => scenario(setupArb({ packed: true }), [w(trafficArb(p), 2), w(kickArb(p), 1)], 60),
@@ -75,6 +91,7 @@ export const SUITES: readonly Suite[] = [
     description: 'used-buffer notification suppression: flags and EVENT_IDX on both ring kinds',
     requirements: ['virtio.split.notify.flags-must-notify', 'virtio.split.notify.flags-no-interrupt', 'virtio.split.notify.event-idx-must', 'virtio.split.notify.event-idx-should-not', 'virtio.packed.notify.disable', 'virtio.packed.notify.desc-event', 'vhost-user.vring.call-invalid-fd'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process', 'ioctl'],
     maxSteps: 30,
     scenario: (p) => fc.oneof(
       scenario(setupArb({}), [w(trafficArb(p), 3), w(kickArb(p), 2), w(notifyArb(p), 2), w(callFdArb, 2)], 30),
@@ -86,6 +103,7 @@ export const SUITES: readonly Suite[] = [
     description: 'ACCESS_PLATFORM: mappings change between requests, invalidation with requests in flight, permission violations, 64-bit edge cases',
     requirements: ['vhost.iotlb.update-zero-size-rejected', 'virtio.robust.addr-unmapped', 'vhost-user.iotlb.invalidate-removes', 'virtio.robust.write-bound', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process', 'ioctl'],
     needs: [33],
     maxSteps: 30,
     scenario: (p) => scenario(setupArb({ platform: true }), [w(trafficArb(p), 3), w(kickArb(p), 2), w(iotlbArb(), 2)], 30),
@@ -95,6 +113,7 @@ export const SUITES: readonly Suite[] = [
     description: 'guest memory announced region by region (ADD_MEM_REG) and taken back and given again (REM_MEM_REG) while requests flow',
     requirements: ['vhost-user.mem.max-mem-slots', 'vhost-user.mem.add-reg-maps', 'vhost-user.mem.rem-reg-unmaps', 'virtio.robust.addr-unmapped', 'virtio.robust.write-bound', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process'],
     needsProtocol: [VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS],
     maxSteps: 30,
     scenario: (p) => scenario(setupArb({ memSlots: true }), [w(trafficArb(p), 3), w(kickArb(p), 3), w(memSlotArb(), 1)], 30),
@@ -104,6 +123,7 @@ export const SUITES: readonly Suite[] = [
     description: 'live-migration logging: every page the device writes through descriptors, and every used-ring write, marked in the shared log',
     requirements: ['vhost-user.log.set-log-base', 'vhost-user.log.set-log-fd', 'vhost-user.log.mark-dirty', 'vhost-user.log.used-ring', 'virtio.robust.write-bound', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process'],
     needs: [VHOST_F_LOG_ALL],
     needsProtocol: [VHOST_USER_PROTOCOL_F_LOG_SHMFD],
     maxSteps: 30,
@@ -114,6 +134,7 @@ export const SUITES: readonly Suite[] = [
     description: 'SET_CONFIG writing read-only fields of the config space (read back after every write) while requests flow',
     requirements: ['vhost-user.config.set-config-readonly', 'vhost-user.config.get-config', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process'],
     needsProtocol: [VHOST_USER_PROTOCOL_F_CONFIG],
     maxSteps: 20,
     scenario: (p) => scenario(setupArb({}), [w(trafficArb(p), 2), w(kickArb(p), 2), w(configArb(p), 2)], 20),
@@ -123,6 +144,7 @@ export const SUITES: readonly Suite[] = [
     description: 'inflight I/O tracking: buffers fetched with GET_INFLIGHT_FD and handed back with SET_INFLIGHT_FD while requests flow, hostile descriptions, repeated fetches',
     requirements: ['vhost-user.inflight.get-fd', 'vhost-user.inflight.set-fd', 'vhost-user.robust.inflight-num-queues', 'vhost-user.robust.no-leak-on-repeat', 'virtio.blk.read-after-write', 'virtio.net.loopback-integrity', 'virtio.robust.survives'],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process'],
     needsProtocol: [VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD],
     maxSteps: 30,
     scenario: (p) => fc
@@ -138,6 +160,7 @@ export const SUITES: readonly Suite[] = [
       'virtio.robust.avail-idx-runaway', 'virtio.robust.survives', 'virtio.robust.write-bound',
     ],
     deviceTypes: ['blk', 'net'],
+    transports: ['vhost-user', 'in-process', 'ioctl'],
     maxSteps: 30,
     scenario: (p) => fc.oneof(
       scenario(setupArb({}), [w(hostileArb(p), 3), w(trafficArb(p), 2), w(kickArb(p), 3), w(fc.constant<Step>({ t: 'reset' }), 1)], 30),

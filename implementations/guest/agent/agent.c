@@ -48,6 +48,7 @@
 enum op {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_READ, OP_WRITE, OP_MEMFD, OP_MMAP,
 	OP_MUNMAP, OP_MEM_READ, OP_MEM_WRITE, OP_EVENTFD, OP_EVENTFD_SIGNAL, OP_EVENTFD_WAIT, OP_VDPA, OP_READDIR,
+	OP_MEM_DIFF,
 };
 
 static int port = -1;
@@ -55,7 +56,8 @@ static int port = -1;
 static __thread uint8_t *reply_buf;
 static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct { uint64_t addr, len; } maps[MAX_MAPS];
+/* `shadow`: what OP_MEM_DIFF last reported of the mapping (NULL until its first use; see mem_diff). */
+static struct { uint64_t addr, len; uint8_t *shadow; } maps[MAX_MAPS];
 
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -180,6 +182,87 @@ static int32_t run_vdpa(const uint8_t *args, size_t n, uint32_t timeout_ms, size
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Runs closer together than this are reported as one: the bytes between are unchanged, so resending them is harmless and cheaper than a header. */
+#define DIFF_MERGE_GAP 32
+#define DIFF_PAGE 4096
+
+/* Reports the runs of [from, to) where the mapping differs from the shadow into the reply, updating the shadow; 1 when the reply is full. */
+static int diff_range(uint8_t *map, uint8_t *shadow, uint64_t from, uint64_t to, uint64_t len, size_t *got)
+{
+	uint8_t *out = body_out();
+	size_t room = MAX_FRAME - 64;
+	for (uint64_t page = from; page < to;) {
+		uint64_t end = (page / DIFF_PAGE + 1) * DIFF_PAGE;
+		if (end > to) end = to;
+		if (!memcmp(map + page, shadow + page, end - page)) { page = end; continue; }
+		uint64_t i = page;
+		while (i < end) {
+			if (map[i] == shadow[i]) { i++; continue; }
+			uint64_t run = i, last = i;
+			for (uint64_t j = i + 1; j < len && j <= last + DIFF_MERGE_GAP; j++)
+				if (map[j] != shadow[j]) last = j;
+			uint64_t rlen = last + 1 - run;
+			if (*got + 8 + rlen > room) return 1;
+			put32(out + *got, (uint32_t)run);
+			put32(out + *got + 4, (uint32_t)rlen);
+			memcpy(out + *got + 8, map + run, rlen);
+			memcpy(shadow + run, out + *got + 8, rlen);
+			*got += 8 + rlen;
+			/* A run may end past this page or range; its bytes now equal the shadow wherever they are scanned again. */
+			i = last + 1;
+		}
+		page = i > end ? i : end;
+	}
+	return 0;
+}
+
+/*
+ * OP_MEM_DIFF: keeps the host's mirror of one shared mapping coherent in one round trip. First applies
+ * the host's writes (the driver's changes) to the mapping and to the agent's shadow copy of it; then
+ * reports the byte runs, inside the scanned ranges, where the mapping now differs from the shadow (what
+ * the device wrote since they were last scanned) and updates the shadow there. The shadow starts zeroed,
+ * as a fresh memfd is. Ranges are scanned in ascending address order, so a device that writes a used
+ * element before the used index (virtio 1.2 §2.7.8.2) is never seen with the new index and the old element.
+ * Body: u64 mapping address, u64 mapping length, u32 scan count (SCAN_ALL: the whole mapping), that many
+ * ranges (u32 offset, u32 length), then writes (u32 offset, u32 length, bytes). Reply body: runs of u32
+ * offset, u32 length, bytes; result 1 when the reply filled up and more runs remain for the next call, else 0.
+ */
+#define SCAN_ALL 0xffffffffu
+static int32_t mem_diff(const uint8_t *b, size_t n, size_t *out_len)
+{
+	uint64_t addr = get64(b), len = get64(b + 8);
+	uint32_t nscan = get32(b + 16);
+	int slot = -1;
+	for (int i = 0; i < MAX_MAPS; i++)
+		if (maps[i].len && maps[i].addr == addr && maps[i].len == len) { slot = i; break; }
+	if (slot < 0) return -EINVAL;
+	size_t at = 20;
+	if (nscan != SCAN_ALL && (nscan > (n - at) / 8)) return -EPROTO;
+	const uint8_t *scan = b + at;
+	if (nscan != SCAN_ALL) at += (size_t)nscan * 8;
+	if (!maps[slot].shadow && !(maps[slot].shadow = calloc(1, len))) return -ENOMEM;
+	uint8_t *map = (uint8_t *)(uintptr_t)addr, *shadow = maps[slot].shadow;
+	while (at < n) {
+		if (n - at < 8) return -EPROTO;
+		uint64_t off = get32(b + at), wlen = get32(b + at + 4);
+		at += 8;
+		if (wlen > n - at || off > len || wlen > len - off) return -EFAULT;
+		memcpy(map + off, b + at, wlen);
+		memcpy(shadow + off, b + at, wlen);
+		at += wlen;
+	}
+	size_t got = 0;
+	int more = 0;
+	if (nscan == SCAN_ALL) more = diff_range(map, shadow, 0, len, len, &got);
+	for (uint32_t k = 0; nscan != SCAN_ALL && k < nscan && !more; k++) {
+		uint64_t from = get32(scan + 8 * k), to = from + get32(scan + 8 * k + 4);
+		if (from > len || to > len) return -EFAULT;
+		more = diff_range(map, shadow, from, to, len, &got);
+	}
+	*out_len = got;
+	return more;
+}
+
 /* Handles one request; `b` is its body of `n` bytes. */
 static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 {
@@ -277,7 +360,7 @@ static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 		for (int i = 0; i < MAX_MAPS; i++)
 			if (maps[i].len && maps[i].addr == addr && maps[i].len == len) {
 				int r = SYS(munmap((void *)(uintptr_t)addr, len));
-				if (r == 0) maps[i].len = 0;
+				if (r == 0) { maps[i].len = 0; free(maps[i].shadow); maps[i].shadow = NULL; }
 				reply(id, r, 0);
 				return;
 			}
@@ -358,6 +441,14 @@ static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 		}
 		closedir(d);
 		reply(id, count, got);
+		return;
+	}
+	case OP_MEM_DIFF: {
+		/* u64 mapping address, u64 mapping length, u32 scan count, scan ranges, writes (see mem_diff). */
+		NEED(20);
+		size_t out_len = 0;
+		int32_t r = mem_diff(b, n, &out_len);
+		reply(id, r, r < 0 ? 0 : out_len);
 		return;
 	}
 	default:
