@@ -39,6 +39,8 @@ export const Op = {
   eventfdWait: 14,
   vdpa: 15,
   readdir: 16,
+  socket: 20,
+  bind: 21,
 } as const;
 
 export interface ReplyFrame {
@@ -77,6 +79,9 @@ export const body = {
   eventfdSignal: (fd: number, value: bigint) => Buffer.concat([u32(fd), u64(value)]),
   eventfdWait: (fd: number, timeoutMs: number) => Buffer.concat([u32(fd), u32(timeoutMs)]),
   readdir: (path: string) => Buffer.from(path),
+  socket: (domain: number, type: number, protocol: number) => Buffer.concat([u32(domain), u32(type), u32(protocol)]),
+  /** `address`: the struct sockaddr's bytes, as the guest's bind(2) takes them. */
+  bind: (fd: number, address: Uint8Array) => Buffer.concat([u32(fd), address]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
 } as const;
