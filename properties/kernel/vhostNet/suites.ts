@@ -5,6 +5,7 @@ import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../../spec
 import type { KernelProfile, KernelSuite } from '../types.ts';
 import { controlScenario, iotlbScenario } from './arbitraries.ts';
 import { ControlCase } from './controlCase.ts';
+import { datapathSuites } from './datapathSuite.ts';
 import { controlRequirementOf, formatControlStep } from './steps.ts';
 
 const offered = (p: KernelProfile): bigint => BigInt(p.facts.features ?? 0);
@@ -51,7 +52,6 @@ const IOTLB_REQUIREMENTS = [
   'vhost.iotlb.miss-on-unmapped',
   'vhost.iotlb.no-info-leak',
   'vhost.iotlb.read-short-buffer',
-  'vhost.iotlb.asid-zero-only',
   'vhost.iotlb.msg-v2',
 ] as const;
 
@@ -90,4 +90,4 @@ const IOTLB_SUITE: KernelSuite = {
   formatStep: formatControlStep,
 };
 
-export const VHOST_NET_SUITES: readonly KernelSuite[] = [CONTROL_SUITE, IOTLB_SUITE];
+export const VHOST_NET_SUITES: readonly KernelSuite[] = [CONTROL_SUITE, IOTLB_SUITE, ...datapathSuites(baseFeatures)];
