@@ -93,7 +93,7 @@ export function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
 /** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused. */
 export function controlScenario(offeredBackend: bigint, maxSteps: number): fc.Arbitrary<ControlStep[]> {
   const first = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
-  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 8, maxLength: maxSteps - 2, size: 'max' })).map(([a, b]) => [...a, ...b]);
+  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2, size: 'max' })).map(([a, b]) => [...a, ...b]);
 }
 
 // ------------------------------------------------------------------ IOTLB
@@ -150,5 +150,5 @@ export function iotlbScenario(maxSteps: number): fc.Arbitrary<ControlStep[]> {
     const r = IOVA_RING[i]!;
     setup.push(S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: { abs: r.desc }, avail: { abs: r.avail }, used: { abs: r.used }, log: { abs: 0n } }), S({ op: 'setVringFile', which: 'kick', index: i, unbind: false }));
   }
-  return fc.array(iotlbStep(), { minLength: 8, maxLength: maxSteps - setup.length, size: 'max' }).map((rest) => [...setup, ...rest]);
+  return fc.array(iotlbStep(), { minLength: 1, maxLength: maxSteps - setup.length, size: 'max' }).map((rest) => [...setup, ...rest]);
 }

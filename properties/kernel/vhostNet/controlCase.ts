@@ -1,11 +1,13 @@
 // A case of the control-plane and IOTLB suites: every step is predicted by the
 // model (model/kernel/vhostNet.ts), issued to the kernel, and judged; the model
 // follows the kernel's answer when more than one is allowed.
-import { afterKick, initialState, judgeAnswer, messageFindings, predict, type Prediction, type VhostNetAnswer, type VhostNetFacts, type VhostNetState } from '../../../model/kernel/vhostNet.ts';
+import { afterKick, iotlbCovers, initialState, judgeAnswer, messageFindings, predict, type Prediction, type VhostNetAnswer, type VhostNetFacts, type VhostNetState } from '../../../model/kernel/vhostNet.ts';
 import { violation } from '../../../model/outcome.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelProfile, KernelStep } from '../types.ts';
 import { type ControlStep, toRequest } from './steps.ts';
-import { VhostNetSession, WINDOW_SIZE } from './session.ts';
+import { replyOf, VhostNetSession, WINDOW_SIZE } from './session.ts';
+
+const POISON = Buffer.from([0xaa, 0xaa]);
 
 /** How long a read waits for a miss the model says is queued (the vhost worker runs it asynchronously), and for one that only may be. */
 const DUE_WAIT_MS = 2_000;
@@ -71,13 +73,47 @@ export class ControlCase implements KernelCase {
     }
     const req = toRequest(step, this.session.windowBase, this.negotiation.features)!;
     const wasOwner = this.#state.owner;
+    const poisoned = req.op === 'setBackend' && req.attach ? await this.#poisonReadOnlyUsed(req.index) : null;
     const out = await this.#judged(k, req);
+    if (poisoned) out.push(await this.#readOnlyUsedKept(k, poisoned));
     // Right after becoming the owner the case negotiates its features (vhost.h: SET_OWNER first).
     if (req.op === 'setOwner' && !wasOwner && this.#state.owner) {
       out.push(...(await this.#judged(k, { op: 'setFeatures', features: this.negotiation.features })));
       out.push(...(await this.#judged(k, { op: 'setBackendFeatures', features: this.negotiation.backendFeatures })));
     }
     return out;
+  }
+
+  /**
+   * Starting a ring writes used->flags (vhost_vq_init_access() → vhost_update_used_flags()). When the
+   * device IOTLB maps the used ring read-only, that write must not happen (vhost.iotlb.perm-enforced):
+   * the flags are poisoned first, and read back after.
+   */
+  async #poisonReadOnlyUsed(index: number): Promise<{ at: bigint; perm: number } | null> {
+    const s = this.#state;
+    const used = s.vqs[index]?.addr?.used;
+    if (!s.iotlb || used === undefined || s.vqs[index]!.running || index >= s.vqs.length) return null;
+    const c = iotlbCovers(s.iotlb, used, 2n, 2);
+    const m = s.iotlb.find((x) => x.iova <= used && used + 1n <= x.last);
+    if (!m || c.ambiguous || m.perm & 2) return null;
+    const at = m.uaddr + (used - m.iova);
+    if (at < this.session.windowBase || at + 2n > this.session.windowBase + WINDOW_SIZE) return null;
+    replyOf(await this.session.guest.agent.memWrite(at, POISON), 'poison used->flags');
+    return { at, perm: m.perm };
+  }
+
+  async #readOnlyUsedKept(k: KernelStep, p: { at: bigint; perm: number }): Promise<KernelObservation> {
+    const got = replyOf(await this.session.guest.agent.memRead(p.at, 2), 'read used->flags').body;
+    const kept = got.equals(POISON);
+    const requirement = 'vhost.iotlb.perm-enforced';
+    return {
+      requirement,
+      // A device write into memory the IOTLB maps without write permission: memory the driver protected is changed.
+      verdict: kept ? 'PASS' : violation(requirement, 'corruption'),
+      detail: kept ? `used->flags under a perm-${p.perm} mapping left alone` : `used->flags under a mapping of perm ${p.perm} (no write permission) changed from 0xaaaa to 0x${got.readUInt16LE(0).toString(16)} when the ring started`,
+      trigger: `kernel:${k.op}/${kept ? 'kept' : 'written'}`,
+      expected: ['used->flags unchanged'],
+    };
   }
 
   async finish(): Promise<readonly KernelObservation[]> {

@@ -108,7 +108,7 @@ function dataStep(iotlb: boolean): fc.Arbitrary<DataStep> {
 }
 
 export function datapathScenario(iotlb: boolean, maxSteps: number): fc.Arbitrary<DataStep[]> {
-  return fc.array(dataStep(iotlb), { minLength: 4, maxLength: maxSteps, size: 'max' });
+  return fc.array(dataStep(iotlb), { minLength: 1, maxLength: maxSteps, size: 'max' });
 }
 
 export function datapathRequirementOf(k: KernelStep): string {

@@ -50,6 +50,7 @@ const IOTLB_REQUIREMENTS = [
   'vhost.iotlb.update-uaddr-checked',
   'vhost.iotlb.invalidate-removes',
   'vhost.iotlb.miss-on-unmapped',
+  'vhost.iotlb.perm-enforced',
   'vhost.iotlb.no-info-leak',
   'vhost.iotlb.read-short-buffer',
   'vhost.iotlb.msg-v2',
