@@ -203,6 +203,14 @@ export class AgentClient {
     const r = await this.request(Op.readdir, body.readdir(path));
     return r.kind === 'ok' && r.result >= 0 ? { ...r, names: r.body.toString().split('\0').filter(Boolean) } : r;
   }
+  /** socket(2) in the guest; `result` is the fd. */
+  socket(domain: number, type: number, protocol: number): Promise<AgentReply> {
+    return this.request(Op.socket, body.socket(domain, type, protocol));
+  }
+  /** bind(2) of a guest socket to the sockaddr given as bytes. */
+  bind(fd: number, address: Uint8Array): Promise<AgentReply> {
+    return this.request(Op.bind, body.bind(fd, address));
+  }
   /** Runs the guest's iproute2 `vdpa` tool; `result` is its exit status, `body` its output. */
   vdpa(args: readonly string[], opts: RequestOptions = {}): Promise<AgentReply> {
     const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;

@@ -43,6 +43,8 @@ export const Op = {
   vdpa: 15,
   readdir: 16,
   memDiff: 17,
+  socket: 20,
+  bind: 21,
 } as const;
 
 export interface ReplyFrame {
@@ -87,6 +89,9 @@ export const body = {
    */
   memDiff: (addr: bigint, length: bigint, scan: readonly { offset: number; length: number }[] | 'all', writes: Uint8Array) =>
     Buffer.concat([u64(addr), u64(length), u32(scan === 'all' ? SCAN_ALL : scan.length), ...(scan === 'all' ? [] : scan.flatMap((r) => [u32(r.offset), u32(r.length)])), writes]),
+  socket: (domain: number, type: number, protocol: number) => Buffer.concat([u32(domain), u32(type), u32(protocol)]),
+  /** `address`: the struct sockaddr's bytes, as the guest's bind(2) takes them. */
+  bind: (fd: number, address: Uint8Array) => Buffer.concat([u32(fd), address]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
 } as const;

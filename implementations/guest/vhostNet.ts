@@ -23,6 +23,8 @@ export class GuestVhostNet {
     readonly guest: RunningGuest,
     readonly fd: number,
     readonly tapFd: number,
+    /** The tap's interface name, as TUNSETIFF filled it in. */
+    readonly ifname: string,
   ) {}
 
   /** Opens /dev/vhost-net and a fresh tap (`vhostcheck%d`) in the guest. */
@@ -41,8 +43,9 @@ export class GuestVhostNet {
       await agent.closeFd(tun);
       throw new Error(`TUNSETIFF failed in the guest: ${set.kind === 'ok' ? errnoName(set.result) : set.kind}`);
     }
+    const ifname = set.body.subarray(0, 16).toString('latin1').replace(/\0[^]*$/, '');
     try {
-      return new GuestVhostNet(guest, fdOf(await agent.open('/dev/vhost-net', GuestFlags.O_RDWR), 'cannot open /dev/vhost-net'), tun);
+      return new GuestVhostNet(guest, fdOf(await agent.open('/dev/vhost-net', GuestFlags.O_RDWR), 'cannot open /dev/vhost-net'), tun, ifname);
     } catch (e) {
       await agent.closeFd(tun);
       throw e;

@@ -90,7 +90,7 @@ export const VHOST_KERNEL_REQUIREMENTS: readonly Requirement[] = [
   code('vhost.iotlb.msg-type', 'vhost_chr_write_iter(), vhost_process_iotlb_msg()',
     'A message type other than VHOST_IOTLB_MSG/MSG_V2 fails with EINVAL; an iotlb type other than UPDATE/INVALIDATE fails (EFAULT).'),
   code('vhost.iotlb.update-uaddr-checked', 'umem_access_ok(), vhost_process_iotlb_msg()',
-    'An UPDATE whose uaddr+size wraps or is not accessible user memory fails (EFAULT) and adds no mapping.'),
+    'An UPDATE whose uaddr+size wraps, or which grants read or write access to memory that is not user memory, fails (EFAULT) and adds no mapping.'),
   code('vhost.iotlb.translate-whole-range', 'translate_desc()',
     'A buffer [addr, addr+len-1] is translated piecewise over every mapping it crosses, each piece min(remaining, mapping end); any gap fails the buffer.'),
   code('vhost.iotlb.perm-enforced', 'translate_desc(), iotlb_access_ok()',

@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +50,8 @@ enum op {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_IOCTL, OP_READ, OP_WRITE, OP_MEMFD, OP_MMAP,
 	OP_MUNMAP, OP_MEM_READ, OP_MEM_WRITE, OP_EVENTFD, OP_EVENTFD_SIGNAL, OP_EVENTFD_WAIT, OP_VDPA, OP_READDIR,
 	OP_MEM_DIFF,
+	/* guest:vhost-net's data path: a packet socket on the tap sees what vhost-net sends and feeds what it receives. */
+	OP_SOCKET = 20, OP_BIND = 21,
 };
 
 static int port = -1;
@@ -451,6 +454,18 @@ static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 		reply(id, r, r < 0 ? 0 : out_len);
 		return;
 	}
+	case OP_SOCKET: {
+		/* u32 domain, u32 type, u32 protocol. */
+		NEED(12);
+		int fd = socket((int)get32(b), (int)get32(b + 4) | SOCK_CLOEXEC, (int)get32(b + 8));
+		reply(id, fd < 0 ? -errno : fd, 0);
+		return;
+	}
+	case OP_BIND:
+		/* u32 fd, the socket address's bytes. */
+		NEED(4);
+		reply(id, SYS(bind((int)get32(b), (const struct sockaddr *)(b + 4), (socklen_t)(n - 4))), 0);
+		return;
 	default:
 		reply(id, -ENOSYS, 0);
 	}
