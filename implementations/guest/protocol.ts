@@ -39,6 +39,8 @@ export const Op = {
   eventfdWait: 14,
   vdpa: 15,
   readdir: 16,
+  /** One read(2) without a poll first, on an O_NONBLOCK fd only (EDEADLK otherwise): the syscall's own checks answer. */
+  readNow: 19,
 } as const;
 
 export interface ReplyFrame {
@@ -77,6 +79,7 @@ export const body = {
   eventfdSignal: (fd: number, value: bigint) => Buffer.concat([u32(fd), u64(value)]),
   eventfdWait: (fd: number, timeoutMs: number) => Buffer.concat([u32(fd), u32(timeoutMs)]),
   readdir: (path: string) => Buffer.from(path),
+  readNow: (fd: number, maxLen: number) => Buffer.concat([u32(fd), u32(maxLen)]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
 } as const;
