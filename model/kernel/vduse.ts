@@ -815,3 +815,32 @@ export function judgeReconnect(first: { id: number; type: number } | null, again
 export function hex(v: bigint | number): string {
   return `0x${v.toString(16)}`;
 }
+
+/** One blk request carried end to end: the driver posts it in its memory, the device serves it through VDUSE. */
+export interface RoundTripObserved {
+  /** The VDUSE kickfd fired after the driver's kick. */
+  readonly kicked: boolean;
+  /** The device read, through its IOTLB_GET_FD mapping, the bytes the driver wrote (null: not reached). */
+  readonly deviceSaw: boolean | null;
+  /** VQ_INJECT_IRQ's result and whether the driver's call eventfd fired (null: not reached). */
+  readonly inject: Res | null;
+  readonly irq: boolean | null;
+  /** The driver read, in its own memory, the used entry, status and data the device wrote (null: not reached). */
+  readonly driverSaw: boolean | null;
+  readonly detail: string;
+}
+
+/** Only for a ready vq 0 with a kickfd and a call after DRIVER_OK; the device's processing is the suite's own. */
+export function judgeRoundTrip(s: VduseState, o: RoundTripObserved): Judged {
+  const findings: Finding[] = [];
+  findings.push(o.kicked ? passed('vduse.vq.kickfd', 'the request\'s kick reached the kickfd') : broke('vduse.vq.kickfd', `a driver kick on ready vq 0 never reached its kickfd (${o.detail})`, ['kickfd signalled'], 'hang'));
+  const id = 'vduse.iotlb.get-fd';
+  if (o.deviceSaw === false) findings.push(broke(id, `the device read other bytes than the driver posted (${o.detail})`, ['the same bytes on both sides'], 'corruption'));
+  if (o.inject) {
+    if (!o.inject.ok) findings.push(broke('vduse.vq.inject-irq', `VQ_INJECT_IRQ(0) after DRIVER_OK failed: ${o.inject.errno}`, ['ok']));
+    else findings.push(o.irq === false ? broke('vduse.vq.inject-irq', 'the used buffer\'s interrupt never reached the driver\'s call eventfd', ['call eventfd signalled']) : passed('vduse.vq.inject-irq', 'used buffer notified'));
+  }
+  if (o.driverSaw === false) findings.push(broke(id, `the driver read other bytes than the device completed (${o.detail})`, ['the same bytes on both sides'], 'corruption'));
+  if (o.deviceSaw && o.driverSaw) findings.push(passed(id, `blk request carried both ways (${o.detail})`));
+  return { next: s, findings };
+}

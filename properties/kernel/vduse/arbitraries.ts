@@ -165,3 +165,42 @@ function atMostOneMissingAnswer(steps: KernelStep[]): KernelStep[] {
     return { ...s, answer: 'ok' };
   });
 }
+
+/**
+ * `vduse-datapath`: a blk device brought to DRIVER_OK the way a virtio driver does it (virtio 1.2 §3.1.1), its
+ * memory mapped at iova 0 and vq 0 laid out in it, then blk requests carried end to end among other steps.
+ */
+export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
+  const pageSize = Number(p.facts.pageSize ?? 4096);
+  const [ack, drv, fok, dok] = STATUS_INIT_SEQUENCE;
+  const prefix = fc.record({ create: validCreate('blk', pageSize, fc.constant(1)), num: fc.constantFrom(8, 64, 128), base: fc.constantFrom(0, 1, 0xfffe) }).map(({ create, num, base }) => [
+    create,
+    k({ op: 'openDev' }),
+    k({ op: 'vqSetup', index: 0, maxSize: 128, reserved: false }),
+    k({ op: 'attach' }),
+    k({ op: 'openVdpa' }),
+    k({ op: 'setCalls' }),
+    k({ op: 'setFeatures', features: (create as unknown as { features: bigint }).features }),
+    k({ op: 'setStatus', status: ack!, answer: 'ok' }),
+    k({ op: 'setStatus', status: drv!, answer: 'ok' }),
+    k({ op: 'setStatus', status: fok!, answer: 'ok' }),
+    k({ op: 'mapIotlb', page: 0, pages: DRIVER_PAGES, iova: 0n, perm: 3, answer: 'ok' }),
+    k({ op: 'setVring', index: 0, num, desc: 0n, driver: 0x1000n, device: 0x2000n, base }),
+    k({ op: 'enableVring', index: 0, ready: true }),
+    k({ op: 'setupKickfd', index: 0, arg: 'eventfd' }),
+    k({ op: 'setStatus', status: dok!, answer: 'ok' }),
+  ]);
+  const request = fc.record({ write: fc.boolean(), sector: fc.integer({ min: 0, max: 7 }), fill: fc.integer({ min: 0, max: 255 }) }).map((a) => k({ op: 'blkRequest', ...a }));
+  const other = fc.oneof(
+    fc.constant(k({ op: 'vqGetInfo', index: 0 })),
+    fc.constant(k({ op: 'getFeatures' })),
+    fc.constant(k({ op: 'injectConfigIrq' })),
+    fc.constant(k({ op: 'vqInjectIrq', index: 0 })),
+    fc.constant(k({ op: 'kick', index: 0 })),
+    fc.record({ result: fc.constantFrom('ok' as const, 'failed' as const), avail: fc.constantFrom(0, 3, 0xffff) }).map((a) => k({ op: 'getVringBase', index: 0, ...a })),
+    fc.constant(k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1000n })),
+    fc.constant(k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })),
+  );
+  const step = fc.oneof({ arbitrary: request, weight: 4 }, { arbitrary: other, weight: 1 });
+  return fc.tuple(prefix, fc.array(step, { minLength: 3, maxLength: 16 })).map(([pre, rest]) => [...pre, ...rest]);
+}

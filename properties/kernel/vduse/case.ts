@@ -17,6 +17,7 @@ import { decodeRequest, encodeResponse, nameBytes, readNow, type VduseRequest } 
 import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from '../../../implementations/guest/vhostIoctl.ts';
 import * as M from '../../../model/kernel/vduse.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelStep } from '../types.ts';
+import { blkRoundTrip, type RingCursor, type RoundTripIo } from './blkRoundTrip.ts';
 import type { VduseStep } from './steps.ts';
 
 /** x86_64 and asm-generic fcntl.h. */
@@ -110,6 +111,12 @@ export class VduseCase implements KernelCase {
   #configCall = -1;
   readonly #vduseKick = new Map<number, number>();
   readonly #settings: VduseCaseSettings;
+  /** The device's own mapping of the driver memory (IOTLB_GET_FD of iova 0), dropped whenever the IOTLB changes. */
+  #deviceView: { fd: number; addr: bigint } | null = null;
+  /** Ring indices of the blk round trips, reset with the vq. */
+  #cursor: RingCursor | null = null;
+  /** The suite-as-device's RAM disk, by sector. */
+  readonly #disk = new Map<number, Buffer>();
 
   private constructor(ctx: KernelContext, settings: VduseCaseSettings) {
     this.#agent = ctx.agent;
@@ -510,6 +517,8 @@ export class VduseCase implements KernelCase {
   }
 
   async #closeVdpa(): Promise<void> {
+    await this.#dropDeviceView();
+    this.#cursor = null;
     const fd = this.#vdpaFd;
     this.#vdpaFd = -1;
     const served = await this.#serve(this.#agent.closeFd(fd, { concurrent: true, timeoutMs: SERVED_TIMEOUT_MS }));
@@ -543,6 +552,7 @@ export class VduseCase implements KernelCase {
         const addr = unit(ires((await this.#serve(this.#vdpa('VHOST_SET_VRING_ADDR', { value: { index: step.index, flags: 0, desc_user_addr: step.desc, used_user_addr: step.device, avail_user_addr: step.driver, log_guest_addr: 0n } }))).value, 'VHOST_SET_VRING_ADDR'));
         const base = unit(ires((await this.#serve(this.#vdpa('VHOST_SET_VRING_BASE', { value: { index: step.index, num: step.base } }))).value, 'VHOST_SET_VRING_BASE'));
         this.#s = M.vringSet(s, step, num, addr, base);
+        if (step.index === 0) this.#cursor = null;
         return [];
       }
       case 'enableVring': {
@@ -584,6 +594,8 @@ export class VduseCase implements KernelCase {
         return this.#apply(M.judgeDriverConfigRead(s, step.offset, await this.#readConfig(step.offset, step.len)));
       case 'reconnect':
         return this.#reconnect();
+      case 'blkRequest':
+        return this.#blkRequest(step.write, step.sector, step.fill);
       default:
         return [];
     }
@@ -595,7 +607,16 @@ export class VduseCase implements KernelCase {
   }
 
   /** One v2 IOTLB message on the vhost-vdpa fd, written CONCURRENT: the write waits for the device's UPDATE_IOTLB answer. */
+  async #dropDeviceView(): Promise<void> {
+    const v = this.#deviceView;
+    this.#deviceView = null;
+    if (!v) return;
+    await this.#agent.munmap(v.addr, BigInt(DRIVER_PAGES * PAGE));
+    await this.#agent.closeFd(v.fd);
+  }
+
   async #iotlbWrite(msg: Omit<Parameters<typeof encode<typeof vhost_msg_v2>>[1], 'type' | 'asid'>, answer: 'ok' | 'failed'): Promise<M.IotlbUpdateObserved> {
+    await this.#dropDeviceView();
     const bytes = encode(vhost_msg_v2, { type: VHOST_IOTLB_MSG_V2, asid: 0, ...msg });
     const served = await this.#serve(this.#agent.request(Op.write, body.write(this.#vdpaFd, bytes), SERVED_TIMEOUT_MS, true), () => ({ result: answer === 'ok' ? VDUSE_REQ_RESULT_OK : VDUSE_REQ_RESULT_FAILED }));
     return { write: res(served.value, 'IOTLB write'), messages: updateRanges(served.requests) };
@@ -613,6 +634,7 @@ export class VduseCase implements KernelCase {
       if (actual === 'none') return { result: VDUSE_REQ_RESULT_OK, skip: true };
       return { result: actual === 'failed' ? VDUSE_REQ_RESULT_FAILED : VDUSE_REQ_RESULT_OK, delayMs: actual === 'late' ? LATE_ANSWER_MS : 0, garble: actual === 'garbled' };
     };
+    if (status === 0) this.#cursor = null;
     const served = await this.#serve(this.#vdpa('VHOST_VDPA_SET_STATUS', status), plan);
     const after = ires(await this.#vdpa('VHOST_VDPA_GET_STATUS'), 'VHOST_VDPA_GET_STATUS');
     const observed: M.SetStatusObserved = {
@@ -659,8 +681,74 @@ export class VduseCase implements KernelCase {
     return findings;
   }
 
+  /**
+   * A blk request end to end, when the driver side is set up for it: DRIVER_OK, vq 0 ready with a kickfd and a
+   * call, and the driver's memory mapped read-write at iova 0 (so an iova is an offset in the memfd).
+   */
+  async #blkRequest(write: boolean, sector: number, fill: number): Promise<readonly M.Finding[]> {
+    const s = this.#s;
+    const d = s.dev!;
+    const vq = d.vqs[0];
+    const kickfd = this.#vduseKick.get(0);
+    const call = this.#driverCall[0];
+    const mem = this.#mem;
+    const whole = d.deviceMaps?.find((m) => m.start === 0n && m.offset === 0n && m.perm === 3 && m.last >= BigInt(DRIVER_PAGES * PAGE - 1));
+    if (!(d.status & 4) || !vq?.ready || !vq.kickfd || !vq.call || vq.num === 0 || kickfd === undefined || call === undefined || !mem || !whole || d.broken) return [];
+    if (vq.desc + BigInt(vq.num * 16) > 0x1000n || vq.driver < 0x1000n || vq.driver + BigInt(4 + vq.num * 2) > 0x2000n || vq.device < 0x2000n || vq.device + BigInt(4 + vq.num * 8) > 0x4000n) return [];
+    // The device finds the ring where VQ_GET_INFO says it is.
+    const info = await this.#dev('VDUSE_VQ_GET_INFO', { value: { index: 0, num: 0, desc_addr: 0n, driver_addr: 0n, device_addr: 0n, split_avail_index: 0, ready: 0 } });
+    if (!info.ok) return [];
+    const i = decode(vduse_vq_info__split, info.value);
+    const ring = { num: i.num, desc: i.desc_addr, driver: i.driver_addr, device: i.device_addr };
+    if (ring.num !== vq.num || ring.desc !== vq.desc || ring.driver !== vq.driver || ring.device !== vq.device) return [];
+    if (!this.#deviceView) {
+      const info2 = ioctlInfo('VDUSE_IOTLB_GET_FD');
+      const r = await this.#agent.ioctl(this.#devFd, info2.number, encode(vduse_iotlb_entry, { offset: 0n, start: 0n, last: 0n, perm: 0 }), info2.size);
+      const fd = must(r, 'VDUSE_IOTLB_GET_FD');
+      if (fd < 0) return [];
+      const m = await this.#agent.mmap(fd, BigInt(DRIVER_PAGES * PAGE), { offset: decode(vduse_iotlb_entry, (r as { body: Buffer }).body).offset });
+      if (must(m, 'mmap') < 0) {
+        await this.#agent.closeFd(fd);
+        return [];
+      }
+      this.#deviceView = { fd, addr: (m as { body: Buffer }).body.readBigUInt64LE(0) };
+    }
+    const view = this.#deviceView;
+    const put = async (addr: bigint, iova: bigint, bytes: Uint8Array) => {
+      must(await this.#agent.memWrite(addr + iova, bytes), 'memWrite');
+      mem.mirror.set(bytes, Number(iova));
+    };
+    const get = async (addr: bigint, iova: bigint, len: number) => {
+      const r = await this.#agent.memRead(addr + iova, len);
+      if (must(r, 'memRead') < 0) throw new Error(`memRead at ${iova}: ${errnoName((r as { result: number }).result)}`);
+      return (r as { body: Buffer }).body;
+    };
+    if (!this.#cursor) {
+      // A fresh ring: the driver clears it and both indices start at the vq's base (VHOST_SET_VRING_BASE).
+      this.#cursor = { driverAvail: vq.avail, deviceAvail: vq.avail, deviceUsed: vq.avail };
+      const idx = Buffer.from([0, 0, vq.avail & 0xff, vq.avail >> 8]);
+      await put(mem.addr, vq.desc, new Uint8Array(vq.num * 16));
+      await put(mem.addr, vq.driver, Buffer.concat([idx, new Uint8Array(vq.num * 2)]));
+      await put(mem.addr, vq.device, Buffer.concat([idx, new Uint8Array(vq.num * 8)]));
+    }
+    await this.#signalled(kickfd, 0);
+    await this.#signalled(call, 0);
+    const io: RoundTripIo = {
+      driverWrite: (iova, bytes) => put(mem.addr, iova, bytes),
+      driverRead: (iova, len) => get(mem.addr, iova, len),
+      deviceRead: (iova, len) => get(view.addr, iova, len),
+      deviceWrite: (iova, bytes) => put(view.addr, iova, bytes),
+      kick: async () => void must(await this.#agent.eventfdSignal(this.#driverKick[0]!), 'kick'),
+      kicked: () => this.#signalled(kickfd, SIGNAL_WAIT_MS),
+      injectIrq: async () => unit(await this.#dev('VDUSE_VQ_INJECT_IRQ', 0)),
+      called: () => this.#signalled(call, SIGNAL_WAIT_MS),
+    };
+    return this.#apply(M.judgeRoundTrip(s, await blkRoundTrip(io, ring, this.#cursor, this.#disk, write, sector, fill)));
+  }
+
   async close(): Promise<void> {
     const a = this.#agent;
+    await this.#dropDeviceView();
     if (this.#vdpaFd >= 0) {
       if (this.#devFd < 0 && this.#created.has(this.#name)) this.#devFd = Math.max(-1, must(await a.open(`/dev/vduse/${this.#name}`, GuestFlags.O_RDWR | O_NONBLOCK), 'reopen'));
       await this.#closeVdpa();

@@ -53,7 +53,9 @@ export type VduseStep =
   | { readonly t: 'kernel'; readonly op: 'unmapIotlb'; readonly iova: bigint; readonly size: bigint; readonly answer: 'ok' | 'failed' }
   | { readonly t: 'kernel'; readonly op: 'driverConfigWrite'; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly t: 'kernel'; readonly op: 'driverConfigRead'; readonly offset: number; readonly len: number }
-  | { readonly t: 'kernel'; readonly op: 'reconnect' };
+  | { readonly t: 'kernel'; readonly op: 'reconnect' }
+  /** A blk request on vq 0 carried end to end: posted by the driver, served by the suite as the device through VDUSE. */
+  | { readonly t: 'kernel'; readonly op: 'blkRequest'; readonly write: boolean; readonly sector: number; readonly fill: number };
 
 export type VduseOp = VduseStep['op'];
 
@@ -95,6 +97,7 @@ const CHARGED_TO: Readonly<Record<VduseOp, string>> = {
   driverConfigWrite: 'vduse.config.read-only',
   driverConfigRead: 'vduse.config.set-bounds',
   reconnect: 'vduse.dev.reconnect-replays',
+  blkRequest: 'vduse.iotlb.get-fd',
 };
 
 export function requirementOfVduseStep(step: KernelStep): string {
@@ -138,6 +141,8 @@ export function formatVduseStep(k: KernelStep): string {
       return `driverConfigWrite(offset ${s.offset}, length ${s.bytes.length})`;
     case 'driverConfigRead':
       return `driverConfigRead(offset ${s.offset}, length ${s.len})`;
+    case 'blkRequest':
+      return `blkRequest(${s.write ? 'write' : 'read'} sector ${s.sector}${s.write ? `, fill ${hex(s.fill)}` : ''})`;
     default: {
       const { t: _t, op, ...rest } = s as KernelStep;
       const args = Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'bigint' ? hex(v) : String(v)}`);

@@ -2,7 +2,7 @@
 // suite is the user-space device and, through vhost-vdpa, the driver of the
 // same device, and the model judges the kernel in between.
 import type { KernelProfile, KernelStep, KernelSuite } from '../types.ts';
-import { createScenario, messagesScenario } from './arbitraries.ts';
+import { createScenario, datapathScenario, messagesScenario } from './arbitraries.ts';
 import { VduseCase } from './case.ts';
 import { formatVduseStep, requirementOfVduseStep } from './steps.ts';
 
@@ -94,6 +94,16 @@ export const VDUSE_SUITES: readonly KernelSuite[] = [
     ],
     maxSteps: 36,
     scenario: messagesScenario,
+    open: (ctx) => VduseCase.open(ctx, settings(ctx.profile, true)),
+  },
+  {
+    ...common,
+    deviceTypes: ['blk'],
+    name: 'vduse-datapath',
+    description: 'blk requests carried end to end: the driver posts them in memory mapped through the vhost-vdpa IOTLB and kicks; the device reads them through IOTLB_GET_FD, completes them and injects the interrupt; both sides must see the same bytes',
+    requirements: ['vduse.iotlb.get-fd', 'vduse.vq.kickfd', 'vduse.vq.inject-irq', 'vduse.vq.get-info', 'vduse.features.get', 'vduse.config.inject-irq', 'vduse.msg.get-vq-state', 'vduse.msg.result', 'vduse.msg.set-status', 'vduse.msg.update-iotlb', 'vduse.msg.response-id', 'vduse.create.sequence', 'vduse.iotlb.get-fd-perm', 'vduse.dev.single-open', 'vduse.vq.setup', 'vduse.create.device-type'],
+    maxSteps: 32,
+    scenario: datapathScenario,
     open: (ctx) => VduseCase.open(ctx, settings(ctx.profile, true)),
   },
 ];
