@@ -45,6 +45,8 @@ export const Op = {
   memDiff: 17,
   socket: 20,
   bind: 21,
+  /** One read(2) without a poll first, on an O_NONBLOCK fd only (EDEADLK otherwise): the syscall's own checks answer. */
+  readNow: 19,
 } as const;
 
 export interface ReplyFrame {
@@ -92,6 +94,7 @@ export const body = {
   socket: (domain: number, type: number, protocol: number) => Buffer.concat([u32(domain), u32(type), u32(protocol)]),
   /** `address`: the struct sockaddr's bytes, as the guest's bind(2) takes them. */
   bind: (fd: number, address: Uint8Array) => Buffer.concat([u32(fd), address]),
+  readNow: (fd: number, maxLen: number) => Buffer.concat([u32(fd), u32(maxLen)]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
 } as const;

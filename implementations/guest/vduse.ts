@@ -20,7 +20,8 @@ import {
   vduse_dev_request__vq_state,
   vduse_dev_response__vq_state_split,
 } from '../../spec/vduse/types.ts';
-import { errnoName, GuestFlags } from './agent.ts';
+import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
+import { body, Op } from './protocol.ts';
 import type { RunningGuest } from './boot.ts';
 import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
 
@@ -50,7 +51,8 @@ const answerOk: VduseAnswer = () => ({ result: VDUSE_REQ_RESULT_OK });
 /** How long serveWhile() polls the device fd between checks of whether the triggering request ended. */
 const SERVE_POLL_MS = 50;
 
-function decodeRequest(bytes: Buffer): VduseRequest {
+/** A request read from /dev/vduse/$NAME, decoded by its type. */
+export function decodeRequest(bytes: Buffer): VduseRequest {
   const head = decode(vduse_dev_request, bytes);
   switch (head.type) {
     case VDUSE_SET_STATUS:
@@ -66,10 +68,24 @@ function decodeRequest(bytes: Buffer): VduseRequest {
   }
 }
 
-function nameBytes(name: string): Uint8Array {
+/** VDUSE_NAME_MAX bytes holding `name`, NUL-terminated unless `unterminated` (then all 256 bytes are name). */
+export function nameBytes(name: string, unterminated = false): Uint8Array {
   const b = new Uint8Array(VDUSE_NAME_MAX);
-  b.set(Buffer.from(name, 'latin1').subarray(0, VDUSE_NAME_MAX - 1));
+  b.set(Buffer.from(name, 'latin1').subarray(0, unterminated ? VDUSE_NAME_MAX : VDUSE_NAME_MAX - 1));
   return b;
+}
+
+/** A response to `requestId` (struct vduse_dev_response); for GET_VQ_STATE, the split avail index of vq `vq`. */
+export function encodeResponse(requestId: number, result: number, vq = 0, availIndex = 0, reserved = new Uint8Array(16)): Buffer {
+  return encode(vduse_dev_response__vq_state_split, { request_id: requestId, result, reserved, vq_state_index: vq, vq_state_split_avail_index: availIndex });
+}
+
+/**
+ * One read(2) of up to `len` bytes on an O_NONBLOCK fd with no poll first (agent op readNow), so the kernel's own
+ * checks answer: the byte count, or -errno in `result`.
+ */
+export function readNow(agent: AgentClient, fd: number, len: number): ReturnType<AgentClient['request']> {
+  return agent.request(Op.readNow, body.readNow(fd, len));
 }
 
 export class GuestVduseDevice {
@@ -139,13 +155,7 @@ export class GuestVduseDevice {
   }
 
   async respond(req: VduseRequest, answer: ReturnType<VduseAnswer>): Promise<void> {
-    const bytes = encode(vduse_dev_response__vq_state_split, {
-      request_id: req.requestId,
-      result: answer.result,
-      reserved: new Uint8Array(16),
-      vq_state_index: 'vq' in req ? req.vq : 0,
-      vq_state_split_avail_index: answer.availIndex ?? 0,
-    });
+    const bytes = encodeResponse(req.requestId, answer.result, 'vq' in req ? req.vq : 0, answer.availIndex ?? 0);
     const w = await this.guest.agent.write(this.fd, bytes);
     if (w.kind !== 'ok' || w.result !== bytes.length) throw new Error(`writing a VDUSE response: ${w.kind === 'ok' ? errnoName(w.result) : w.kind}`);
   }

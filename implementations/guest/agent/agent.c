@@ -52,6 +52,7 @@ enum op {
 	OP_MEM_DIFF,
 	/* guest:vhost-net's data path: a packet socket on the tap sees what vhost-net sends and feeds what it receives. */
 	OP_SOCKET = 20, OP_BIND = 21,
+	OP_READ_NOW = 19,
 };
 
 static int port = -1;
@@ -322,6 +323,21 @@ static void serve(uint32_t id, uint16_t op, uint8_t *b, size_t n)
 		if (len > MAX_FRAME - 64) len = MAX_FRAME - 64;
 		int w = wait_readable(fd, (int)get32(b + 8));
 		if (w <= 0) { reply(id, w == 0 ? -ETIMEDOUT : w, 0); return; }
+		ssize_t r = read(fd, body_out(), len);
+		reply(id, r < 0 ? -errno : (int32_t)r, r < 0 ? 0 : (size_t)r);
+		return;
+	}
+	case OP_READ_NOW: {
+		/* u32 fd, u32 max length: one read(2) with no poll before it, so the syscall's own checks answer
+		 * (a VDUSE read with a short buffer is EINVAL, an empty O_NONBLOCK queue EAGAIN). Only on an
+		 * O_NONBLOCK fd: a blocking read here would stop the agent. */
+		NEED(8);
+		int fd = (int)get32(b);
+		size_t len = get32(b + 4);
+		if (len > MAX_FRAME - 64) len = MAX_FRAME - 64;
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0) { reply(id, -errno, 0); return; }
+		if (!(fl & O_NONBLOCK)) { reply(id, -EDEADLK, 0); return; }
 		ssize_t r = read(fd, body_out(), len);
 		reply(id, r < 0 ? -errno : (int32_t)r, r < 0 ? 0 : (size_t)r);
 		return;

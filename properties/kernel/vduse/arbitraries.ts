@@ -1,0 +1,206 @@
+// Generators for the VDUSE suites, weighted to the edges the kernel checks:
+// vduse_validate_config() (vq_num 0xffff/0x10000, config_size and vq_align
+// around PAGE_SIZE, reserved words, names, device ids, features without
+// ACCESS_PLATFORM or with a writable-config feature), VQ_SETUP and the other
+// indices around vq_num, DEV_SET_CONFIG bounds, malformed responses, status
+// answers (OK, FAILED, late, garbled, and at most one missing), and IOTLB
+// ranges that overlap what the driver mapped.
+import fc from 'fast-check';
+import type { BadResponse, KickfdArg, UmemFault } from '../../../model/kernel/vduse.ts';
+import { VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
+import { VIRTIO_ID_NET, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../../spec/virtio/net.ts';
+import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_RESET, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
+import { STATUS_INIT_SEQUENCE } from '../../../spec/virtio/status.ts';
+import type { KernelProfile, KernelStep } from '../types.ts';
+import { DRIVER_PAGES } from './case.ts';
+import type { CreateStepConfig, VduseStep } from './steps.ts';
+
+type DeviceType = 'net' | 'blk';
+
+/** The features every device of the type offers: VERSION_1 and the mandatory ACCESS_PLATFORM (features_is_valid). */
+export function validDeviceFeatures(t: DeviceType): bigint {
+  return bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ACCESS_PLATFORM) | (t === 'net' ? bit(VIRTIO_NET_F_MAC) : 0n);
+}
+
+const OPTIONAL: Readonly<Record<DeviceType, readonly number[]>> = {
+  blk: [VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH],
+  net: [VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS],
+};
+
+/** A step without its `t` tag, member by member of the union. */
+type StepBody = VduseStep extends infer S ? (S extends VduseStep ? Omit<S, 't'> : never) : never;
+const k = (s: StepBody): KernelStep => ({ t: 'kernel', ...s }) as unknown as KernelStep;
+
+function validConfig(t: DeviceType, pageSize: number, vqNums: fc.Arbitrary<number>): fc.Arbitrary<CreateStepConfig> {
+  return fc.record({
+    extra: fc.subarray([...OPTIONAL[t]]),
+    vqNum: vqNums,
+    // blk: capacity and more; net: mac, status, max_virtqueue_pairs, mtu.
+    config: fc.uint8Array({ minLength: t === 'net' ? 6 : 8, maxLength: t === 'net' ? 12 : 64 }),
+  }).map(({ extra, vqNum, config }) => ({
+    emptyName: false,
+    deviceId: t === 'net' ? VIRTIO_ID_NET : VIRTIO_ID_BLOCK,
+    features: extra.reduce((f, b) => f | bit(b), validDeviceFeatures(t)),
+    vqNum,
+    vqAlign: pageSize,
+    reservedWord: -1,
+    config,
+  }));
+}
+
+/** A valid config with at most one vduse_validate_config() / features_is_valid() edge applied. */
+function createConfig(t: DeviceType, pageSize: number): fc.Arbitrary<CreateStepConfig> {
+  const base = validConfig(t, pageSize, fc.constantFrom(1, 2));
+  const edge = fc.oneof(
+    fc.constant((c: CreateStepConfig) => c),
+    fc.constant((c: CreateStepConfig) => ({ ...c, emptyName: true })),
+    fc.constantFrom(0, 3, VIRTIO_ID_NET, VIRTIO_ID_BLOCK, 26, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
+    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_ACCESS_PLATFORM) })),
+    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features | bit(t === 'net' ? VIRTIO_NET_F_CTRL_VQ : VIRTIO_BLK_F_CONFIG_WCE) })),
+    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_VERSION_1) })),
+    fc.constantFrom(0, 0xffff, 0x10000, 0xffffffff).map((n) => (c: CreateStepConfig) => ({ ...c, vqNum: n })),
+    fc.constantFrom(0, 1, pageSize + 1, 2 * pageSize).map((a) => (c: CreateStepConfig) => ({ ...c, vqAlign: a })),
+    fc.constantFrom(0, pageSize, pageSize + 1).map((n) => (c: CreateStepConfig) => ({ ...c, config: new Uint8Array(n) })),
+    fc.integer({ min: 0, max: 12 }).map((w) => (c: CreateStepConfig) => ({ ...c, reservedWord: w })),
+  );
+  return fc.tuple(base, edge).map(([c, e]) => e(c));
+}
+
+const createStep = (t: DeviceType, pageSize: number) => createConfig(t, pageSize).map((c) => k({ op: 'create', ...c }));
+const validCreate = (t: DeviceType, pageSize: number, vqNums = fc.constantFrom(1, 2)) => validConfig(t, pageSize, vqNums).map((c) => k({ op: 'create', ...c }));
+
+/** An index around vq_num: inside, just past, and far past. */
+const vqIndex = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 2 }), weight: 4 }, { arbitrary: fc.constantFrom(3, 0xffff, 0x10000, 0xffffffff), weight: 1 });
+
+/** Steps on the device node that need no driver. */
+function deviceSteps(): fc.Arbitrary<KernelStep>[] {
+  return [
+    fc.record({ index: vqIndex, maxSize: fc.constantFrom(0, 1, 64, 128, 256, 0xffff), reserved: fc.boolean() }).map((a) => k({ op: 'vqSetup', ...a })),
+    vqIndex.map((index) => k({ op: 'vqGetInfo', index })),
+    fc.record({ offset: fc.constantFrom(0, 1, 6, 8, 63, 64, 4096, 0xffffffff), bytes: fc.uint8Array({ minLength: 0, maxLength: 72 }) }).map((a) => k({ op: 'setConfig', ...a })),
+    fc.constant(k({ op: 'injectConfigIrq' })),
+    vqIndex.map((index) => k({ op: 'vqInjectIrq', index })),
+    fc.record({ index: vqIndex, arg: fc.constantFrom<KickfdArg>('eventfd', 'eventfd', 'deassign', 'not-an-eventfd', 'negative') }).map((a) => k({ op: 'setupKickfd', ...a })),
+    fc.constant(k({ op: 'getFeatures' })),
+    fc.record({ start: fc.constantFrom(0n, 0x1000n, 0x10000n, 2n ** 64n - 1n), last: fc.constantFrom(0n, 0xfffn, 0x1ffffn, 2n ** 64n - 1n) }).map((a) => k({ op: 'iotlbGetFd', ...a })),
+    fc.record({ start: fc.constantFrom(0n, 0x1000n, 2n ** 64n - 1n), last: fc.constantFrom(0n, 0xffffn, 2n ** 64n - 1n), reserved: fc.boolean() }).map((a) => k({ op: 'iotlbGetInfo', ...a })),
+    fc.constantFrom<UmemFault>('iova', 'size', 'unaligned', 'reserved').map((fault) => k({ op: 'regUmem', fault })),
+    fc.constantFrom(0, 1, 24, 151).map((len) => k({ op: 'readShort', len })),
+    fc.constant(k({ op: 'readEmpty' })),
+    fc.constantFrom<BadResponse>('short', 'reserved', 'unknown-id').map((kind) => k({ op: 'writeBad', kind })),
+  ];
+}
+
+/** `vduse-create`: the control device and the device node, creation edges first. */
+export function createScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
+  const t = p.deviceType;
+  const pageSize = Number(p.facts.pageSize ?? 4096);
+  const control: fc.Arbitrary<KernelStep>[] = [
+    fc.constant(k({ op: 'getApiVersion' })),
+    fc.constantFrom(0n, 1n, 2n, 0xffffffffn, 2n ** 64n - 1n).map((version) => k({ op: 'setApiVersion', version })),
+    createStep(t, pageSize),
+    fc.constant(k({ op: 'createLongName' })),
+    fc.boolean().map((known) => k({ op: 'destroy', known })),
+    fc.constant(k({ op: 'openDev' })),
+    fc.constant(k({ op: 'closeDev' })),
+    fc.constant(k({ op: 'attach' })),
+    fc.constant(k({ op: 'detach' })),
+  ];
+  const step = fc.oneof(...control.map((arbitrary, i) => ({ arbitrary, weight: i === 2 || i === 5 ? 3 : 1 })), ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 2 })));
+  return fc.tuple(fc.oneof({ arbitrary: validCreate(t, pageSize), weight: 4 }, { arbitrary: createStep(t, pageSize), weight: 1 }), fc.boolean(), fc.array(step, { minLength: 3, maxLength: 16 })).map(([first, open, rest]) => [first, ...(open ? [k({ op: 'openDev' })] : []), ...rest]);
+}
+
+const STATUSES = [0, ...STATUS_INIT_SEQUENCE, 0x80, 0x40 | 0xf];
+const IOVA_PAGES = [0n, 1n, 2n, 8n, 16n, 0x10000n];
+
+/** `vduse-messages`: a device attached and its vhost-vdpa node open, then driver and device steps interleaved. */
+export function messagesScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
+  const t = p.deviceType;
+  const pageSize = Number(p.facts.pageSize ?? 4096);
+  const canTimeOut = p.facts.msgTimeoutWritable === true;
+  const answer = fc.oneof({ arbitrary: fc.constant('ok' as const), weight: 12 }, { arbitrary: fc.constant('failed' as const), weight: 4 }, { arbitrary: fc.constant('late' as const), weight: 2 }, { arbitrary: fc.constant('garbled' as const), weight: 2 }, { arbitrary: fc.constant(canTimeOut ? ('none' as const) : ('ok' as const)), weight: 1 });
+  const offered = validDeviceFeatures(t);
+  const driver: { arbitrary: fc.Arbitrary<KernelStep>; weight: number }[] = [
+    { arbitrary: fc.record({ status: fc.constantFrom(...STATUSES), answer }).map((a) => k({ op: 'setStatus', ...a })), weight: 8 },
+    { arbitrary: fc.constantFrom(offered, offered & ~bit(VIRTIO_F_VERSION_1), offered | bit(VIRTIO_F_RING_RESET), 0n).map((features) => k({ op: 'setFeatures', features })), weight: 3 },
+    {
+      arbitrary: fc.record({ index: vqIndex, num: fc.constantFrom(1, 64, 128, 256, 3), desc: fc.constantFrom(0x1000n, 0x10000n, 0x1008n), driver: fc.constantFrom(0x2000n, 0x2002n), device: fc.constantFrom(0x3000n, 0x3004n), base: fc.constantFrom(0, 1, 0x7fff, 0xffff) }).map((a) => k({ op: 'setVring', ...a })),
+      weight: 3,
+    },
+    { arbitrary: fc.record({ index: vqIndex, ready: fc.boolean() }).map((a) => k({ op: 'enableVring', ...a })), weight: 3 },
+    { arbitrary: fc.integer({ min: 0, max: 1 }).map((index) => k({ op: 'kick', index })), weight: 3 },
+    { arbitrary: fc.record({ index: fc.integer({ min: 0, max: 1 }), result: fc.constantFrom('ok' as const, 'ok' as const, 'failed' as const), avail: fc.constantFrom(0, 1, 0x7fff, 0x8000, 0xffff) }).map((a) => k({ op: 'getVringBase', ...a })), weight: 3 },
+    {
+      arbitrary: fc.record({ page: fc.integer({ min: 0, max: DRIVER_PAGES - 1 }), pages: fc.integer({ min: 1, max: 4 }), iovaPage: fc.constantFrom(...IOVA_PAGES), perm: fc.constantFrom(1, 2, 3, 3), answer: fc.constantFrom('ok' as const, 'ok' as const, 'ok' as const, 'failed' as const) })
+        .map(({ page, pages, iovaPage, ...a }) => k({ op: 'mapIotlb', page, pages: Math.min(pages, DRIVER_PAGES - page), iova: iovaPage * 4096n, ...a })),
+      weight: 5,
+    },
+    { arbitrary: fc.record({ iovaPage: fc.constantFrom(...IOVA_PAGES), pages: fc.constantFrom(1n, 4n, 0x100000n), answer: fc.constantFrom('ok' as const, 'ok' as const, 'failed' as const) }).map(({ iovaPage, pages, answer: a }) => k({ op: 'unmapIotlb', iova: iovaPage * 4096n, size: pages * 4096n, answer: a })), weight: 2 },
+    { arbitrary: fc.record({ pageIndex: fc.constantFrom(...IOVA_PAGES), within: fc.constantFrom(0n, 0x800n, 0x1fffn), span: fc.constantFrom(0n, 0x10n, 0x10000n) }).map(({ pageIndex, within, span }) => k({ op: 'iotlbGetFd', start: pageIndex * 4096n + within, last: pageIndex * 4096n + within + span })), weight: 5 },
+    { arbitrary: fc.record({ pageIndex: fc.constantFrom(...IOVA_PAGES), reserved: fc.boolean() }).map(({ pageIndex, reserved }) => k({ op: 'iotlbGetInfo', start: pageIndex * 4096n, last: pageIndex * 4096n + 0xfffn, reserved })), weight: 2 },
+    { arbitrary: fc.record({ offset: fc.constantFrom(0, 1, 4), bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }) }).map((a) => k({ op: 'driverConfigWrite', ...a })), weight: 2 },
+    { arbitrary: fc.record({ offset: fc.constantFrom(0, 2, 5), len: fc.constantFrom(1, 2, 4) }).map((a) => k({ op: 'driverConfigRead', ...a })), weight: 2 },
+    { arbitrary: fc.constant(k({ op: 'reconnect' })), weight: 1 },
+    { arbitrary: fc.constant(k({ op: 'setCalls' })), weight: 1 },
+    { arbitrary: fc.constant(k({ op: 'closeVdpa' })), weight: 1 },
+    { arbitrary: fc.constant(k({ op: 'openVdpa' })), weight: 1 },
+  ];
+  const step = fc.oneof(...driver, ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 1 })));
+  const prefix = fc.record({ create: validCreate(t, pageSize, fc.constantFrom(1, 2)), maxSize: fc.constantFrom(64, 128, 256) }).map(({ create, maxSize }) => {
+    const vqNum = (create as unknown as { vqNum: number }).vqNum;
+    return [create, k({ op: 'openDev' }), ...Array.from({ length: vqNum }, (_, index) => k({ op: 'vqSetup', index, maxSize, reserved: false })), k({ op: 'attach' }), k({ op: 'openVdpa' }), k({ op: 'setCalls' })];
+  });
+  return fc.tuple(prefix, fc.array(step, { minLength: 4, maxLength: 24 })).map(([pre, rest]) => [...pre, ...atMostOneMissingAnswer(rest)]);
+}
+
+/** A missing answer breaks the device for good (vduse_dev_broken): one per case, and the rest answered. */
+function atMostOneMissingAnswer(steps: KernelStep[]): KernelStep[] {
+  let seen = false;
+  return steps.map((s) => {
+    if (s.op !== 'setStatus' || s.answer !== 'none') return s;
+    if (!seen) {
+      seen = true;
+      return s;
+    }
+    return { ...s, answer: 'ok' };
+  });
+}
+
+/**
+ * `vduse-datapath`: a blk device brought to DRIVER_OK the way a virtio driver does it (virtio 1.2 §3.1.1), its
+ * memory mapped at iova 0 and vq 0 laid out in it, then blk requests carried end to end among other steps.
+ */
+export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
+  const pageSize = Number(p.facts.pageSize ?? 4096);
+  const [ack, drv, fok, dok] = STATUS_INIT_SEQUENCE;
+  const prefix = fc.record({ create: validCreate('blk', pageSize, fc.constant(1)), num: fc.constantFrom(8, 64, 128), base: fc.constantFrom(0, 1, 0xfffe) }).map(({ create, num, base }) => [
+    create,
+    k({ op: 'openDev' }),
+    k({ op: 'vqSetup', index: 0, maxSize: 128, reserved: false }),
+    k({ op: 'attach' }),
+    k({ op: 'openVdpa' }),
+    k({ op: 'setCalls' }),
+    k({ op: 'setFeatures', features: (create as unknown as { features: bigint }).features }),
+    k({ op: 'setStatus', status: ack!, answer: 'ok' }),
+    k({ op: 'setStatus', status: drv!, answer: 'ok' }),
+    k({ op: 'setStatus', status: fok!, answer: 'ok' }),
+    k({ op: 'mapIotlb', page: 0, pages: DRIVER_PAGES, iova: 0n, perm: 3, answer: 'ok' }),
+    k({ op: 'setVring', index: 0, num, desc: 0n, driver: 0x1000n, device: 0x2000n, base }),
+    k({ op: 'enableVring', index: 0, ready: true }),
+    k({ op: 'setupKickfd', index: 0, arg: 'eventfd' }),
+    k({ op: 'setStatus', status: dok!, answer: 'ok' }),
+  ]);
+  const request = fc.record({ write: fc.boolean(), sector: fc.integer({ min: 0, max: 7 }), fill: fc.integer({ min: 0, max: 255 }) }).map((a) => k({ op: 'blkRequest', ...a }));
+  const other = fc.oneof(
+    fc.constant(k({ op: 'vqGetInfo', index: 0 })),
+    fc.constant(k({ op: 'getFeatures' })),
+    fc.constant(k({ op: 'injectConfigIrq' })),
+    fc.constant(k({ op: 'vqInjectIrq', index: 0 })),
+    fc.constant(k({ op: 'kick', index: 0 })),
+    fc.record({ result: fc.constantFrom('ok' as const, 'failed' as const), avail: fc.constantFrom(0, 3, 0xffff) }).map((a) => k({ op: 'getVringBase', index: 0, ...a })),
+    fc.constant(k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1000n })),
+    fc.constant(k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })),
+  );
+  const step = fc.oneof({ arbitrary: request, weight: 4 }, { arbitrary: other, weight: 1 });
+  return fc.tuple(prefix, fc.array(step, { minLength: 3, maxLength: 16 })).map(([pre, rest]) => [...pre, ...rest]);
+}
