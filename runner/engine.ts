@@ -513,6 +513,10 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
   const driven = profile ? suites : [];
   for (const suite of suites) if (!profile) ctx.status.set(suite.name, { state: 'wrong-transport', transport: `${kernelProfile!.family} ioctls` });
   for (const [i, suite] of driven.entries()) {
+    if (!suite.transports.includes(profile!.transport)) {
+      ctx.status.set(suite.name, { state: 'wrong-transport', transport: kernelProfile ? `${kernelProfile.family} ioctls` : profile!.transport });
+      continue;
+    }
     if (!suite.deviceTypes.includes(profile!.deviceType)) {
       ctx.status.set(suite.name, { state: 'wrong-device', deviceTypes: suite.deviceTypes });
       continue;

@@ -13,7 +13,9 @@ import { DpdkTestpmd } from '../implementations/vhost-user/peers/dpdk.ts';
 import { serveVhostUser } from '../implementations/vhost-user/backEnd.ts';
 import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
 import { VirtiofsdDaemon } from '../implementations/vhost-user/peers/virtiofsd.ts';
-import { guestFactory, type KernelAccess } from './guestFactory.ts';
+import type { RunningGuest } from '../implementations/guest/boot.ts';
+import { openVdpaSimFactory, type VdpaSimFactory } from '../implementations/guest/vdpaFactory.ts';
+import { guestFactory, type GuestSpec, type KernelAccess } from './guestFactory.ts';
 import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
 import { UsageError } from './usageError.ts';
 
@@ -103,10 +105,37 @@ export function targetFactory(spec: TargetSpec, opts: FactoryOptions = {}): Targ
       }
     }
     case 'guest':
-      return guestFactory(spec, { ...(opts.note && { note: opts.note }) });
+      return guestTargetFactory(spec, opts);
     default:
       throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
   }
+}
+
+/**
+ * A `guest:` target. On vdpa_sim the harness's driver steps run too, each session on a fresh vdpa device
+ * (implementations/guest/vdpaFactory.ts) in the guest of the moment: a guest booted again after a crash
+ * gets a session factory of its own.
+ */
+function guestTargetFactory(spec: GuestSpec, opts: FactoryOptions): TargetFactory {
+  const note = opts.note && { note: opts.note };
+  if (!spec.guest.target.startsWith('vdpa-sim-')) return guestFactory(spec, { ...note });
+  const sessions = new Map<RunningGuest, VdpaSimFactory>();
+  const factory = guestFactory(spec, {
+    ...note,
+    openTarget: async (guest) => {
+      let s = sessions.get(guest);
+      if (!s) sessions.set(guest, (s = openVdpaSimFactory(guest, spec.guest)));
+      return s.open();
+    },
+  });
+  return {
+    ...factory,
+    dispose: async () => {
+      for (const s of sessions.values()) await s.dispose().catch(() => undefined);
+      sessions.clear();
+      await factory.dispose();
+    },
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
 import type { TargetKind } from '../implementations/target.ts';
 import type { Requirement } from '../spec/requirements/types.ts';
 import type { RequirementResult } from './results.ts';
-import { UNJUDGEABLE } from '../properties/kernel/index.ts';
+import { KERNEL_SUITES, UNJUDGEABLE } from '../properties/kernel/index.ts';
 import type { KernelFamily } from '../properties/kernel/types.ts';
 
 /** What became of one suite in this run. */
@@ -60,14 +60,19 @@ export function unjudged(req: Requirement, target: { kind: TargetKind; deviceTyp
     if (KERNEL_FAMILIES.some((f) => covers([f], req.id)) && !covers(own, req.id)) {
       return na(`a ${req.id.split('.')[0]} rule: the target is reached through ${target.family} ioctls`);
     }
-    const why = UNJUDGEABLE[req.id];
+    const why = UNJUDGEABLE[target.family][req.id];
     if (why !== undefined) return { verdict: 'SKIP', category: 'not-covered', detail: `cannot be judged from user space on this target: ${why}` };
   }
   const device = DEVICE_FAMILIES.find((d) => covers([`virtio.${d}`], req.id));
   if (device && device !== target.deviceType) return na(`a virtio-${device} rule: the target is a ${target.deviceType} device`);
   if (children.length > 0) return { verdict: 'SKIP', category: 'not-covered', detail: `judged through its more specific rules: ${children.join(', ')}` };
   const mine = suites.filter((s) => covers(s.requirements, req.id));
-  if (mine.length === 0) return { verdict: 'SKIP', category: 'not-covered', detail: 'no suite checks this requirement yet' };
+  if (mine.length === 0) {
+    // A kernel rule another interface's suites judge: say where, so the gap on this target is not mistaken for none at all.
+    const elsewhere = target.family ? [...new Set(KERNEL_SUITES.filter((k) => !k.families.includes(target.family!) && covers(k.requirements, req.id)).flatMap((k) => k.families))] : [];
+    if (elsewhere.length > 0) return { verdict: 'SKIP', category: 'not-covered', detail: `judged on ${elsewhere.join(' and ')} targets; no ${target.family} suite checks it` };
+    return { verdict: 'SKIP', category: 'not-covered', detail: 'no suite checks this requirement yet' };
+  }
   const reachable = mine.filter((s) => s.status.state !== 'wrong-transport');
   if (reachable.length === 0) return na(`checked only by suites that drive vhost driver steps; the target is reached through ${mine[0]!.status.state === 'wrong-transport' ? mine[0]!.status.transport : 'another interface'}`);
   const forDevice = reachable.filter((s) => s.status.state !== 'wrong-device');

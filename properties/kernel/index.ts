@@ -3,14 +3,31 @@
 import type { RunningGuest } from '../../implementations/guest/boot.ts';
 import type { GuestTargetSpec } from '../../implementations/guest/spec.ts';
 import type { KernelFamily, KernelProfile, KernelSuite } from './types.ts';
+import { probeVdpa } from './vdpa/probe.ts';
+import { VDPA_SUITES } from './vdpa/suites.ts';
+import { UNJUDGEABLE as VDPA_UNJUDGEABLE } from './vdpa/unjudgeable.ts';
+import { probeVduse } from './vduse/probe.ts';
+import { VDUSE_SUITES } from './vduse/suites.ts';
+import { UNJUDGEABLE as VDUSE_UNJUDGEABLE } from './vduse/unjudgeable.ts';
+import { probeVhostNet } from './vhostNet/probe.ts';
+import { VHOST_NET_SUITES } from './vhostNet/suites.ts';
+import { UNJUDGEABLE as VHOST_NET_UNJUDGEABLE } from './vhostNet/unjudgeable.ts';
 
-export const KERNEL_SUITES: readonly KernelSuite[] = [];
+export const KERNEL_SUITES: readonly KernelSuite[] = [...VDPA_SUITES, ...VHOST_NET_SUITES, ...VDUSE_SUITES];
 
-/** Asks the device what it offers; a family without a probe yet cannot be run. */
-export const KERNEL_PROBES: Readonly<Partial<Record<KernelFamily, (guest: RunningGuest, target: GuestTargetSpec) => Promise<KernelProfile>>>> = {};
+/** Asks the device what it offers. */
+export const KERNEL_PROBES: Readonly<Record<KernelFamily, (guest: RunningGuest, target: GuestTargetSpec) => Promise<KernelProfile>>> = {
+  'vhost-vdpa': probeVdpa,
+  'vhost-net': probeVhostNet,
+  vduse: probeVduse,
+};
 
-/** Requirement id → why no property can judge it from user space on that family's targets. */
-export const UNJUDGEABLE: Readonly<Record<string, string>> = {};
+/** Per family: requirement id → why no property can judge it from user space on that family's targets. */
+export const UNJUDGEABLE: Readonly<Record<KernelFamily, Readonly<Record<string, string>>>> = {
+  'vhost-vdpa': VDPA_UNJUDGEABLE,
+  'vhost-net': VHOST_NET_UNJUDGEABLE,
+  vduse: VDUSE_UNJUDGEABLE,
+};
 
 /** The kernel interface a guest target is reached through. */
 export function familyOf(target: GuestTargetSpec): KernelFamily {
