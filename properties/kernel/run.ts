@@ -29,7 +29,7 @@ export async function runKernelSteps(
   const judge = (os: readonly KernelObservation[], index: number): CheckFailure | undefined => {
     for (const o of os) {
       observations.push(o);
-      if (failsRun(o)) return new CheckFailure(o, o.expected ?? ['PASS'], `${o.verdict}: ${o.detail}`, index);
+      if (failsRun(o)) return new CheckFailure(o, o.expected ?? ['PASS'], o.detail, index);
     }
     return undefined;
   };
