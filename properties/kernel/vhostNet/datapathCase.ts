@@ -77,6 +77,8 @@ export class DatapathCase implements KernelCase {
   readonly #perm: number[] = Array.from({ length: BUF_PAGES }, () => 3);
   /** Pages an INVALIDATE removed (a miss there is vhost.iotlb.invalidate-removes at work). */
   readonly #invalidated = new Set<number>();
+  /** Pages mapped again by an UPDATE (a step or the answer to a miss): a queued MISS for them is a duplicate. */
+  readonly #answered = new Set<number>();
   readonly #rings: VqRing[] = [
     { avail: 0, used: 0 },
     { avail: 0, used: 0 },
@@ -252,6 +254,7 @@ export class DatapathCase implements KernelCase {
       judgeWrite('vhost.iotlb.msg-v2', await this.#update(iova, BigInt(PAGE), this.session.windowBase + backing(step.page), step.perm), `UPDATE page ${step.page} perm ${step.perm}`);
       this.#perm[step.page] = step.perm;
       this.#invalidated.delete(step.page);
+      if (step.perm === 3) this.#answered.add(step.page);
     }
     return out;
   }
@@ -305,7 +308,7 @@ export class DatapathCase implements KernelCase {
     for (let n = 0; expect.kind === 'miss' && n < BUF_PAGES; n++) {
       const page = Number((expect.iova - DA_BUF) / BigInt(PAGE));
       const req = this.#invalidated.has(page) ? 'vhost.iotlb.invalidate-removes' : expect.requirement;
-      const msg = await this.session.answer({ op: 'iotlbRead', length: 72 }, MISS_WAIT_MS);
+      const msg = await this.#nextMiss();
       if (msg.kind !== 'ok' || msg.ret !== 72) {
         out.push({ requirement: 'vhost.iotlb.miss-on-unmapped', verdict: violation('vhost.iotlb.miss-on-unmapped', 'hang'), detail: `no MISS for ${hex(expect.iova)} within ${MISS_WAIT_MS} ms (${msg.kind === 'error' ? msg.errno : msg.kind})`, trigger: `kernel:${step.op}/no-miss`, expected: [`a MISS for ${hex(expect.iova)}`] });
         await this.#resync(vq);
@@ -323,11 +326,26 @@ export class DatapathCase implements KernelCase {
       if (a.kind !== 'ok') throw new Error(`UPDATE of page ${page} after a miss: ${a.errno ?? a.kind}`);
       this.#perm[page] = 3;
       this.#invalidated.delete(page);
+      this.#answered.add(page);
       resumed = true;
       expect = walkChain(mem, RING_NUM, head);
     }
     out.push(...(await this.#settle(step, vq, head, expect, frame, bufs, resumed)));
     return out;
+  }
+
+  /**
+   * The next MISS, skipping duplicates for pages already mapped again: the kernel queues one miss per
+   * attempt (a kick, the tap's wakeup), so a second one for the same page can be queued before the
+   * UPDATE that answers the first.
+   */
+  async #nextMiss(): Promise<Awaited<ReturnType<VhostNetSession['answer']>>> {
+    for (;;) {
+      const msg = await this.session.answer({ op: 'iotlbRead', length: 72 }, MISS_WAIT_MS);
+      if (msg.kind !== 'ok' || msg.ret !== 72) return msg;
+      const page = Number((Buffer.from(msg.out).readBigUInt64LE(8) - DA_BUF) / BigInt(PAGE));
+      if (!(this.#answered.has(page) && this.#perm[page] === 3)) return msg;
+    }
   }
 
   /** Waits for the ring to take or refuse the chain and judges what happened to the data. */
