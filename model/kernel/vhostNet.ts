@@ -25,10 +25,10 @@ const U64 = (1n << 64n) - 1n;
  */
 const SURELY_USER = 1n << 38n;
 const SURELY_KERNEL = 1n << 63n;
-export type Certainty = 'yes' | 'no' | 'maybe';
+type Certainty = 'yes' | 'no' | 'maybe';
 
 /** access_ok(addr, len) as the model can decide it (include/asm-generic/access_ok.h, arch/x86 valid_user_address). */
-export function userRange(s: Pick<VhostNetState, 'userWindow'>, addr: bigint, len: bigint): Certainty {
+function userRange(s: Pick<VhostNetState, 'userWindow'>, addr: bigint, len: bigint): Certainty {
   const end = addr + len;
   if (end > U64 + 1n || addr >= SURELY_KERNEL) return 'no';
   const w = s.userWindow;
@@ -173,7 +173,7 @@ const hasIotlb = (s: VhostNetState): boolean => s.iotlb !== null;
 const logAll = (s: VhostNetState): boolean => (s.features & (1n << 26n)) !== 0n;
 
 /** log_access_ok(log_base, addr, sz) (drivers/vhost/vhost.c): the bitmap bytes for [addr, addr+sz) are user memory. */
-export function logCovers(s: Pick<VhostNetState, 'userWindow'>, base: bigint, addr: bigint, size: bigint): Certainty {
+function logCovers(s: Pick<VhostNetState, 'userWindow'>, base: bigint, addr: bigint, size: bigint): Certainty {
   const a = addr / LOG_PAGE / 8n;
   if (a > U64 - base) return 'no';
   return userRange(s, base + a, (size + LOG_PAGE * 8n - 1n) / LOG_PAGE / 8n);
@@ -242,19 +242,19 @@ export function iotlbCovers(map: readonly Mapping[], iova: bigint, len: bigint, 
 }
 
 /** vhost_iotlb_add_range(): the new range joins the tree; overlapped ones stay (see Coverage.ambiguous). */
-export function iotlbAdd(map: readonly Mapping[], m: Mapping): Mapping[] {
+function iotlbAdd(map: readonly Mapping[], m: Mapping): Mapping[] {
   return [...map, m];
 }
 
 /** vhost_iotlb_del_range(): removes every mapping that overlaps [start, last] (whole entries, not the overlap). */
-export function iotlbDel(map: readonly Mapping[], start: bigint, last: bigint): Mapping[] {
+function iotlbDel(map: readonly Mapping[], start: bigint, last: bigint): Mapping[] {
   return map.filter((x) => x.last < start || x.iova > last);
 }
 
 /** The size of the used ring the kernel touches: flags, idx, num elems, avail_event (vhost_get_used_size()). */
-export const usedSize = (num: number): bigint => BigInt(4 + 8 * num + 2);
-export const availSize = (num: number): bigint => BigInt(4 + 2 * num + 2);
-export const descSize = (num: number): bigint => BigInt(16 * num);
+const usedSize = (num: number): bigint => BigInt(4 + 8 * num + 2);
+const availSize = (num: number): bigint => BigInt(4 + 2 * num + 2);
+const descSize = (num: number): bigint => BigInt(16 * num);
 
 /**
  * What attaching a backend needs, as vhost_net_set_backend() checks it: vhost_vq_access_ok()
@@ -295,7 +295,7 @@ function predictAttach(s: VhostNetState, index: number): Prediction {
 }
 
 /** After a ring starts (or is kicked) with a device IOTLB, vq_meta_prefetch() may ask for any unmapped part of it. */
-export function withMaybeMisses(s: VhostNetState, vq: VqModel): VhostNetState {
+function withMaybeMisses(s: VhostNetState, vq: VqModel): VhostNetState {
   if (!s.iotlb || !vq.addr || vq.num === undefined) return s;
   const extra: PossibleMiss[] = [];
   for (const [addr, len, perm] of [[vq.addr.desc, descSize(vq.num), 1], [vq.addr.avail, availSize(vq.num), 1], [vq.addr.used, usedSize(vq.num), 2]] as const) {

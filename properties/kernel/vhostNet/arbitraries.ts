@@ -72,7 +72,7 @@ const memTable = fc.oneof(
 const logBase = fc.oneof({ weight: 4, arbitrary: fc.constant(w(LOG_AT)) }, { weight: 2, arbitrary: fc.constantFrom<AddrRef>({ abs: KERNEL }, { abs: EDGE }, { abs: 0xffff_ffff_ffff_ffffn }, { abs: 0n }) });
 
 /** A control-plane step; `offeredBackend` is the device's GET_BACKEND_FEATURES answer. */
-export function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
+function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
   return fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom(S({ op: 'setOwner' }), S({ op: 'resetOwner' })) },
     { weight: 6, arbitrary: fc.record({ index, num }).map((r) => S({ op: 'setVringNum', ...r })) },
@@ -99,7 +99,7 @@ export function controlScenario(offeredBackend: bigint, maxSteps: number): fc.Ar
 // ------------------------------------------------------------------ IOTLB
 
 /** The IOTLB suite's rings, in I/O virtual addresses; every IOVA from IOVA_BASE on is backed by the window at IOVA - IOVA_BASE. */
-export const IOVA_BASE = 0x1_0000n;
+const IOVA_BASE = 0x1_0000n;
 export const IOVA_RING = [
   { desc: 0x2_0000n, avail: 0x2_1000n, used: 0x2_2000n },
   { desc: 0x1_0000n, avail: 0x1_1000n, used: 0x1_2000n },
@@ -131,7 +131,7 @@ const iotlbWrite = fc
   );
 
 /** Steps of the IOTLB suite: rings in IOVA space, attach, kicks, updates, invalidates, reads. */
-export function iotlbStep(): fc.Arbitrary<ControlStep> {
+function iotlbStep(): fc.Arbitrary<ControlStep> {
   const q = fc.constantFrom(0, 1);
   return fc.oneof(
     { weight: 10, arbitrary: iotlbWrite },

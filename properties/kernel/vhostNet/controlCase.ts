@@ -19,7 +19,7 @@ export interface Negotiation {
   readonly backendFeatures: bigint;
 }
 
-export function factsOf(p: KernelProfile): VhostNetFacts {
+function factsOf(p: KernelProfile): VhostNetFacts {
   const max = p.facts.maxMemRegions;
   return { offeredBackendFeatures: BigInt(p.facts.backendFeatures ?? 0), ...(typeof max === 'number' ? { maxMemRegions: max } : {}) };
 }

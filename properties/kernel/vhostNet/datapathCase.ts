@@ -17,7 +17,7 @@ import { type BufSpec, BUF_PAGES, type ChainPart, DA_BUF, type DataStep, PAGE } 
 import { replyOf, VhostNetSession } from './session.ts';
 
 /** Ring size: small, so a loop or runaway is found after few descriptors. */
-export const RING_NUM = 8;
+const RING_NUM = 8;
 const RX = 0;
 const TX = 1;
 /** Window offsets: rings, dirty log, buffer pages. */

@@ -44,7 +44,7 @@ export type DataStep =
 /** Buffers start on even pages 0-12 (a crossing ends in the odd page after); page 14 holds the odd buffer of an out-after-in chain, page 15 indirect tables. */
 const EVEN_PAGES = [0, 2, 4, 6, 8, 10, 12];
 const EXTRA_PAGE = BUF_PAGES - 2;
-export const TABLE_PAGE = BUF_PAGES - 1;
+const TABLE_PAGE = BUF_PAGES - 1;
 /** Offsets near the page end make a buffer cross into the next page (a different mapping, elsewhere in memory). */
 const off = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: PAGE - 1 }) }, { weight: 2, arbitrary: fc.integer({ min: PAGE - 64, max: PAGE - 1 }) }, { weight: 1, arbitrary: fc.constant(0) });
 
