@@ -90,10 +90,17 @@ function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
   );
 }
 
-/** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused. */
+/** A memory table and both rings laid out, so that attaching a backend can start a ring and the running-ring rules get exercised. */
+const readyRings: ControlStep[] = [
+  S({ op: 'setMemTable', padding: 0, regions: goodTable }),
+  ...[0, 1].flatMap((i) => [S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: w(RING_AT[i]!.desc), avail: w(RING_AT[i]!.avail), used: w(RING_AT[i]!.used), log: w(0n) })]),
+];
+
+/** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused; half the time the rings are made ready next. */
 export function controlScenario(offeredBackend: bigint, maxSteps: number): fc.Arbitrary<ControlStep[]> {
-  const first = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
-  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2, size: 'max' })).map(([a, b]) => [...a, ...b]);
+  const owner = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
+  const first = fc.tuple(owner, fc.boolean()).map(([o, ready]) => (ready ? [...o, ...readyRings] : o));
+  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2 - readyRings.length, size: 'max' })).map(([a, b]) => [...a, ...b]);
 }
 
 // ------------------------------------------------------------------ IOTLB

@@ -16,7 +16,8 @@ import { VHOST_NET_SUITES } from './suites.ts';
 
 const image = await builtGuest('guest:vhost-net suites');
 const SEEDS = [1, 2, 3, 4, 5, 6];
-const failing = (o: KernelObservation) => o.verdict !== 'PASS';
+/** What the engine counts against the kernel: INFORMATIONAL records behaviour the text leaves open. */
+const failing = (o: KernelObservation) => o.verdict !== 'PASS' && o.verdict !== 'INFORMATIONAL';
 
 /**
  * Real findings on 6.12 (reproduced, reported): starting a ring writes used->flags through a
