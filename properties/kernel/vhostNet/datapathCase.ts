@@ -278,6 +278,7 @@ export class DatapathCase implements KernelCase {
     // TX: the suite's bytes go into the readable buffers, in chain order. RX: writable buffers are filled with a canary.
     let at = 0;
     for (const b of bufs) {
+      if (b.page >= BUF_PAGES) continue; // GAP_PAGE: no memory behind it
       if (step.op === 'tx' && !b.write) {
         await this.#memAt(bufAddr(b), payload.subarray(at, at + b.len));
         at += b.len;
@@ -412,7 +413,7 @@ export class DatapathCase implements KernelCase {
   /** RX: the writable buffers read back, 'same' when they hold the header space and the frame, in chain order. */
   async #received(bufs: readonly BufSpec[], frame: Buffer): Promise<string> {
     const parts: Buffer[] = [];
-    for (const b of bufs.filter((x) => x.write)) parts.push(await this.#memAt(bufAddr(b), b.len));
+    for (const b of bufs.filter((x) => x.write && x.page < BUF_PAGES)) parts.push(await this.#memAt(bufAddr(b), b.len));
     const got = Buffer.concat(parts);
     const body = got.subarray(VNET_HDR, VNET_HDR + frame.length);
     if (body.equals(frame)) return 'same';
