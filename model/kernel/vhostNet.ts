@@ -557,7 +557,8 @@ export function predict(s: VhostNetState, r: VhostNetRequest, facts: VhostNetFac
       if (!s.owner) return predict1('vhost.owner.required', 'RESET_OWNER without an owner', [err(s, 'EPERM')]);
       // vhost.h: "Give up ownership, and reset the device to default values." What the defaults are is the kernel's.
       const fresh = initialState(s.userWindow);
-      return predict1('vhost.owner.reset', 'RESET_OWNER by the owner', [ok({ ...fresh, mem: 'unknown', backendFeatures: s.backendFeatures, features: s.features, iotlb: s.iotlb ? [] : null })]);
+      // Features and backend features go back to none (no device IOTLB); whether an empty memory table stays is the kernel's.
+      return predict1('vhost.owner.reset', 'RESET_OWNER by the owner', [ok({ ...fresh, mem: 'unknown' })]);
     }
     case 'setFeatures':
       return predictFeatures(s, r.features);
