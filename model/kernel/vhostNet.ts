@@ -73,7 +73,10 @@ export interface VqModel {
 /** A miss the kernel may have queued on the fd: readable by the next read. */
 export interface PossibleMiss {
   readonly iova: bigint;
+  /** The perm values the model lets through when it matches a message to this miss. */
   readonly perms: readonly number[];
+  /** The access the device was making (1 read, 2 write), when the model knows it: the perm asked for must grant it. */
+  readonly access?: 1 | 2;
 }
 
 export interface VhostNetState {
@@ -283,7 +286,7 @@ function predictAttach(s: VhostNetState, index: number): Prediction {
     if (c.ambiguous) return predict1('vhost.mem.overflow', 'overlapping mappings hold the used ring', [ok(withMaybeMisses(running, vq)), err({ ...stays, misses: { due: s.misses.due, possible: [...s.misses.possible, { iova: vq.addr.used, perms: [1, 2, 3] }] } })]);
     if (!c.covered) {
       // __vhost_get_user_slow() asks with VHOST_ACCESS_RO even for this write; a kernel asking WO or RW is as right.
-      const miss: PossibleMiss = { iova: c.firstGap!, perms: [1, 2, 3] };
+      const miss: PossibleMiss = { iova: c.firstGap!, perms: [1, 2, 3], access: 2 };
       return predict1('vhost.iotlb.miss-on-unmapped', `used ring ${hex(vq.addr.used)} unmapped: the kernel must ask for it`, [
         err({ ...stays, misses: { due: s.misses.due + 1, possible: [...s.misses.possible, miss] } }, 'EFAULT'),
       ]);
@@ -300,7 +303,7 @@ function withMaybeMisses(s: VhostNetState, vq: VqModel): VhostNetState {
   const extra: PossibleMiss[] = [];
   for (const [addr, len, perm] of [[vq.addr.desc, descSize(vq.num), 1], [vq.addr.avail, availSize(vq.num), 1], [vq.addr.used, usedSize(vq.num), 2]] as const) {
     const c = iotlbCovers(s.iotlb, addr, len, perm);
-    if (!c.covered || c.ambiguous) extra.push({ iova: c.firstGap ?? addr, perms: [perm, 1, 2, 3] });
+    if (!c.covered || c.ambiguous) extra.push({ iova: c.firstGap ?? addr, perms: [perm, 1, 2, 3], access: perm });
     if (c.ambiguous) extra.push(...s.iotlb.filter((m) => m.iova <= addr + len - 1n && m.last >= addr).map((m) => ({ iova: m.last + 1n, perms: [1, 2, 3] })));
   }
   return extra.length ? { ...s, misses: { due: s.misses.due, possible: [...s.misses.possible, ...extra] } } : s;
@@ -318,7 +321,7 @@ export function afterKick(s: VhostNetState, index: number): VhostNetState {
   for (const [addr, len, perm] of [[vq.addr.desc, descSize(vq.num), 1], [vq.addr.avail, availSize(vq.num), 1], [vq.addr.used, usedSize(vq.num), 2]] as const) {
     const c = iotlbCovers(s.iotlb, addr, len, perm);
     if (c.ambiguous) return withMaybeMisses(s, vq);
-    if (!c.covered) return { ...s, misses: { due: s.misses.due + 1, possible: [...s.misses.possible, { iova: c.firstGap!, perms: [perm, 1, 2, 3] }] } };
+    if (!c.covered) return { ...s, misses: { due: s.misses.due + 1, possible: [...s.misses.possible, { iova: c.firstGap!, perms: [perm, 1, 2, 3], access: perm }] } };
     if (!c.permOk) return s;
   }
   return s;
@@ -544,6 +547,22 @@ export function messageFindings(bytes: Uint8Array, backendFeatures: bigint): { r
     { requirement: 'vhost.iotlb.msg-v2', problem: layout },
     { requirement: 'vhost.iotlb.no-info-leak', problem: dirty.length ? `bytes ${dirty.slice(0, 8).join(', ')}${dirty.length > 8 ? ' …' : ''} of a MISS are not zero` : null },
   ];
+}
+
+/**
+ * The perm a MISS asks for must grant the access the device was making (vhost_types.h: the miss
+ * carries the iova and the access; translate_desc() → vhost_iotlb_miss(vq, addr, access)): asking
+ * read-only for a write invites a read-only answer the write then goes through. Null when the
+ * message matches no miss whose access the model knows.
+ */
+export function missPermFinding(s: VhostNetState, bytes: Uint8Array): { readonly requirement: string; readonly problem: string | null } | null {
+  const iova = readU64(bytes, 8);
+  const perm = bytes[32]!;
+  const known = s.misses.possible.filter((p) => p.iova === iova && p.access !== undefined);
+  if (!known.length) return null;
+  const granted = known.some((p) => (perm & p.access!) === p.access);
+  const what = known.map((p) => (p.access === 2 ? 'write' : 'read')).join(' or ');
+  return { requirement: 'vhost.iotlb.miss-on-unmapped', problem: granted ? null : `the MISS for ${hex(iova)} asks perm ${perm} for a ${what}` };
 }
 
 /** Everything the model predicts for one request. */
