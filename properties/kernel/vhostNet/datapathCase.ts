@@ -15,6 +15,7 @@ import { VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_UPDATE, vhost_m
 import type { KernelCase, KernelContext, KernelObservation, KernelStep } from '../types.ts';
 import { type BufSpec, BUF_PAGES, type ChainPart, DA_BUF, type DataStep, PAGE } from './datapathSteps.ts';
 import { replyOf, VhostNetSession } from './session.ts';
+import { ETH_P_VHOSTCHECK, openPacketSocket } from './tapSocket.ts';
 
 /** Ring size: small, so a loop or runaway is found after few descriptors. */
 const RING_NUM = 8;
@@ -30,7 +31,6 @@ const LOG_BYTES = 64;
 const BUF_AT = 0x1_0000n;
 /** Where the rings sit in IOVA space when there is a device IOTLB. */
 const IOVA_RING = 0x20_0000n;
-const ETH_P_VHOSTCHECK = 0x88b5;
 const VNET_HDR = 12;
 
 const TAKE_WAIT_MS = 2_000;
@@ -38,12 +38,6 @@ const REFUSE_WAIT_MS = 600;
 const MISS_WAIT_MS = 2_000;
 const QUIET_MS = 30;
 
-// Guest-side constants (x86_64 Linux): socket.h, if_ether.h, sockios.h, if.h.
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
-const SIOCGIFINDEX = 0x8933;
-const SIOCSIFFLAGS = 0x8914;
-const IFF_UP = 0x1;
 
 /** The window page backing buffer page `p`: pairs swapped, so page p + 1 is never right after page p. */
 const backing = (p: number): bigint => BUF_AT + BigInt((p ^ 1) * PAGE);
@@ -55,9 +49,6 @@ interface VqRing {
   used: number;
 }
 
-function htons(v: number): number {
-  return ((v & 0xff) << 8) | (v >> 8);
-}
 
 function descBytes(ds: readonly Desc[]): Buffer {
   const b = Buffer.alloc(16 * ds.length);
@@ -490,40 +481,3 @@ function firstDiff(a: Buffer, b: Buffer): number {
 function formatShort(step: DataStep): string {
   return step.op === 'perm' ? 'perm' : `${step.op} ${step.frameLen}`;
 }
-
-/** A packet socket for the tap, with the tap up and IPv6 off on it (no router solicitations in the RX ring). */
-async function openPacketSocket(s: VhostNetSession): Promise<number> {
-  const { agent } = s.guest;
-  const name = s.net.ifname;
-  const v6 = replyOf(await agent.open(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, 1), 'open disable_ipv6');
-  if (v6.result >= 0) {
-    await agent.write(v6.result, Buffer.from('1\n'));
-    await agent.closeFd(v6.result);
-  }
-  const sock = replyOf(await agent.socket(AF_PACKET, SOCK_RAW, htons(ETH_P_VHOSTCHECK)), 'socket');
-  if (sock.result < 0) throw new Error(`AF_PACKET socket in the guest: ${errnoName(sock.result)}`);
-  const fd = sock.result;
-  try {
-    const ifreq = Buffer.alloc(40);
-    ifreq.write(name, 0, 'latin1');
-    const idx = replyOf(await agent.ioctl(fd, SIOCGIFINDEX, ifreq, 40), 'SIOCGIFINDEX');
-    if (idx.result < 0) throw new Error(`SIOCGIFINDEX ${name}: ${errnoName(idx.result)}`);
-    const ifindex = idx.body.readInt32LE(16);
-    const up = Buffer.alloc(40);
-    up.write(name, 0, 'latin1');
-    up.writeUInt16LE(IFF_UP, 16);
-    const u = replyOf(await agent.ioctl(fd, SIOCSIFFLAGS, up, 0), 'SIOCSIFFLAGS');
-    if (u.result < 0) throw new Error(`bringing ${name} up: ${errnoName(u.result)}`);
-    const sll = Buffer.alloc(20);
-    sll.writeUInt16LE(AF_PACKET, 0);
-    sll.writeUInt16BE(ETH_P_VHOSTCHECK, 2);
-    sll.writeInt32LE(ifindex, 4);
-    const b = replyOf(await agent.bind(fd, sll), 'bind');
-    if (b.result < 0) throw new Error(`binding the packet socket to ${name}: ${errnoName(b.result)}`);
-    return fd;
-  } catch (e) {
-    await agent.closeFd(fd);
-    throw e;
-  }
-}
-
