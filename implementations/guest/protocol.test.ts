@@ -22,6 +22,12 @@ describe('agent protocol frames', () => {
     expect(body.vdpa(['dev', 'add'], 1000).subarray(4).toString()).toBe('dev\0add\0');
   });
 
+  it('lays socket and bind out as agent.c reads them: domain, type, protocol; fd, then the sockaddr bytes', () => {
+    expect(body.socket(17, 3, 0xb588).toString('hex')).toBe('110000000300000088b50000');
+    expect(body.bind(7, Uint8Array.from([0x11, 0, 0x88, 0xb5])).toString('hex')).toBe('070000001100' + '88b5');
+    expect([Op.socket, Op.bind]).toEqual([20, 21]);
+  });
+
   it('cuts replies out of a stream however it is chunked, negative results included', () => {
     const stream = Buffer.concat([reply(0, 1, Buffer.alloc(0)), reply(9, -22, Buffer.alloc(0)), reply(10, 0, Buffer.from('abc'))]);
     for (const cut of [1, 5, 12, 13, stream.length - 1]) {

@@ -2,7 +2,7 @@
 // the QEMU guest, as far as its device IOTLB (include/uapi/linux/vhost.h,
 // "VHOST_IOTLB_*"; drivers/vhost/vhost.c vhost_chr_write_iter(),
 // vhost_iotlb_miss()): IOTLB messages are written to and read from the vhost
-// fd. A session object, not yet a Target: no suite is wired to it.
+// fd. The guest:vhost-net kernel suites (properties/kernel/vhostNet/) drive it.
 import { VHOST_FILE_UNBIND } from '../../spec/vhost/ioctls.ts';
 import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
 import type { RunningGuest } from './boot.ts';

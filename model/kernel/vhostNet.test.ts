@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../spec/codec.ts';
 import { vhost_msg_v2 } from '../../spec/vhost/types.ts';
-import { afterKick, initialState, judgeAnswer, messageFindings, predict, type VhostNetAnswer, type VhostNetFacts, type VhostNetRequest, type VhostNetState } from './vhostNet.ts';
+import { afterKick, initialState, judgeAnswer, messageFindings, missPermFinding, predict, type VhostNetAnswer, type VhostNetFacts, type VhostNetRequest, type VhostNetState } from './vhostNet.ts';
 
 const FACTS: VhostNetFacts = { offeredBackendFeatures: 2n, maxMemRegions: 64 };
 const W = 0x7f00_0000_0000n;
@@ -152,6 +152,13 @@ describe('device IOTLB messages', () => {
     const miss = (iova: bigint) => ({ kind: 'ok' as const, ret: 72, out: v2({ iova, size: 0n, uaddr: 0n, perm: 1, kind: 1 }) });
     expect(judge(j.next, { op: 'iotlbRead', length: 72 }, miss(W + 0x1_1000n)).verdict).toBe('PASS');
     expect(judge(j.next, { op: 'iotlbRead', length: 72 }, miss(0x5000n))).toMatchObject({ verdict: 'NON_STRICT', requirement: 'vhost.iotlb.miss-on-unmapped' });
+  });
+  it('a MISS for the used ring at start must ask for write access (NON_STRICT when it asks read-only)', () => {
+    const s = after([table, ...ring(1)], iotlb());
+    const j = judge(s, { op: 'setBackend', index: 1, attach: true }, E('EFAULT'));
+    const msg = (perm: number) => v2({ iova: W + 0x1_1000n, size: 0n, uaddr: 0n, perm, kind: 1 });
+    expect(missPermFinding(j.next, msg(2))?.problem).toBeNull();
+    expect(missPermFinding(j.next, msg(1))).toMatchObject({ requirement: 'vhost.iotlb.miss-on-unmapped', problem: expect.stringContaining('write') });
   });
   it('a kick after the ring is invalidated asks again; a read into a short buffer must return 0', () => {
     const mapped = judge(after([table, ...ring(1)], iotlb()), { op: 'iotlbWrite', bytes: v2({ iova: W, size: 0x2_0000n }) }, wrote());

@@ -25,10 +25,10 @@ const U64 = (1n << 64n) - 1n;
  */
 const SURELY_USER = 1n << 38n;
 const SURELY_KERNEL = 1n << 63n;
-export type Certainty = 'yes' | 'no' | 'maybe';
+type Certainty = 'yes' | 'no' | 'maybe';
 
 /** access_ok(addr, len) as the model can decide it (include/asm-generic/access_ok.h, arch/x86 valid_user_address). */
-export function userRange(s: Pick<VhostNetState, 'userWindow'>, addr: bigint, len: bigint): Certainty {
+function userRange(s: Pick<VhostNetState, 'userWindow'>, addr: bigint, len: bigint): Certainty {
   const end = addr + len;
   if (end > U64 + 1n || addr >= SURELY_KERNEL) return 'no';
   const w = s.userWindow;
@@ -73,7 +73,10 @@ export interface VqModel {
 /** A miss the kernel may have queued on the fd: readable by the next read. */
 export interface PossibleMiss {
   readonly iova: bigint;
+  /** The perm values the model lets through when it matches a message to this miss. */
   readonly perms: readonly number[];
+  /** The access the device was making (1 read, 2 write), when the model knows it: the perm asked for must grant it. */
+  readonly access?: 1 | 2;
 }
 
 export interface VhostNetState {
@@ -173,7 +176,7 @@ const hasIotlb = (s: VhostNetState): boolean => s.iotlb !== null;
 const logAll = (s: VhostNetState): boolean => (s.features & (1n << 26n)) !== 0n;
 
 /** log_access_ok(log_base, addr, sz) (drivers/vhost/vhost.c): the bitmap bytes for [addr, addr+sz) are user memory. */
-export function logCovers(s: Pick<VhostNetState, 'userWindow'>, base: bigint, addr: bigint, size: bigint): Certainty {
+function logCovers(s: Pick<VhostNetState, 'userWindow'>, base: bigint, addr: bigint, size: bigint): Certainty {
   const a = addr / LOG_PAGE / 8n;
   if (a > U64 - base) return 'no';
   return userRange(s, base + a, (size + LOG_PAGE * 8n - 1n) / LOG_PAGE / 8n);
@@ -242,19 +245,19 @@ export function iotlbCovers(map: readonly Mapping[], iova: bigint, len: bigint, 
 }
 
 /** vhost_iotlb_add_range(): the new range joins the tree; overlapped ones stay (see Coverage.ambiguous). */
-export function iotlbAdd(map: readonly Mapping[], m: Mapping): Mapping[] {
+function iotlbAdd(map: readonly Mapping[], m: Mapping): Mapping[] {
   return [...map, m];
 }
 
 /** vhost_iotlb_del_range(): removes every mapping that overlaps [start, last] (whole entries, not the overlap). */
-export function iotlbDel(map: readonly Mapping[], start: bigint, last: bigint): Mapping[] {
+function iotlbDel(map: readonly Mapping[], start: bigint, last: bigint): Mapping[] {
   return map.filter((x) => x.last < start || x.iova > last);
 }
 
 /** The size of the used ring the kernel touches: flags, idx, num elems, avail_event (vhost_get_used_size()). */
-export const usedSize = (num: number): bigint => BigInt(4 + 8 * num + 2);
-export const availSize = (num: number): bigint => BigInt(4 + 2 * num + 2);
-export const descSize = (num: number): bigint => BigInt(16 * num);
+const usedSize = (num: number): bigint => BigInt(4 + 8 * num + 2);
+const availSize = (num: number): bigint => BigInt(4 + 2 * num + 2);
+const descSize = (num: number): bigint => BigInt(16 * num);
 
 /**
  * What attaching a backend needs, as vhost_net_set_backend() checks it: vhost_vq_access_ok()
@@ -283,7 +286,7 @@ function predictAttach(s: VhostNetState, index: number): Prediction {
     if (c.ambiguous) return predict1('vhost.mem.overflow', 'overlapping mappings hold the used ring', [ok(withMaybeMisses(running, vq)), err({ ...stays, misses: { due: s.misses.due, possible: [...s.misses.possible, { iova: vq.addr.used, perms: [1, 2, 3] }] } })]);
     if (!c.covered) {
       // __vhost_get_user_slow() asks with VHOST_ACCESS_RO even for this write; a kernel asking WO or RW is as right.
-      const miss: PossibleMiss = { iova: c.firstGap!, perms: [1, 2, 3] };
+      const miss: PossibleMiss = { iova: c.firstGap!, perms: [1, 2, 3], access: 2 };
       return predict1('vhost.iotlb.miss-on-unmapped', `used ring ${hex(vq.addr.used)} unmapped: the kernel must ask for it`, [
         err({ ...stays, misses: { due: s.misses.due + 1, possible: [...s.misses.possible, miss] } }, 'EFAULT'),
       ]);
@@ -295,12 +298,12 @@ function predictAttach(s: VhostNetState, index: number): Prediction {
 }
 
 /** After a ring starts (or is kicked) with a device IOTLB, vq_meta_prefetch() may ask for any unmapped part of it. */
-export function withMaybeMisses(s: VhostNetState, vq: VqModel): VhostNetState {
+function withMaybeMisses(s: VhostNetState, vq: VqModel): VhostNetState {
   if (!s.iotlb || !vq.addr || vq.num === undefined) return s;
   const extra: PossibleMiss[] = [];
   for (const [addr, len, perm] of [[vq.addr.desc, descSize(vq.num), 1], [vq.addr.avail, availSize(vq.num), 1], [vq.addr.used, usedSize(vq.num), 2]] as const) {
     const c = iotlbCovers(s.iotlb, addr, len, perm);
-    if (!c.covered || c.ambiguous) extra.push({ iova: c.firstGap ?? addr, perms: [perm, 1, 2, 3] });
+    if (!c.covered || c.ambiguous) extra.push({ iova: c.firstGap ?? addr, perms: [perm, 1, 2, 3], access: perm });
     if (c.ambiguous) extra.push(...s.iotlb.filter((m) => m.iova <= addr + len - 1n && m.last >= addr).map((m) => ({ iova: m.last + 1n, perms: [1, 2, 3] })));
   }
   return extra.length ? { ...s, misses: { due: s.misses.due, possible: [...s.misses.possible, ...extra] } } : s;
@@ -318,7 +321,7 @@ export function afterKick(s: VhostNetState, index: number): VhostNetState {
   for (const [addr, len, perm] of [[vq.addr.desc, descSize(vq.num), 1], [vq.addr.avail, availSize(vq.num), 1], [vq.addr.used, usedSize(vq.num), 2]] as const) {
     const c = iotlbCovers(s.iotlb, addr, len, perm);
     if (c.ambiguous) return withMaybeMisses(s, vq);
-    if (!c.covered) return { ...s, misses: { due: s.misses.due + 1, possible: [...s.misses.possible, { iova: c.firstGap!, perms: [perm, 1, 2, 3] }] } };
+    if (!c.covered) return { ...s, misses: { due: s.misses.due + 1, possible: [...s.misses.possible, { iova: c.firstGap!, perms: [perm, 1, 2, 3], access: perm }] } };
     if (!c.permOk) return s;
   }
   return s;
@@ -546,6 +549,22 @@ export function messageFindings(bytes: Uint8Array, backendFeatures: bigint): { r
   ];
 }
 
+/**
+ * The perm a MISS asks for must grant the access the device was making (vhost_types.h: the miss
+ * carries the iova and the access; translate_desc() → vhost_iotlb_miss(vq, addr, access)): asking
+ * read-only for a write invites a read-only answer the write then goes through. Null when the
+ * message matches no miss whose access the model knows.
+ */
+export function missPermFinding(s: VhostNetState, bytes: Uint8Array): { readonly requirement: string; readonly problem: string | null } | null {
+  const iova = readU64(bytes, 8);
+  const perm = bytes[32]!;
+  const known = s.misses.possible.filter((p) => p.iova === iova && p.access !== undefined);
+  if (!known.length) return null;
+  const granted = known.some((p) => (perm & p.access!) === p.access);
+  const what = known.map((p) => (p.access === 2 ? 'write' : 'read')).join(' or ');
+  return { requirement: 'vhost.iotlb.miss-on-unmapped', problem: granted ? null : `the MISS for ${hex(iova)} asks perm ${perm} for a ${what}` };
+}
+
 /** Everything the model predicts for one request. */
 export function predict(s: VhostNetState, r: VhostNetRequest, facts: VhostNetFacts): Prediction {
   switch (r.op) {
@@ -557,7 +576,8 @@ export function predict(s: VhostNetState, r: VhostNetRequest, facts: VhostNetFac
       if (!s.owner) return predict1('vhost.owner.required', 'RESET_OWNER without an owner', [err(s, 'EPERM')]);
       // vhost.h: "Give up ownership, and reset the device to default values." What the defaults are is the kernel's.
       const fresh = initialState(s.userWindow);
-      return predict1('vhost.owner.reset', 'RESET_OWNER by the owner', [ok({ ...fresh, mem: 'unknown', backendFeatures: s.backendFeatures, features: s.features, iotlb: s.iotlb ? [] : null })]);
+      // Features and backend features go back to none (no device IOTLB); whether an empty memory table stays is the kernel's.
+      return predict1('vhost.owner.reset', 'RESET_OWNER by the owner', [ok({ ...fresh, mem: 'unknown' })]);
     }
     case 'setFeatures':
       return predictFeatures(s, r.features);

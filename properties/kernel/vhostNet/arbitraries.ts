@@ -72,7 +72,7 @@ const memTable = fc.oneof(
 const logBase = fc.oneof({ weight: 4, arbitrary: fc.constant(w(LOG_AT)) }, { weight: 2, arbitrary: fc.constantFrom<AddrRef>({ abs: KERNEL }, { abs: EDGE }, { abs: 0xffff_ffff_ffff_ffffn }, { abs: 0n }) });
 
 /** A control-plane step; `offeredBackend` is the device's GET_BACKEND_FEATURES answer. */
-export function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
+function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
   return fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom(S({ op: 'setOwner' }), S({ op: 'resetOwner' })) },
     { weight: 6, arbitrary: fc.record({ index, num }).map((r) => S({ op: 'setVringNum', ...r })) },
@@ -90,16 +90,23 @@ export function controlStep(offeredBackend: bigint): fc.Arbitrary<ControlStep> {
   );
 }
 
-/** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused. */
+/** A memory table and both rings laid out, so that attaching a backend can start a ring and the running-ring rules get exercised. */
+const readyRings: ControlStep[] = [
+  S({ op: 'setMemTable', padding: 0, regions: goodTable }),
+  ...[0, 1].flatMap((i) => [S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: w(RING_AT[i]!.desc), avail: w(RING_AT[i]!.avail), used: w(RING_AT[i]!.used), log: w(0n) })]),
+];
+
+/** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused; half the time the rings are made ready next. */
 export function controlScenario(offeredBackend: bigint, maxSteps: number): fc.Arbitrary<ControlStep[]> {
-  const first = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
-  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2, size: 'max' })).map(([a, b]) => [...a, ...b]);
+  const owner = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
+  const first = fc.tuple(owner, fc.boolean()).map(([o, ready]) => (ready ? [...o, ...readyRings] : o));
+  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2 - readyRings.length, size: 'max' })).map(([a, b]) => [...a, ...b]);
 }
 
 // ------------------------------------------------------------------ IOTLB
 
 /** The IOTLB suite's rings, in I/O virtual addresses; every IOVA from IOVA_BASE on is backed by the window at IOVA - IOVA_BASE. */
-export const IOVA_BASE = 0x1_0000n;
+const IOVA_BASE = 0x1_0000n;
 export const IOVA_RING = [
   { desc: 0x2_0000n, avail: 0x2_1000n, used: 0x2_2000n },
   { desc: 0x1_0000n, avail: 0x1_1000n, used: 0x1_2000n },
@@ -131,7 +138,7 @@ const iotlbWrite = fc
   );
 
 /** Steps of the IOTLB suite: rings in IOVA space, attach, kicks, updates, invalidates, reads. */
-export function iotlbStep(): fc.Arbitrary<ControlStep> {
+function iotlbStep(): fc.Arbitrary<ControlStep> {
   const q = fc.constantFrom(0, 1);
   return fc.oneof(
     { weight: 10, arbitrary: iotlbWrite },

@@ -44,7 +44,9 @@ export type DataStep =
 /** Buffers start on even pages 0-12 (a crossing ends in the odd page after); page 14 holds the odd buffer of an out-after-in chain, page 15 indirect tables. */
 const EVEN_PAGES = [0, 2, 4, 6, 8, 10, 12];
 const EXTRA_PAGE = BUF_PAGES - 2;
-export const TABLE_PAGE = BUF_PAGES - 1;
+/** A page past the buffer pages: no memory region holds it. */
+export const GAP_PAGE = BUF_PAGES;
+const TABLE_PAGE = BUF_PAGES - 1;
 /** Offsets near the page end make a buffer cross into the next page (a different mapping, elsewhere in memory). */
 const off = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: PAGE - 1 }) }, { weight: 2, arbitrary: fc.integer({ min: PAGE - 64, max: PAGE - 1 }) }, { weight: 1, arbitrary: fc.constant(0) });
 
@@ -76,7 +78,7 @@ function chain(total: number, write: boolean): fc.Arbitrary<ChainPart[]> {
 const frameLen = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 60, max: 400 }) }, { weight: 1, arbitrary: fc.constantFrom(60, 1514) });
 
 /** A flawed version of a valid chain: the hostility, or a flaw in its indirect table, or a readable after a writable. */
-function spoil(parts: ChainPart[], write: boolean): fc.Arbitrary<{ parts: ChainPart[]; hostile: Hostility }> {
+function spoil(parts: ChainPart[], write: boolean, iotlb: boolean): fc.Arbitrary<{ parts: ChainPart[]; hostile: Hostility }> {
   const hostile = fc.constantFrom<Hostility>('head', 'next', 'loop', 'runaway').map((h) => ({ parts, hostile: h }));
   const options = [hostile];
   // An indirect table, when there is one, is spoiled more often than the rest: its checks are the most numerous.
@@ -90,6 +92,9 @@ function spoil(parts: ChainPart[], write: boolean): fc.Arbitrary<{ parts: ChainP
   // A device-readable buffer after a device-writable one: TX gets a writable first, RX a readable last.
   const extra = { kind: 'buf' as const, page: EXTRA_PAGE, off: 0, len: 16 };
   options.push(fc.constant({ parts: write ? [...parts, { ...extra, write: false }] : [{ ...extra, write: true }, ...parts], hostile: 'none' as Hostility }));
+  // Memory table: one more buffer where no region is (GAP_PAGE): "any gap fails the buffer". With a device IOTLB
+  // the same address is a miss the suite could only answer by mapping memory it does not have, so it is not sent there.
+  if (!iotlb) options.push(fc.constant({ parts: [...parts, { kind: 'buf' as const, page: GAP_PAGE, off: 0, len: 16, write }], hostile: 'none' as Hostility }));
   return fc.oneof(...options);
 }
 
@@ -98,7 +103,7 @@ function dataStep(iotlb: boolean): fc.Arbitrary<DataStep> {
     frameLen.chain((len) => {
       const write = op === 'rx';
       const valid = chain(12 + len, write).map((parts) => ({ parts, hostile: 'none' as Hostility }));
-      return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: chain(12 + len, write).chain((p) => spoil(p, write)) }).map((c): DataStep => ({ t: 'kernel', op, frameLen: len, ...c }));
+      return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: chain(12 + len, write).chain((p) => spoil(p, write, iotlb)) }).map((c): DataStep => ({ t: 'kernel', op, frameLen: len, ...c }));
     });
   const arbs: fc.Arbitrary<DataStep>[] = [dir('tx'), dir('tx'), dir('rx')];
   // Remapping the pages buffers start on (even) or cross into (odd), and the indirect tables' page.
@@ -117,6 +122,7 @@ export function datapathRequirementOf(k: KernelStep): string {
   if (s.hostile === 'head' || s.hostile === 'next' || s.hostile === 'loop') return 'vhost.desc.head-range';
   if (s.hostile === 'runaway') return 'vhost.desc.avail-runaway';
   if (s.parts.some((p) => p.kind === 'ind' && p.flaw !== 'none')) return 'vhost.desc.indirect-checked';
+  if (s.parts.some((p, i) => i > 0 && p.kind === 'buf' && !p.write && s.parts.slice(0, i).some((q) => q.kind === 'buf' && q.write))) return 'vhost.desc.out-after-in';
   return 'vhost.iotlb.translate-whole-range';
 }
 

@@ -81,7 +81,7 @@ export function toRequest(s: ControlStep, windowBase: bigint, suiteFeatures: big
 }
 
 /** A vhost_msg_v2 (or, with msgType 1, a vhost_msg: same offsets from 8 on) cut or padded to `length` bytes. */
-export function iotlbBytes(s: Extract<ControlStep, { op: 'iotlbWrite' }>, windowBase: bigint): Uint8Array {
+function iotlbBytes(s: Extract<ControlStep, { op: 'iotlbWrite' }>, windowBase: bigint): Uint8Array {
   const full = encode(vhost_msg_v2, {
     type: s.msgType >>> 0,
     asid: s.asid >>> 0,
