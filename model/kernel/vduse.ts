@@ -18,7 +18,7 @@ import { violation, type Harm } from '../outcome.ts';
 import type { Verdict } from '../../spec/verdicts.ts';
 import { VIRTIO_ID_BLOCK, VIRTIO_BLK_F_CONFIG_WCE } from '../../spec/virtio/blk.ts';
 import { VIRTIO_ID_NET, VIRTIO_NET_F_CTRL_VQ } from '../../spec/virtio/net.ts';
-import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
+import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
 import { VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK } from '../../spec/virtio/status.ts';
 
 /** The newest API version any kernel defines (vduse.h VDUSE_API_VERSION_1, the vq-group series). */
@@ -725,7 +725,8 @@ export interface VqStateAnswer {
 /** VHOST_GET_VRING_BASE: a GET_VQ_STATE request to the device, whose answer becomes the driver's value. */
 export function judgeGetVringBase(s: VduseState, index: number, a: VqStateAnswer, messages: readonly number[], r: Res<number>): Judged {
   const d = s.dev!;
-  if (index >= d.vqNum) return { next: s, findings: [] };
+  // A split answer means nothing on a packed vq (judgeGetVringBasePacked covers it).
+  if (index >= d.vqNum || d.driverFeatures & bit(VIRTIO_F_RING_PACKED)) return { next: s, findings: [] };
   if (d.broken) return { next: s, findings: [messages.length ? broke('vduse.msg.timeout-broken', 'a broken device was sent GET_VQ_STATE', ['EIO at once']) : passed('vduse.msg.timeout-broken', 'no GET_VQ_STATE to a broken device')] };
   const findings: Finding[] = [];
   const sid = 'vduse.msg.get-vq-state';
@@ -735,6 +736,28 @@ export function judgeGetVringBase(s: VduseState, index: number, a: VqStateAnswer
   else if (r.value !== a.avail) findings.push(broke(sid, `GET_VRING_BASE gave ${r.value}, the device answered ${a.avail}`, [`${a.avail}`]));
   else findings.push(passed(sid, `avail index ${a.avail} relayed`));
   return { next: s, findings };
+}
+
+/** A packed vq's state as the device answered it: [last_avail_counter, last_avail_idx, last_used_counter, last_used_idx]. */
+export type PackedState = readonly [number, number, number, number];
+
+/**
+ * VHOST_GET_VRING_BASE on a packed vq: vduse_dev_get_vq_state_packed() masks the counters to 1 bit and the indices
+ * to 15 before vhost-vdpa packs them (drivers/vhost/vdpa.c: idx | counter << 15; vhost.c: avail | used << 16).
+ * vhost-vdpa before its packed fix (6.4) returned the split view, i.e. the masked avail counter alone.
+ */
+export function judgeGetVringBasePacked(s: VduseState, index: number, a: PackedState, r: Res<number>): Judged {
+  const d = s.dev!;
+  if (index >= d.vqNum || d.broken) return { next: s, findings: [] };
+  const id = 'vduse.msg.get-vq-state-masked';
+  const [ac, ai, uc, ui] = a;
+  const avail = (ai & 0x7fff) | ((ac & 1) << 15);
+  const used = (ui & 0x7fff) | ((uc & 1) << 15);
+  const want = (avail | (used << 16)) >>> 0;
+  if (!r.ok) return { next: s, findings: [broke(id, `GET_VRING_BASE on a packed vq failed: ${r.errno}`, [hex(want)])] };
+  if (r.value === want) return { next: s, findings: [passed(id, `packed state masked to ${hex(want)}`, [hex(want)])] };
+  if (r.value === (ac & 1)) return { next: s, findings: [f(id, 'INFORMATIONAL', 'vhost-vdpa returned the split view of a packed vq (before its packed GET_VRING_BASE)', [hex(want)])] };
+  return { next: s, findings: [broke(id, `GET_VRING_BASE gave ${hex(r.value)} for the answer [${a.map(hex).join(', ')}]`, [hex(want)])] };
 }
 
 export interface IotlbUpdateObserved {

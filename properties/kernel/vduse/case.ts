@@ -10,10 +10,10 @@ import { decode, encode } from '../../../spec/codec.ts';
 import { vduse_iotlb_entry, vduse_iova_info, vduse_vq_info__split, VDUSE_GET_VQ_STATE, VDUSE_REQ_RESULT_FAILED, VDUSE_REQ_RESULT_OK, VDUSE_SET_STATUS, VDUSE_UPDATE_IOTLB } from '../../../spec/vduse/types.ts';
 import { VHOST_BACKEND_F_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_UPDATE, vhost_msg_v2 } from '../../../spec/vhost/types.ts';
 import { VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
-import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
+import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
 import { type AgentClient, type AgentReply, errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
 import { Op, body } from '../../../implementations/guest/protocol.ts';
-import { decodeRequest, encodeResponse, nameBytes, readNow, type VduseRequest } from '../../../implementations/guest/vduse.ts';
+import { decodeRequest, encodePackedResponse, encodeResponse, nameBytes, readNow, type VduseRequest } from '../../../implementations/guest/vduse.ts';
 import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from '../../../implementations/guest/vhostIoctl.ts';
 import * as M from '../../../model/kernel/vduse.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelStep } from '../types.ts';
@@ -61,6 +61,8 @@ interface Plan {
   readonly garble?: boolean;
   /** Leave it unanswered. */
   readonly skip?: boolean;
+  /** Answer GET_VQ_STATE with this packed state instead. */
+  readonly packed?: M.PackedState;
 }
 
 interface Served<T> {
@@ -197,7 +199,9 @@ export class VduseCase implements KernelCase {
       if (p.garble) {
         for (const kind of ['short', 'reserved', 'unknown-id'] as const) out.badWrites.push({ kind, r: await this.#writeBad(kind, req.requestId) });
       }
-      out.goodWrite = res(await this.#agent.write(this.#devFd, encodeResponse(req.requestId, p.result, 'vq' in req ? req.vq : 0, p.avail ?? 0)), 'write response');
+      const vq = 'vq' in req ? req.vq : 0;
+      const bytes = p.packed && req.type === VDUSE_GET_VQ_STATE ? encodePackedResponse(req.requestId, vq, p.packed) : encodeResponse(req.requestId, p.result, vq, p.avail ?? 0);
+      out.goodWrite = res(await this.#agent.write(this.#devFd, bytes), 'write response');
     }
     return { ...out, value: await done, requests };
   }
@@ -576,6 +580,13 @@ export class VduseCase implements KernelCase {
         const messages = r.requests.filter((q) => q.type === VDUSE_GET_VQ_STATE).map((q) => ('vq' in q ? q.vq : -1));
         return this.#apply(M.judgeGetVringBase(s, step.index, step, messages, out.ok ? { ok: true, value: out.value.readUInt32LE(4) } : out));
       }
+      case 'getVringBasePacked': {
+        if (!(d.driverFeatures & bit(VIRTIO_F_RING_PACKED)) || !(d.features & bit(VIRTIO_F_RING_PACKED))) return [];
+        const state = step.state as unknown as M.PackedState;
+        const r = await this.#serve(this.#vdpa('VHOST_GET_VRING_BASE', { value: { index: step.index, num: 0 } }), () => ({ result: VDUSE_REQ_RESULT_OK, packed: state }));
+        const out = ires(r.value, step.op);
+        return this.#apply(M.judgeGetVringBasePacked(s, step.index, state, out.ok ? { ok: true, value: out.value.readUInt32LE(4) } : out));
+      }
       case 'mapIotlb': {
         if (!this.#mem) return [];
         const size = BigInt(step.pages * PAGE);
@@ -645,7 +656,9 @@ export class VduseCase implements KernelCase {
       goodWrite: served.goodWrite,
     };
     const findings = [...this.#apply(M.judgeSetStatus(s, status, actual, observed))];
-    if (none) {
+    // vhost-vdpa may refuse the status before VDUSE hears of it (clearing bits): then nothing timed out.
+    if (none && !observed.messages.length) await this.#writeSysfs(`/sys/class/vduse/${this.#name}/msg_timeout`, `${CASE_MSG_TIMEOUT_S}`);
+    if (none && observed.messages.length) {
       const ioctl = await this.#dev('VDUSE_VQ_GET_INFO', { value: { index: 0, num: 0, desc_addr: 0n, driver_addr: 0n, device_addr: 0n, split_avail_index: 0, ready: 0 } });
       // vduse_dev_poll() reports EPOLLERR on a broken device: the agent's poll then returns at once and read says EAGAIN, not ETIMEDOUT.
       const polled = must(await this.#agent.read(this.#devFd, M.VDUSE_MSG_SIZE, 0), 'poll');

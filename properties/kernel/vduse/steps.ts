@@ -49,6 +49,8 @@ export type VduseStep =
   | { readonly t: 'kernel'; readonly op: 'enableVring'; readonly index: number; readonly ready: boolean }
   | { readonly t: 'kernel'; readonly op: 'kick'; readonly index: number }
   | { readonly t: 'kernel'; readonly op: 'getVringBase'; readonly index: number; readonly result: 'ok' | 'failed'; readonly avail: number }
+  /** GET_VRING_BASE with RING_PACKED negotiated: the device answers [avail counter, avail idx, used counter, used idx] unmasked. */
+  | { readonly t: 'kernel'; readonly op: 'getVringBasePacked'; readonly index: number; readonly state: readonly number[] }
   | { readonly t: 'kernel'; readonly op: 'mapIotlb'; readonly page: number; readonly pages: number; readonly iova: bigint; readonly perm: number; readonly answer: 'ok' | 'failed' }
   | { readonly t: 'kernel'; readonly op: 'unmapIotlb'; readonly iova: bigint; readonly size: bigint; readonly answer: 'ok' | 'failed' }
   | { readonly t: 'kernel'; readonly op: 'driverConfigWrite'; readonly offset: number; readonly bytes: Uint8Array }
@@ -92,6 +94,7 @@ const CHARGED_TO: Readonly<Record<VduseOp, string>> = {
   enableVring: 'vduse.vq.get-info',
   kick: 'vduse.vq.kickfd',
   getVringBase: 'vduse.msg.get-vq-state',
+  getVringBasePacked: 'vduse.msg.get-vq-state-masked',
   mapIotlb: 'vduse.msg.update-iotlb',
   unmapIotlb: 'vduse.msg.update-iotlb',
   driverConfigWrite: 'vduse.config.read-only',

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { builtGuest, sharedGuest } from '../../../implementations/guest/testGuest.ts';
 import { VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
+import { bit, VIRTIO_F_RING_PACKED } from '../../../spec/virtio/features.ts';
 import { runKernelSteps } from '../run.ts';
 import type { KernelContext, KernelObservation, KernelProfile, KernelStep } from '../types.ts';
 import { validDeviceFeatures } from './arbitraries.ts';
@@ -34,6 +35,18 @@ function mappedRegion(perm: number): KernelStep[] {
     k('openVdpa'),
     k('mapIotlb', { page: 2, pages: 1, iova: 0x2000n, perm, answer: 'ok' }),
     k('iotlbGetFd', { start: 0x2000n, last: 0x2fffn }),
+  ];
+}
+
+/** A blk device offering RING_PACKED, attached, with the driver side owning it. */
+function packedDevice(): KernelStep[] {
+  return [
+    k('create', { emptyName: false, deviceId: VIRTIO_ID_BLOCK, features: validDeviceFeatures('blk') | bit(VIRTIO_F_RING_PACKED), vqNum: 1, vqAlign: 4096, reservedWord: -1, config: new Uint8Array(8) }),
+    k('openDev'),
+    k('vqSetup', { index: 0, maxSize: 64, reserved: false }),
+    k('attach'),
+    k('openVdpa'),
+    k('setFeatures', { features: validDeviceFeatures('blk') | bit(VIRTIO_F_RING_PACKED) }),
   ];
 }
 
@@ -67,6 +80,14 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () 
       expect(judged.length, `judged: ${judged.join(' ')}`).toBeGreaterThanOrEqual(Math.floor(suite.requirements.length / 2));
     }, 120_000);
   }
+
+  it('a packed vq state from the device is masked before the driver sees it (vduse.msg.get-vq-state-masked)', async () => {
+    const suite = VDUSE_SUITES.find((x) => x.name === 'vduse-messages')!;
+    // Counter 2 and index 0x8005: masked, the avail half is 0x0005 (counter bit 0, index 15 bits); unmasked it would be 0x8005.
+    const out = await runKernelSteps(suite, ctx(), [...packedDevice(), k('getVringBasePacked', { index: 0, state: [2, 0x8005, 1, 0x8009] })], failing);
+    expect(out.failure).toBeUndefined();
+    expect(out.observations.filter((o) => o.requirement === 'vduse.msg.get-vq-state-masked').map((o) => o.verdict)).toEqual(['PASS']);
+  }, 60_000);
 
   it('finding: a read-only region\'s IOTLB_GET_FD fd maps read-write (vduse.iotlb.get-fd-perm)', async () => {
     const suite = VDUSE_SUITES.find((s) => s.name === 'vduse-messages')!;

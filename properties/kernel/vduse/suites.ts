@@ -85,6 +85,7 @@ export const VDUSE_SUITES: readonly KernelSuite[] = [
       'vduse.msg.result',
       'vduse.msg.timeout-broken',
       'vduse.msg.get-vq-state',
+      'vduse.msg.get-vq-state-masked',
       'vduse.msg.set-status',
       'vduse.msg.set-status-failed',
       'vduse.msg.update-iotlb',
