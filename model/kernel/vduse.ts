@@ -867,3 +867,30 @@ export function judgeRoundTrip(s: VduseState, o: RoundTripObserved): Judged {
   if (o.deviceSaw && o.driverSaw) findings.push(passed(id, `blk request carried both ways (${o.detail})`));
   return { next: s, findings };
 }
+
+/** What `vdpa dev config show` printed for a net device (keys absent when the kernel or tool did not report them). */
+export interface NetConfigShown {
+  readonly link?: string;
+  readonly mtu?: number;
+}
+
+/**
+ * The kernel reads a whole struct virtio_net_config for `vdpa dev config show` (vdpa.c vdpa_dev_net_config_fill),
+ * past a shorter config space: vduse_vdpa_get_config() must zero-fill what lies beyond config_size, so status
+ * (bytes 6-7) and mtu (10-11) read as the device's bytes where it has them and 0 past the end, never stale memory.
+ */
+export function judgeNetConfigShow(config: readonly number[], shown: NetConfigShown | null): Finding[] {
+  if (!shown) return [];
+  const byte = (i: number) => config[i] ?? 0;
+  const id = 'vduse.config.zero-fill';
+  const findings: Finding[] = [];
+  if (shown.link !== undefined) {
+    const want = byte(6) & 1 ? 'up' : 'down';
+    findings.push(shown.link === want ? passed(id, `link ${want} from a ${config.length}-byte config`) : broke(id, `link ${shown.link} from a ${config.length}-byte config whose status reads ${want}`, [want], 'memory-safety'));
+  }
+  if (shown.mtu !== undefined) {
+    const want = byte(10) | (byte(11) << 8);
+    findings.push(shown.mtu === want ? passed(id, `mtu ${want} from a ${config.length}-byte config`) : broke(id, `mtu ${shown.mtu} from a ${config.length}-byte config (expected ${want}: zero past config_size)`, [`${want}`], 'memory-safety'));
+  }
+  return findings;
+}

@@ -105,6 +105,8 @@ export function createScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.constant(k({ op: 'closeDev' })),
     fc.constant(k({ op: 'attach' })),
     fc.constant(k({ op: 'detach' })),
+    // mac only, mac + status, + max_virtqueue_pairs, + half the mtu: the kernel reads all 12 bytes and more.
+    fc.record({ len: fc.constantFrom(6, 8, 10, 11, 12), bytes: fc.uint8Array({ minLength: 12, maxLength: 12 }) }).map(({ len, bytes }) => k({ op: 'netConfigShow', config: bytes.subarray(0, len) })),
   ];
   const step = fc.oneof(...control.map((arbitrary, i) => ({ arbitrary, weight: i === 2 || i === 5 ? 3 : 1 })), ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 2 })));
   return fc.tuple(fc.oneof({ arbitrary: validCreate(t, pageSize), weight: 4 }, { arbitrary: createStep(t, pageSize), weight: 1 }), fc.boolean(), fc.array(step, { minLength: 3, maxLength: 16 })).map(([first, open, rest]) => [first, ...(open ? [k({ op: 'openDev' })] : []), ...rest]);

@@ -56,6 +56,8 @@ export type VduseStep =
   | { readonly t: 'kernel'; readonly op: 'driverConfigWrite'; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly t: 'kernel'; readonly op: 'driverConfigRead'; readonly offset: number; readonly len: number }
   | { readonly t: 'kernel'; readonly op: 'reconnect' }
+  /** A net device of its own with a config space `config` bytes long, read whole by `vdpa dev config show`. */
+  | { readonly t: 'kernel'; readonly op: 'netConfigShow'; readonly config: Uint8Array }
   /** A blk request on vq 0 carried end to end: posted by the driver, served by the suite as the device through VDUSE. */
   | { readonly t: 'kernel'; readonly op: 'blkRequest'; readonly write: boolean; readonly sector: number; readonly fill: number };
 
@@ -101,6 +103,7 @@ const CHARGED_TO: Readonly<Record<VduseOp, string>> = {
   driverConfigRead: 'vduse.config.set-bounds',
   reconnect: 'vduse.dev.reconnect-replays',
   blkRequest: 'vduse.iotlb.get-fd',
+  netConfigShow: 'vduse.config.zero-fill',
 };
 
 export function requirementOfVduseStep(step: KernelStep): string {
@@ -144,6 +147,8 @@ export function formatVduseStep(k: KernelStep): string {
       return `driverConfigWrite(offset ${s.offset}, length ${s.bytes.length})`;
     case 'driverConfigRead':
       return `driverConfigRead(offset ${s.offset}, length ${s.len})`;
+    case 'netConfigShow':
+      return `netConfigShow(config_size ${s.config.length})`;
     case 'blkRequest':
       return `blkRequest(${s.write ? 'write' : 'read'} sector ${s.sector}${s.write ? `, fill ${hex(s.fill)}` : ''})`;
     default: {
