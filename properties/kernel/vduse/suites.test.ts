@@ -50,9 +50,10 @@ function packedDevice(): KernelStep[] {
   ];
 }
 
-describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () => {
+describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk, guest:vduse-net)', () => {
   const guest = sharedGuest(image);
   let profile: KernelProfile;
+  let netProfile: KernelProfile;
   const ctx = (): KernelContext => ({ guest: guest(), agent: guest().agent, target: { target: 'vduse-blk' }, profile });
 
   it('probes the device instead of assuming it', async () => {
@@ -63,7 +64,21 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () 
     // vduse.h: the control fd starts at VDUSE_API_VERSION (0 in the installed header).
     expect(profile.facts.apiVersion).toBe(0n);
     for (const s of VDUSE_SUITES) expect(s.unsupported?.(profile) ?? null).toBeNull();
+    // 6.12 allows net (vduse_dev.c allowed_device_id[]); the net target then runs the suites that list net.
+    netProfile = await probeVduse(guest(), { target: 'vduse-net' });
+    expect(netProfile.deviceType).toBe('net');
+    expect(netProfile.facts.deviceAllowed).toBe(true);
   }, 60_000);
+
+  for (const suite of VDUSE_SUITES.filter((s) => s.deviceTypes.includes('net'))) {
+    it(`guest:vduse-net ${suite.name}: seed 1 gives no failing verdict`, async () => {
+      const netCtx: KernelContext = { guest: guest(), agent: guest().agent, target: { target: 'vduse-net' }, profile: netProfile };
+      for (const steps of fc.sample(suite.scenario(netProfile), { seed: 1, numRuns: 4 })) {
+        const out = await runKernelSteps(suite, netCtx, steps, (o) => failing(o) && !KNOWN_FINDINGS.has(o.requirement));
+        expect(out.failure, out.failure ? `${out.failure.actual}\n${steps.map((s, i) => `${i + 1}. ${suite.formatStep(s)}`).join('\n')}` : '').toBeUndefined();
+      }
+    }, 60_000);
+  }
 
   for (const suite of VDUSE_SUITES) {
     it(`${suite.name}: seeds 1-3 give no failing verdict on the healthy kernel`, async () => {
@@ -98,5 +113,12 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () 
     const rw = await runKernelSteps(suite, ctx(), mappedRegion(3), failing);
     expect(rw.failure).toBeUndefined();
     expect(rw.observations.filter((o) => o.requirement.startsWith('vduse.iotlb.get-fd')).map((o) => `${o.requirement} ${o.verdict}`)).toEqual(['vduse.iotlb.get-fd PASS', 'vduse.iotlb.get-fd-perm PASS']);
+  }, 60_000);
+
+  it('observation: a range the driver dropped by closing vhost-vdpa stays reachable through IOTLB_GET_FD (INFORMATIONAL)', async () => {
+    const suite = VDUSE_SUITES.find((x) => x.name === 'vduse-messages')!;
+    const out = await runKernelSteps(suite, ctx(), [...mappedRegion(3).slice(0, -1), k('closeVdpa'), k('iotlbGetFd', { start: 0x2000n, last: 0x2fffn })], failing);
+    expect(out.failure).toBeUndefined();
+    expect(out.observations.at(-1)).toMatchObject({ requirement: 'vduse.iotlb.get-fd', verdict: 'INFORMATIONAL' });
   }, 60_000);
 });
