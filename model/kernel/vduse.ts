@@ -42,14 +42,18 @@ export interface Mapping {
   readonly offset: bigint;
 }
 
-/** The driver side's view of one virtqueue, as VDUSE_VQ_GET_INFO must report it. */
-export interface VqView {
+/** What VDUSE_VQ_GET_INFO reports of a split vq. */
+export interface VqInfo {
   readonly num: number;
   readonly desc: bigint;
   readonly driver: bigint;
   readonly device: bigint;
   readonly avail: number;
   readonly ready: boolean;
+}
+
+/** The driver side's view of one virtqueue: what VQ_GET_INFO must report, and what kicks and interrupts depend on. */
+export interface VqView extends VqInfo {
   /** Set by a reset and not changed since: a wrong value is then charged to vduse.reset.clears. */
   readonly cleared: boolean;
   /** A VDUSE kick eventfd is installed (VQ_SETUP_KICKFD). */
@@ -309,15 +313,6 @@ export function judgeVqSetup(s: VduseState, a: VqSetupArgs, r: Res): Judged {
   if (d.attached) return { next: r.ok ? set() : s, findings: [r.ok ? passed(id, 'VQ_SETUP while attached stored') : f(id, 'INFORMATIONAL', `VQ_SETUP while attached refused: ${r.errno}`, ['ok', 'an error'])] };
   if (!r.ok) return { next: s, findings: [broke(id, `a valid VQ_SETUP failed: ${r.errno}`, ['ok'])] };
   return { next: set(), findings: [passed(id, `vq ${a.index} max_size ${a.maxSize}`)] };
-}
-
-export interface VqInfo {
-  readonly num: number;
-  readonly desc: bigint;
-  readonly driver: bigint;
-  readonly device: bigint;
-  readonly avail: number;
-  readonly ready: boolean;
 }
 
 export function judgeVqGetInfo(s: VduseState, index: number, r: Res<VqInfo>): Judged {
