@@ -121,4 +121,11 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk, guest
     expect(out.failure).toBeUndefined();
     expect(out.observations.at(-1)).toMatchObject({ requirement: 'vduse.iotlb.get-fd', verdict: 'INFORMATIONAL' });
   }, 60_000);
+
+  it('every case cleaned up: no VDUSE device and no vdpa device is left in the guest', async () => {
+    const dev = await guest().agent.readdir('/dev/vduse');
+    expect(dev.names).toEqual(['control']);
+    const vdpa = await guest().agent.readdir('/sys/bus/vdpa/devices');
+    expect(vdpa.names ?? []).toEqual([]);
+  }, 30_000);
 });
