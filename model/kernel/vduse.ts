@@ -22,7 +22,7 @@ import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1
 import { VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK } from '../../spec/virtio/status.ts';
 
 /** The newest API version any kernel defines (vduse.h VDUSE_API_VERSION_1, the vq-group series). */
-export const NEWEST_API_VERSION = 1n;
+const NEWEST_API_VERSION = 1n;
 /** virtio-fs: allowed by the newest vduse_dev.c allowed_device_id[] only. */
 export const VIRTIO_ID_FS = 26;
 /** vduse_dev.c device_is_allowed(): blk in every version; net (5.x+) and fs (newest) in some. */
@@ -30,7 +30,7 @@ const ALLOWED_IN_SOME_VERSIONS: readonly number[] = [VIRTIO_ID_NET, VIRTIO_ID_FS
 /** sizeof(struct vduse_dev_request) and of the response: a shorter read or write is refused. */
 export const VDUSE_MSG_SIZE = 152;
 /** Largest vq_num vduse_validate_config() accepts. */
-export const VDUSE_VQ_NUM_MAX = 0xffff;
+const VDUSE_VQ_NUM_MAX = 0xffff;
 
 export type Res<T = null> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: string };
 
@@ -186,7 +186,7 @@ export interface CreateConfig {
 }
 
 /** Every rule a config breaks, with the errno the kernel must give (vduse_validate_config, features_is_valid, vduse_create_dev). */
-export function createViolations(s: VduseState, c: CreateConfig, pageSize: number): { id: string; errno: string; why: string }[] {
+function createViolations(s: VduseState, c: CreateConfig, pageSize: number): { id: string; errno: string; why: string }[] {
   const out: { id: string; errno: string; why: string }[] = [];
   if (c.reservedWord === 0 && s.apiVersion < 1n) out.push({ id: 'vduse.create.ngroups', errno: 'EINVAL', why: 'ngroups (reserved[0]) non-zero with API version 0' });
   if (c.reservedWord >= (s.apiVersion >= 1n ? 2 : 0)) out.push({ id: 'vduse.create.reserved-zero', errno: 'EINVAL', why: `reserved word ${c.reservedWord} non-zero` });
@@ -208,7 +208,7 @@ export function createViolations(s: VduseState, c: CreateConfig, pageSize: numbe
  * vq_align 0 and 1, which vduse_validate_config() at 6243e3c7 and 0a0f90ad accepts; no vq at all; an
  * empty config space; the largest vq_num (65535 vq objects may not be allocated).
  */
-export function mayBeRefused(c: CreateConfig, pageSize: number): boolean {
+function mayBeRefused(c: CreateConfig, pageSize: number): boolean {
   return c.vqAlign !== pageSize || c.vqNum === 0 || c.vqNum === VDUSE_VQ_NUM_MAX || c.configSize === 0;
 }
 

@@ -6,7 +6,7 @@
 // answers (OK, FAILED, late, garbled, and at most one missing), and IOTLB
 // ranges that overlap what the driver mapped.
 import fc from 'fast-check';
-import type { BadResponse, KickfdArg, UmemFault } from '../../../model/kernel/vduse.ts';
+import { type BadResponse, type KickfdArg, type UmemFault, VIRTIO_ID_FS } from '../../../model/kernel/vduse.ts';
 import { VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
 import { VIRTIO_ID_NET, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../../spec/virtio/net.ts';
 import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_RING_RESET, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
@@ -54,7 +54,7 @@ function createConfig(t: DeviceType, pageSize: number): fc.Arbitrary<CreateStepC
   const edge = fc.oneof(
     fc.constant((c: CreateStepConfig) => c),
     fc.constant((c: CreateStepConfig) => ({ ...c, emptyName: true })),
-    fc.constantFrom(0, 3, VIRTIO_ID_NET, VIRTIO_ID_BLOCK, 26, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
+    fc.constantFrom(0, 3, VIRTIO_ID_NET, VIRTIO_ID_BLOCK, VIRTIO_ID_FS, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
     fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_ACCESS_PLATFORM) })),
     fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features | bit(t === 'net' ? VIRTIO_NET_F_CTRL_VQ : VIRTIO_BLK_F_CONFIG_WCE) })),
     fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_VERSION_1) })),
