@@ -281,7 +281,8 @@ export class VduseCase implements KernelCase {
         const r = unit(ires(await this.#ctlIoctl('VDUSE_DESTROY_DEV', { value: {}, trailing: nameBytes(name) }), step.op));
         if (r.ok && step.known) {
           this.#created.delete(name);
-          // Destroyed under our feet (a finding of its own): these fds and attachments are gone with it.
+          // Destroyed under our feet (a finding of its own when they were still open): the device is gone, its fds are only fds.
+          for (const fd of [this.#devFd, this.#vdpaFd]) if (fd >= 0) await this.#agent.closeFd(fd);
           this.#devFd = -1;
           this.#vdpaFd = -1;
           this.#attached = false;
