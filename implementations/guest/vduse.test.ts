@@ -11,7 +11,7 @@ import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../spec/vi
 import { VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER } from '../../spec/virtio/status.ts';
 import { errnoName, GuestFlags } from './agent.ts';
 import { builtGuest, sharedGuest } from './testGuest.ts';
-import { GuestVduseDevice, type VduseRequest } from './vduse.ts';
+import { GuestVduseDevice, readNow, type VduseRequest } from './vduse.ts';
 import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
 
 const image = await builtGuest('guest:vduse smoke tests');
@@ -89,4 +89,24 @@ describe.skipIf(!image)('guest:vduse-blk: the suite as the VDUSE device, read ba
       expect(destroyed?.kind).toBe('ok');
     }
   }, 120_000);
+
+  it('readNow is one read(2) with no poll first, refused on a blocking fd (it would stop the agent)', async () => {
+    const { agent } = guest();
+    const blocking = (await agent.eventfd(0, 0)) as { result: number };
+    const nonblocking = (await agent.eventfd(0, GuestFlags.EFD_NONBLOCK)) as { result: number };
+    try {
+      const refused = await readNow(agent, blocking.result, 8);
+      expect(refused.kind === 'ok' && errnoName(refused.result)).toBe('EDEADLK');
+      // An empty eventfd answers read(2) itself: EAGAIN (Node names errno 11 EAGAIN or EWOULDBLOCK).
+      const empty = await readNow(agent, nonblocking.result, 8);
+      expect(['EAGAIN', 'EWOULDBLOCK']).toContain(empty.kind === 'ok' && errnoName(empty.result));
+      // A buffer shorter than 8 bytes is the eventfd's own EINVAL, not a timeout: no poll came first.
+      await agent.eventfdSignal(nonblocking.result, 1n);
+      const short = await readNow(agent, nonblocking.result, 4);
+      expect(short.kind === 'ok' && errnoName(short.result)).toBe('EINVAL');
+    } finally {
+      await agent.closeFd(blocking.result);
+      await agent.closeFd(nonblocking.result);
+    }
+  }, 30_000);
 });

@@ -18,6 +18,7 @@ import {
   vduse_dev_request__iova,
   vduse_dev_request__s,
   vduse_dev_request__vq_state,
+  vduse_dev_response__vq_state_packed,
   vduse_dev_response__vq_state_split,
 } from '../../spec/vduse/types.ts';
 import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
@@ -78,6 +79,15 @@ export function nameBytes(name: string, unterminated = false): Uint8Array {
 /** A response to `requestId` (struct vduse_dev_response); for GET_VQ_STATE, the split avail index of vq `vq`. */
 export function encodeResponse(requestId: number, result: number, vq = 0, availIndex = 0, reserved = new Uint8Array(16)): Buffer {
   return encode(vduse_dev_response__vq_state_split, { request_id: requestId, result, reserved, vq_state_index: vq, vq_state_split_avail_index: availIndex });
+}
+
+/** A GET_VQ_STATE response for a packed vq: both wrap counters and indices, as given (the kernel must mask them). */
+export function encodePackedResponse(requestId: number, vq: number, state: readonly [availCounter: number, availIdx: number, usedCounter: number, usedIdx: number]): Buffer {
+  const [a, ai, u, ui] = state;
+  return encode(vduse_dev_response__vq_state_packed, {
+    request_id: requestId, result: VDUSE_REQ_RESULT_OK, reserved: new Uint8Array(16), vq_state_index: vq,
+    vq_state_packed_last_avail_counter: a, vq_state_packed_last_avail_idx: ai, vq_state_packed_last_used_counter: u, vq_state_packed_last_used_idx: ui,
+  });
 }
 
 /**

@@ -18,11 +18,11 @@ import { violation, type Harm } from '../outcome.ts';
 import type { Verdict } from '../../spec/verdicts.ts';
 import { VIRTIO_ID_BLOCK, VIRTIO_BLK_F_CONFIG_WCE } from '../../spec/virtio/blk.ts';
 import { VIRTIO_ID_NET, VIRTIO_NET_F_CTRL_VQ } from '../../spec/virtio/net.ts';
-import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
+import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../../spec/virtio/features.ts';
 import { VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK } from '../../spec/virtio/status.ts';
 
 /** The newest API version any kernel defines (vduse.h VDUSE_API_VERSION_1, the vq-group series). */
-export const NEWEST_API_VERSION = 1n;
+const NEWEST_API_VERSION = 1n;
 /** virtio-fs: allowed by the newest vduse_dev.c allowed_device_id[] only. */
 export const VIRTIO_ID_FS = 26;
 /** vduse_dev.c device_is_allowed(): blk in every version; net (5.x+) and fs (newest) in some. */
@@ -30,7 +30,7 @@ const ALLOWED_IN_SOME_VERSIONS: readonly number[] = [VIRTIO_ID_NET, VIRTIO_ID_FS
 /** sizeof(struct vduse_dev_request) and of the response: a shorter read or write is refused. */
 export const VDUSE_MSG_SIZE = 152;
 /** Largest vq_num vduse_validate_config() accepts. */
-export const VDUSE_VQ_NUM_MAX = 0xffff;
+const VDUSE_VQ_NUM_MAX = 0xffff;
 
 export type Res<T = null> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: string };
 
@@ -42,14 +42,18 @@ export interface Mapping {
   readonly offset: bigint;
 }
 
-/** The driver side's view of one virtqueue, as VDUSE_VQ_GET_INFO must report it. */
-export interface VqView {
+/** What VDUSE_VQ_GET_INFO reports of a split vq. */
+export interface VqInfo {
   readonly num: number;
   readonly desc: bigint;
   readonly driver: bigint;
   readonly device: bigint;
   readonly avail: number;
   readonly ready: boolean;
+}
+
+/** The driver side's view of one virtqueue: what VQ_GET_INFO must report, and what kicks and interrupts depend on. */
+export interface VqView extends VqInfo {
   /** Set by a reset and not changed since: a wrong value is then charged to vduse.reset.clears. */
   readonly cleared: boolean;
   /** A VDUSE kick eventfd is installed (VQ_SETUP_KICKFD). */
@@ -182,7 +186,7 @@ export interface CreateConfig {
 }
 
 /** Every rule a config breaks, with the errno the kernel must give (vduse_validate_config, features_is_valid, vduse_create_dev). */
-export function createViolations(s: VduseState, c: CreateConfig, pageSize: number): { id: string; errno: string; why: string }[] {
+function createViolations(s: VduseState, c: CreateConfig, pageSize: number): { id: string; errno: string; why: string }[] {
   const out: { id: string; errno: string; why: string }[] = [];
   if (c.reservedWord === 0 && s.apiVersion < 1n) out.push({ id: 'vduse.create.ngroups', errno: 'EINVAL', why: 'ngroups (reserved[0]) non-zero with API version 0' });
   if (c.reservedWord >= (s.apiVersion >= 1n ? 2 : 0)) out.push({ id: 'vduse.create.reserved-zero', errno: 'EINVAL', why: `reserved word ${c.reservedWord} non-zero` });
@@ -204,7 +208,7 @@ export function createViolations(s: VduseState, c: CreateConfig, pageSize: numbe
  * vq_align 0 and 1, which vduse_validate_config() at 6243e3c7 and 0a0f90ad accepts; no vq at all; an
  * empty config space; the largest vq_num (65535 vq objects may not be allocated).
  */
-export function mayBeRefused(c: CreateConfig, pageSize: number): boolean {
+function mayBeRefused(c: CreateConfig, pageSize: number): boolean {
   return c.vqAlign !== pageSize || c.vqNum === 0 || c.vqNum === VDUSE_VQ_NUM_MAX || c.configSize === 0;
 }
 
@@ -214,6 +218,8 @@ export function judgeCreate(s: VduseState, c: CreateConfig, config: readonly num
     // Several broken rules: the kernel reports whichever it checks first, so any of their errnos passes them all.
     const errnos = new Set(bad.map((b) => b.errno));
     if (mayBeRefused(c, pageSize)) errnos.add('EINVAL');
+    // net and fs are allowed by some versions only (EINVAL elsewhere; net needs CAP_NET_ADMIN, EPERM).
+    if (ALLOWED_IN_SOME_VERSIONS.includes(c.deviceId)) for (const e of ['EINVAL', 'EPERM']) errnos.add(e);
     const findings = bad.map((b) => {
       if (r.ok) return broke(b.id, `CREATE_DEV accepted: ${b.why}`, [`${b.errno} (${b.why})`]);
       return errnos.has(r.errno) ? passed(b.id, `${r.errno}: ${b.why}`) : broke(b.id, `${r.errno} instead of ${[...errnos].join(' or ')}: ${b.why}`, [...errnos]);
@@ -307,15 +313,6 @@ export function judgeVqSetup(s: VduseState, a: VqSetupArgs, r: Res): Judged {
   if (d.attached) return { next: r.ok ? set() : s, findings: [r.ok ? passed(id, 'VQ_SETUP while attached stored') : f(id, 'INFORMATIONAL', `VQ_SETUP while attached refused: ${r.errno}`, ['ok', 'an error'])] };
   if (!r.ok) return { next: s, findings: [broke(id, `a valid VQ_SETUP failed: ${r.errno}`, ['ok'])] };
   return { next: set(), findings: [passed(id, `vq ${a.index} max_size ${a.maxSize}`)] };
-}
-
-export interface VqInfo {
-  readonly num: number;
-  readonly desc: bigint;
-  readonly driver: bigint;
-  readonly device: bigint;
-  readonly avail: number;
-  readonly ready: boolean;
 }
 
 export function judgeVqGetInfo(s: VduseState, index: number, r: Res<VqInfo>): Judged {
@@ -725,7 +722,8 @@ export interface VqStateAnswer {
 /** VHOST_GET_VRING_BASE: a GET_VQ_STATE request to the device, whose answer becomes the driver's value. */
 export function judgeGetVringBase(s: VduseState, index: number, a: VqStateAnswer, messages: readonly number[], r: Res<number>): Judged {
   const d = s.dev!;
-  if (index >= d.vqNum) return { next: s, findings: [] };
+  // A split answer means nothing on a packed vq (judgeGetVringBasePacked covers it).
+  if (index >= d.vqNum || d.driverFeatures & bit(VIRTIO_F_RING_PACKED)) return { next: s, findings: [] };
   if (d.broken) return { next: s, findings: [messages.length ? broke('vduse.msg.timeout-broken', 'a broken device was sent GET_VQ_STATE', ['EIO at once']) : passed('vduse.msg.timeout-broken', 'no GET_VQ_STATE to a broken device')] };
   const findings: Finding[] = [];
   const sid = 'vduse.msg.get-vq-state';
@@ -735,6 +733,28 @@ export function judgeGetVringBase(s: VduseState, index: number, a: VqStateAnswer
   else if (r.value !== a.avail) findings.push(broke(sid, `GET_VRING_BASE gave ${r.value}, the device answered ${a.avail}`, [`${a.avail}`]));
   else findings.push(passed(sid, `avail index ${a.avail} relayed`));
   return { next: s, findings };
+}
+
+/** A packed vq's state as the device answered it: [last_avail_counter, last_avail_idx, last_used_counter, last_used_idx]. */
+export type PackedState = readonly [number, number, number, number];
+
+/**
+ * VHOST_GET_VRING_BASE on a packed vq: vduse_dev_get_vq_state_packed() masks the counters to 1 bit and the indices
+ * to 15 before vhost-vdpa packs them (drivers/vhost/vdpa.c: idx | counter << 15; vhost.c: avail | used << 16).
+ * vhost-vdpa before its packed fix (6.4) returned the split view, i.e. the masked avail counter alone.
+ */
+export function judgeGetVringBasePacked(s: VduseState, index: number, a: PackedState, r: Res<number>): Judged {
+  const d = s.dev!;
+  if (index >= d.vqNum || d.broken) return { next: s, findings: [] };
+  const id = 'vduse.msg.get-vq-state-masked';
+  const [ac, ai, uc, ui] = a;
+  const avail = (ai & 0x7fff) | ((ac & 1) << 15);
+  const used = (ui & 0x7fff) | ((uc & 1) << 15);
+  const want = (avail | (used << 16)) >>> 0;
+  if (!r.ok) return { next: s, findings: [broke(id, `GET_VRING_BASE on a packed vq failed: ${r.errno}`, [hex(want)])] };
+  if (r.value === want) return { next: s, findings: [passed(id, `packed state masked to ${hex(want)}`, [hex(want)])] };
+  if (r.value === (ac & 1)) return { next: s, findings: [f(id, 'INFORMATIONAL', 'vhost-vdpa returned the split view of a packed vq (before its packed GET_VRING_BASE)', [hex(want)])] };
+  return { next: s, findings: [broke(id, `GET_VRING_BASE gave ${hex(r.value)} for the answer [${a.map(hex).join(', ')}]`, [hex(want)])] };
 }
 
 export interface IotlbUpdateObserved {
@@ -843,4 +863,31 @@ export function judgeRoundTrip(s: VduseState, o: RoundTripObserved): Judged {
   if (o.driverSaw === false) findings.push(broke(id, `the driver read other bytes than the device completed (${o.detail})`, ['the same bytes on both sides'], 'corruption'));
   if (o.deviceSaw && o.driverSaw) findings.push(passed(id, `blk request carried both ways (${o.detail})`));
   return { next: s, findings };
+}
+
+/** What `vdpa dev config show` printed for a net device (keys absent when the kernel or tool did not report them). */
+export interface NetConfigShown {
+  readonly link?: string;
+  readonly mtu?: number;
+}
+
+/**
+ * The kernel reads a whole struct virtio_net_config for `vdpa dev config show` (vdpa.c vdpa_dev_net_config_fill),
+ * past a shorter config space: vduse_vdpa_get_config() must zero-fill what lies beyond config_size, so status
+ * (bytes 6-7) and mtu (10-11) read as the device's bytes where it has them and 0 past the end, never stale memory.
+ */
+export function judgeNetConfigShow(config: readonly number[], shown: NetConfigShown | null): Finding[] {
+  if (!shown) return [];
+  const byte = (i: number) => config[i] ?? 0;
+  const id = 'vduse.config.zero-fill';
+  const findings: Finding[] = [];
+  if (shown.link !== undefined) {
+    const want = byte(6) & 1 ? 'up' : 'down';
+    findings.push(shown.link === want ? passed(id, `link ${want} from a ${config.length}-byte config`) : broke(id, `link ${shown.link} from a ${config.length}-byte config whose status reads ${want}`, [want], 'memory-safety'));
+  }
+  if (shown.mtu !== undefined) {
+    const want = byte(10) | (byte(11) << 8);
+    findings.push(shown.mtu === want ? passed(id, `mtu ${want} from a ${config.length}-byte config`) : broke(id, `mtu ${shown.mtu} from a ${config.length}-byte config (expected ${want}: zero past config_size)`, [`${want}`], 'memory-safety'));
+  }
+  return findings;
 }

@@ -75,7 +75,7 @@ export const VDUSE_REQUIREMENTS: readonly Requirement[] = [
   code('vduse.msg.write-checked', 'vduse_dev_write_iter()',
     'A short response write fails with EINVAL, a non-zero reserved field with EINVAL, an unknown or already answered request_id with ENOENT.'),
   code('vduse.msg.result', 'vduse_dev_msg_sync()',
-    'A response with result other than OK makes the kernel operation fail (EIO); the request is not retried.'),
+    'A response with result other than OK makes the kernel operation fail (vduse_dev_msg_sync returns EIO; the driver-side call reports an error of its own, e.g. vhost-vdpa an IOTLB write with EFAULT); the request is not retried.'),
   code('vduse.msg.timeout-broken', 'vduse_dev_msg_sync(), vduse_dev_broken(), vduse_dev_ioctl()',
     'A request left unanswered past msg_timeout marks the device broken: pending requests fail, poll reports EPOLLERR, device ioctls fail with EPERM.'),
   doc('vduse.msg.get-vq-state', 'How VDUSE works: VDUSE_GET_VQ_STATE', 'MUST', 'device',

@@ -6,10 +6,10 @@
 // answers (OK, FAILED, late, garbled, and at most one missing), and IOTLB
 // ranges that overlap what the driver mapped.
 import fc from 'fast-check';
-import type { BadResponse, KickfdArg, UmemFault } from '../../../model/kernel/vduse.ts';
+import { type BadResponse, type KickfdArg, type UmemFault, VIRTIO_ID_FS } from '../../../model/kernel/vduse.ts';
 import { VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
 import { VIRTIO_ID_NET, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../../spec/virtio/net.ts';
-import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_RESET, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
+import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_RING_RESET, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
 import { STATUS_INIT_SEQUENCE } from '../../../spec/virtio/status.ts';
 import type { KernelProfile, KernelStep } from '../types.ts';
 import { DRIVER_PAGES } from './case.ts';
@@ -54,7 +54,7 @@ function createConfig(t: DeviceType, pageSize: number): fc.Arbitrary<CreateStepC
   const edge = fc.oneof(
     fc.constant((c: CreateStepConfig) => c),
     fc.constant((c: CreateStepConfig) => ({ ...c, emptyName: true })),
-    fc.constantFrom(0, 3, VIRTIO_ID_NET, VIRTIO_ID_BLOCK, 26, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
+    fc.constantFrom(0, 3, VIRTIO_ID_NET, VIRTIO_ID_BLOCK, VIRTIO_ID_FS, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
     fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_ACCESS_PLATFORM) })),
     fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features | bit(t === 'net' ? VIRTIO_NET_F_CTRL_VQ : VIRTIO_BLK_F_CONFIG_WCE) })),
     fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_VERSION_1) })),
@@ -105,6 +105,8 @@ export function createScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.constant(k({ op: 'closeDev' })),
     fc.constant(k({ op: 'attach' })),
     fc.constant(k({ op: 'detach' })),
+    // mac only, mac + status, + max_virtqueue_pairs, + half the mtu: the kernel reads all 12 bytes and more.
+    fc.record({ len: fc.constantFrom(6, 8, 10, 11, 12), bytes: fc.uint8Array({ minLength: 12, maxLength: 12 }) }).map(({ len, bytes }) => k({ op: 'netConfigShow', config: bytes.subarray(0, len) })),
   ];
   const step = fc.oneof(...control.map((arbitrary, i) => ({ arbitrary, weight: i === 2 || i === 5 ? 3 : 1 })), ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 2 })));
   return fc.tuple(fc.oneof({ arbitrary: validCreate(t, pageSize), weight: 4 }, { arbitrary: createStep(t, pageSize), weight: 1 }), fc.boolean(), fc.array(step, { minLength: 3, maxLength: 16 })).map(([first, open, rest]) => [first, ...(open ? [k({ op: 'openDev' })] : []), ...rest]);
@@ -119,10 +121,13 @@ export function messagesScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
   const pageSize = Number(p.facts.pageSize ?? 4096);
   const canTimeOut = p.facts.msgTimeoutWritable === true;
   const answer = fc.oneof({ arbitrary: fc.constant('ok' as const), weight: 12 }, { arbitrary: fc.constant('failed' as const), weight: 4 }, { arbitrary: fc.constant('late' as const), weight: 2 }, { arbitrary: fc.constant('garbled' as const), weight: 2 }, { arbitrary: fc.constant(canTimeOut ? ('none' as const) : ('ok' as const)), weight: 1 });
-  const offered = validDeviceFeatures(t);
+  // The device offers RING_PACKED (prefix below); the driver negotiates it or not.
+  const offered = validDeviceFeatures(t) | bit(VIRTIO_F_RING_PACKED);
   const driver: { arbitrary: fc.Arbitrary<KernelStep>; weight: number }[] = [
     { arbitrary: fc.record({ status: fc.constantFrom(...STATUSES), answer }).map((a) => k({ op: 'setStatus', ...a })), weight: 8 },
-    { arbitrary: fc.constantFrom(offered, offered & ~bit(VIRTIO_F_VERSION_1), offered | bit(VIRTIO_F_RING_RESET), 0n).map((features) => k({ op: 'setFeatures', features })), weight: 3 },
+    { arbitrary: fc.constantFrom(offered, offered & ~bit(VIRTIO_F_RING_PACKED), offered & ~bit(VIRTIO_F_VERSION_1), offered | bit(VIRTIO_F_RING_RESET), 0n).map((features) => k({ op: 'setFeatures', features })), weight: 3 },
+    // Counters beyond 1 bit and indices with bit 15 set: what vduse_dev_get_vq_state_packed() must mask.
+    { arbitrary: fc.record({ index: fc.integer({ min: 0, max: 1 }), state: fc.tuple(fc.constantFrom(0, 1, 2, 0xffff), fc.constantFrom(0, 5, 0x7fff, 0x8005, 0xffff), fc.constantFrom(0, 1, 2, 0xfffe), fc.constantFrom(0, 9, 0x8009, 0xffff)) }).map((a) => k({ op: 'getVringBasePacked', ...a })), weight: 3 },
     {
       arbitrary: fc.record({ index: vqIndex, num: fc.constantFrom(1, 64, 128, 256, 3), desc: fc.constantFrom(0x1000n, 0x10000n, 0x1008n), driver: fc.constantFrom(0x2000n, 0x2002n), device: fc.constantFrom(0x3000n, 0x3004n), base: fc.constantFrom(0, 1, 0x7fff, 0xffff) }).map((a) => k({ op: 'setVring', ...a })),
       weight: 3,
@@ -146,9 +151,10 @@ export function messagesScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     { arbitrary: fc.constant(k({ op: 'openVdpa' })), weight: 1 },
   ];
   const step = fc.oneof(...driver, ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 1 })));
-  const prefix = fc.record({ create: validCreate(t, pageSize, fc.constantFrom(1, 2)), maxSize: fc.constantFrom(64, 128, 256) }).map(({ create, maxSize }) => {
+  const prefix = fc.record({ create: validCreate(t, pageSize, fc.constantFrom(1, 2)), maxSize: fc.constantFrom(64, 128, 256), packed: fc.boolean() }).map(({ create, maxSize, packed }) => {
     const vqNum = (create as unknown as { vqNum: number }).vqNum;
-    return [create, k({ op: 'openDev' }), ...Array.from({ length: vqNum }, (_, index) => k({ op: 'vqSetup', index, maxSize, reserved: false })), k({ op: 'attach' }), k({ op: 'openVdpa' }), k({ op: 'setCalls' })];
+    const features = (create as unknown as { features: bigint }).features | (packed ? bit(VIRTIO_F_RING_PACKED) : 0n);
+    return [{ ...create, features }, k({ op: 'openDev' }), ...Array.from({ length: vqNum }, (_, index) => k({ op: 'vqSetup', index, maxSize, reserved: false })), k({ op: 'attach' }), k({ op: 'openVdpa' }), k({ op: 'setCalls' })];
   });
   return fc.tuple(prefix, fc.array(step, { minLength: 4, maxLength: 24 })).map(([pre, rest]) => [...pre, ...atMostOneMissingAnswer(rest)]);
 }
@@ -200,7 +206,9 @@ export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.record({ result: fc.constantFrom('ok' as const, 'failed' as const), avail: fc.constantFrom(0, 3, 0xffff) }).map((a) => k({ op: 'getVringBase', index: 0, ...a })),
     fc.constant(k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1000n })),
     fc.constant(k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })),
-  );
-  const step = fc.oneof({ arbitrary: request, weight: 4 }, { arbitrary: other, weight: 1 });
-  return fc.tuple(prefix, fc.array(step, { minLength: 3, maxLength: 16 })).map(([pre, rest]) => [...pre, ...rest]);
+    // With the kickfd gone a kick is remembered, and signalled when the next one is installed (vduse.vq.kick-pending).
+    fc.constant([k({ op: 'setupKickfd', index: 0, arg: 'deassign' }), k({ op: 'kick', index: 0 }), k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })]),
+  ).map((x) => (Array.isArray(x) ? x : [x]));
+  const step = fc.oneof({ arbitrary: request.map((r) => [r]), weight: 4 }, { arbitrary: other, weight: 1 });
+  return fc.tuple(prefix, fc.array(step, { minLength: 3, maxLength: 14 })).map(([pre, rest]) => [...pre, ...rest.flat()]);
 }

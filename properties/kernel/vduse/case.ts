@@ -10,10 +10,11 @@ import { decode, encode } from '../../../spec/codec.ts';
 import { vduse_iotlb_entry, vduse_iova_info, vduse_vq_info__split, VDUSE_GET_VQ_STATE, VDUSE_REQ_RESULT_FAILED, VDUSE_REQ_RESULT_OK, VDUSE_SET_STATUS, VDUSE_UPDATE_IOTLB } from '../../../spec/vduse/types.ts';
 import { VHOST_BACKEND_F_IOTLB_MSG_V2, VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_UPDATE, vhost_msg_v2 } from '../../../spec/vhost/types.ts';
 import { VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
-import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
+import { VIRTIO_ID_NET, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MTU, VIRTIO_NET_F_STATUS } from '../../../spec/virtio/net.ts';
+import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
 import { type AgentClient, type AgentReply, errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
 import { Op, body } from '../../../implementations/guest/protocol.ts';
-import { decodeRequest, encodeResponse, nameBytes, readNow, type VduseRequest } from '../../../implementations/guest/vduse.ts';
+import { decodeRequest, encodePackedResponse, encodeResponse, nameBytes, readNow, type VduseRequest } from '../../../implementations/guest/vduse.ts';
 import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from '../../../implementations/guest/vhostIoctl.ts';
 import * as M from '../../../model/kernel/vduse.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelStep } from '../types.ts';
@@ -49,6 +50,8 @@ export interface VduseCaseSettings {
   readonly deviceType: 'net' | 'blk';
   readonly model: M.VduseProfile;
   readonly msgTimeoutWritable: boolean;
+  /** The kernel lets a net device be created (probe), for the config zero-fill step. */
+  readonly netAllowed: boolean;
   /** Create driver memory for IOTLB steps. */
   readonly driverMemory: boolean;
 }
@@ -61,6 +64,8 @@ interface Plan {
   readonly garble?: boolean;
   /** Leave it unanswered. */
   readonly skip?: boolean;
+  /** Answer GET_VQ_STATE with this packed state instead. */
+  readonly packed?: M.PackedState;
 }
 
 interface Served<T> {
@@ -71,6 +76,25 @@ interface Served<T> {
 }
 
 let caseSerial = 0;
+
+/** A net device's offer for the zero-fill step: MAC, STATUS and MTU make the tool print every field past the mac. */
+function validNetFeatures(): bigint {
+  return bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ACCESS_PLATFORM) | bit(VIRTIO_NET_F_MAC) | bit(VIRTIO_NET_F_STATUS) | bit(VIRTIO_NET_F_MTU);
+}
+
+/** `vdpa -j dev config show NAME`: {"config":{NAME:{"mac":…,"link ":"up"|"down",…,"mtu":N}}} (iproute2 pads some keys with a space). */
+function parseNetConfig(text: string, name: string): M.NetConfigShown | null {
+  try {
+    const fields = (JSON.parse(text) as { config?: Record<string, Record<string, unknown>> }).config?.[name];
+    if (!fields) return null;
+    const get = (key: string) => Object.entries(fields).find(([k]) => k.trim() === key)?.[1];
+    const link = get('link');
+    const mtu = get('mtu');
+    return { ...(typeof link === 'string' ? { link } : {}), ...(typeof mtu === 'number' ? { mtu } : {}) };
+  } catch {
+    return null;
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function must(r: AgentReply, what: string): number {
@@ -197,7 +221,9 @@ export class VduseCase implements KernelCase {
       if (p.garble) {
         for (const kind of ['short', 'reserved', 'unknown-id'] as const) out.badWrites.push({ kind, r: await this.#writeBad(kind, req.requestId) });
       }
-      out.goodWrite = res(await this.#agent.write(this.#devFd, encodeResponse(req.requestId, p.result, 'vq' in req ? req.vq : 0, p.avail ?? 0)), 'write response');
+      const vq = 'vq' in req ? req.vq : 0;
+      const bytes = p.packed && req.type === VDUSE_GET_VQ_STATE ? encodePackedResponse(req.requestId, vq, p.packed) : encodeResponse(req.requestId, p.result, vq, p.avail ?? 0);
+      out.goodWrite = res(await this.#agent.write(this.#devFd, bytes), 'write response');
     }
     return { ...out, value: await done, requests };
   }
@@ -255,7 +281,8 @@ export class VduseCase implements KernelCase {
         const r = unit(ires(await this.#ctlIoctl('VDUSE_DESTROY_DEV', { value: {}, trailing: nameBytes(name) }), step.op));
         if (r.ok && step.known) {
           this.#created.delete(name);
-          // Destroyed under our feet (a finding of its own): these fds and attachments are gone with it.
+          // Destroyed under our feet (a finding of its own when they were still open): the device is gone, its fds are only fds.
+          for (const fd of [this.#devFd, this.#vdpaFd]) if (fd >= 0) await this.#agent.closeFd(fd);
           this.#devFd = -1;
           this.#vdpaFd = -1;
           this.#attached = false;
@@ -271,6 +298,8 @@ export class VduseCase implements KernelCase {
         }
         return this.#apply(j);
       }
+      case 'netConfigShow':
+        return this.#settings.netAllowed ? this.#netConfigShow(step.config) : [];
       case 'closeDev':
         if (this.#devFd < 0) return [];
         await this.#agent.closeFd(this.#devFd);
@@ -323,6 +352,40 @@ export class VduseCase implements KernelCase {
     const destroyed = unit(ires(await this.#ctlIoctl('VDUSE_DESTROY_DEV', { value: {}, trailing: nameBytes(cut) }), 'VDUSE_DESTROY_DEV'));
     if (destroyed.ok) this.#created.delete(cut);
     return M.judgeLongName(create, found, destroyed);
+  }
+
+  /** A net device of its own, attached, its config read whole by the vdpa tool, then taken down again. */
+  async #netConfigShow(config: Uint8Array): Promise<readonly M.Finding[]> {
+    const a = this.#agent;
+    const name = `${this.#name}-n`;
+    const created = ires(
+      await this.#ctlIoctl('VDUSE_CREATE_DEV', {
+        value: { name: nameBytes(name), vendor_id: 0, device_id: VIRTIO_ID_NET, features: validNetFeatures(), vq_num: 2, vq_align: this.#settings.model.pageSize, reserved: new Uint8Array(52), config_size: config.length },
+        trailing: config,
+      }),
+      'VDUSE_CREATE_DEV',
+    );
+    if (!created.ok) return [];
+    this.#created.add(name);
+    const saved = this.#devFd;
+    const fd = must(await a.open(`/dev/vduse/${name}`, GuestFlags.O_RDWR | O_NONBLOCK), 'open');
+    let shown: M.NetConfigShown | null = null;
+    try {
+      if (fd < 0) return [];
+      this.#devFd = fd;
+      for (const index of [0, 1]) await this.#dev('VDUSE_VQ_SETUP', { value: { index, max_size: 64, reserved: new Uint8Array(26) } });
+      const add = await this.#serve(a.vdpa(['dev', 'add', 'name', name, 'mgmtdev', 'vduse'], { concurrent: true, timeoutMs: SERVED_TIMEOUT_MS }));
+      if (add.value.kind !== 'ok' || add.value.result !== 0) return [];
+      const show = await this.#serve(a.vdpa(['-j', 'dev', 'config', 'show', name], { concurrent: true, timeoutMs: SERVED_TIMEOUT_MS }));
+      if (show.value.kind === 'ok' && show.value.result === 0) shown = parseNetConfig(show.value.body.toString(), name);
+      await this.#serve(a.vdpa(['dev', 'del', name], { concurrent: true, timeoutMs: SERVED_TIMEOUT_MS }));
+    } finally {
+      if (fd >= 0) await a.closeFd(fd);
+      this.#devFd = saved;
+      const gone = await this.#ctlIoctl('VDUSE_DESTROY_DEV', { value: {}, trailing: nameBytes(name) });
+      if (gone.kind === 'ok') this.#created.delete(name);
+    }
+    return M.judgeNetConfigShow([...config], shown);
   }
 
   async #deviceStep(step: VduseStep): Promise<readonly M.Finding[]> {
@@ -576,6 +639,13 @@ export class VduseCase implements KernelCase {
         const messages = r.requests.filter((q) => q.type === VDUSE_GET_VQ_STATE).map((q) => ('vq' in q ? q.vq : -1));
         return this.#apply(M.judgeGetVringBase(s, step.index, step, messages, out.ok ? { ok: true, value: out.value.readUInt32LE(4) } : out));
       }
+      case 'getVringBasePacked': {
+        if (!(d.driverFeatures & bit(VIRTIO_F_RING_PACKED)) || !(d.features & bit(VIRTIO_F_RING_PACKED))) return [];
+        const state = step.state as unknown as M.PackedState;
+        const r = await this.#serve(this.#vdpa('VHOST_GET_VRING_BASE', { value: { index: step.index, num: 0 } }), () => ({ result: VDUSE_REQ_RESULT_OK, packed: state }));
+        const out = ires(r.value, step.op);
+        return this.#apply(M.judgeGetVringBasePacked(s, step.index, state, out.ok ? { ok: true, value: out.value.readUInt32LE(4) } : out));
+      }
       case 'mapIotlb': {
         if (!this.#mem) return [];
         const size = BigInt(step.pages * PAGE);
@@ -645,7 +715,9 @@ export class VduseCase implements KernelCase {
       goodWrite: served.goodWrite,
     };
     const findings = [...this.#apply(M.judgeSetStatus(s, status, actual, observed))];
-    if (none) {
+    // vhost-vdpa may refuse the status before VDUSE hears of it (clearing bits): then nothing timed out.
+    if (none && !observed.messages.length) await this.#writeSysfs(`/sys/class/vduse/${this.#name}/msg_timeout`, `${CASE_MSG_TIMEOUT_S}`);
+    if (none && observed.messages.length) {
       const ioctl = await this.#dev('VDUSE_VQ_GET_INFO', { value: { index: 0, num: 0, desc_addr: 0n, driver_addr: 0n, device_addr: 0n, split_avail_index: 0, ready: 0 } });
       // vduse_dev_poll() reports EPOLLERR on a broken device: the agent's poll then returns at once and read says EAGAIN, not ETIMEDOUT.
       const polled = must(await this.#agent.read(this.#devFd, M.VDUSE_MSG_SIZE, 0), 'poll');

@@ -71,6 +71,13 @@ export async function probeVduse(guest: RunningGuest, target: GuestTargetSpec): 
       value: { name: nameBytes(name), vendor_id: 0, device_id: deviceId, features: validDeviceFeatures(deviceType), vq_num: 1, vq_align: pageSize, reserved: new Uint8Array(52), config_size: 8 },
       trailing: new Uint8Array(8),
     });
+    // Whether a net device may be created at all (the zero-fill step reads a net config through the vdpa tool).
+    const netName = `${name}-n`;
+    const net = deviceType === 'net' ? created : await ioctl('VDUSE_CREATE_DEV', {
+      value: { name: nameBytes(netName), vendor_id: 0, device_id: VIRTIO_ID_NET, features: validDeviceFeatures('net'), vq_num: 2, vq_align: pageSize, reserved: new Uint8Array(52), config_size: 8 },
+      trailing: new Uint8Array(8),
+    });
+    if (deviceType !== 'net' && net.kind === 'ok') await ioctl('VDUSE_DESTROY_DEV', { value: {}, trailing: nameBytes(netName) });
     let msgTimeout = -1;
     let msgTimeoutWritable = false;
     if (created.kind === 'ok') {
@@ -97,6 +104,7 @@ export async function probeVduse(guest: RunningGuest, target: GuestTargetSpec): 
         deviceId,
         deviceAllowed: created.kind === 'ok',
         deviceRefusal: created.kind === 'error' ? created.errno : '',
+        netAllowed: net.kind === 'ok',
         msgTimeout,
         msgTimeoutWritable,
       },

@@ -49,11 +49,15 @@ export type VduseStep =
   | { readonly t: 'kernel'; readonly op: 'enableVring'; readonly index: number; readonly ready: boolean }
   | { readonly t: 'kernel'; readonly op: 'kick'; readonly index: number }
   | { readonly t: 'kernel'; readonly op: 'getVringBase'; readonly index: number; readonly result: 'ok' | 'failed'; readonly avail: number }
+  /** GET_VRING_BASE with RING_PACKED negotiated: the device answers [avail counter, avail idx, used counter, used idx] unmasked. */
+  | { readonly t: 'kernel'; readonly op: 'getVringBasePacked'; readonly index: number; readonly state: readonly number[] }
   | { readonly t: 'kernel'; readonly op: 'mapIotlb'; readonly page: number; readonly pages: number; readonly iova: bigint; readonly perm: number; readonly answer: 'ok' | 'failed' }
   | { readonly t: 'kernel'; readonly op: 'unmapIotlb'; readonly iova: bigint; readonly size: bigint; readonly answer: 'ok' | 'failed' }
   | { readonly t: 'kernel'; readonly op: 'driverConfigWrite'; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly t: 'kernel'; readonly op: 'driverConfigRead'; readonly offset: number; readonly len: number }
   | { readonly t: 'kernel'; readonly op: 'reconnect' }
+  /** A net device of its own with a config space `config` bytes long, read whole by `vdpa dev config show`. */
+  | { readonly t: 'kernel'; readonly op: 'netConfigShow'; readonly config: Uint8Array }
   /** A blk request on vq 0 carried end to end: posted by the driver, served by the suite as the device through VDUSE. */
   | { readonly t: 'kernel'; readonly op: 'blkRequest'; readonly write: boolean; readonly sector: number; readonly fill: number };
 
@@ -92,12 +96,14 @@ const CHARGED_TO: Readonly<Record<VduseOp, string>> = {
   enableVring: 'vduse.vq.get-info',
   kick: 'vduse.vq.kickfd',
   getVringBase: 'vduse.msg.get-vq-state',
+  getVringBasePacked: 'vduse.msg.get-vq-state-masked',
   mapIotlb: 'vduse.msg.update-iotlb',
   unmapIotlb: 'vduse.msg.update-iotlb',
   driverConfigWrite: 'vduse.config.read-only',
   driverConfigRead: 'vduse.config.set-bounds',
   reconnect: 'vduse.dev.reconnect-replays',
   blkRequest: 'vduse.iotlb.get-fd',
+  netConfigShow: 'vduse.config.zero-fill',
 };
 
 export function requirementOfVduseStep(step: KernelStep): string {
@@ -141,6 +147,8 @@ export function formatVduseStep(k: KernelStep): string {
       return `driverConfigWrite(offset ${s.offset}, length ${s.bytes.length})`;
     case 'driverConfigRead':
       return `driverConfigRead(offset ${s.offset}, length ${s.len})`;
+    case 'netConfigShow':
+      return `netConfigShow(config_size ${s.config.length})`;
     case 'blkRequest':
       return `blkRequest(${s.write ? 'write' : 'read'} sector ${s.sector}${s.write ? `, fill ${hex(s.fill)}` : ''})`;
     default: {

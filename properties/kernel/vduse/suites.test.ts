@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { builtGuest, sharedGuest } from '../../../implementations/guest/testGuest.ts';
 import { VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
+import { bit, VIRTIO_F_RING_PACKED } from '../../../spec/virtio/features.ts';
 import { runKernelSteps } from '../run.ts';
 import type { KernelContext, KernelObservation, KernelProfile, KernelStep } from '../types.ts';
 import { validDeviceFeatures } from './arbitraries.ts';
@@ -37,9 +38,22 @@ function mappedRegion(perm: number): KernelStep[] {
   ];
 }
 
-describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () => {
+/** A blk device offering RING_PACKED, attached, with the driver side owning it. */
+function packedDevice(): KernelStep[] {
+  return [
+    k('create', { emptyName: false, deviceId: VIRTIO_ID_BLOCK, features: validDeviceFeatures('blk') | bit(VIRTIO_F_RING_PACKED), vqNum: 1, vqAlign: 4096, reservedWord: -1, config: new Uint8Array(8) }),
+    k('openDev'),
+    k('vqSetup', { index: 0, maxSize: 64, reserved: false }),
+    k('attach'),
+    k('openVdpa'),
+    k('setFeatures', { features: validDeviceFeatures('blk') | bit(VIRTIO_F_RING_PACKED) }),
+  ];
+}
+
+describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk, guest:vduse-net)', () => {
   const guest = sharedGuest(image);
   let profile: KernelProfile;
+  let netProfile: KernelProfile;
   const ctx = (): KernelContext => ({ guest: guest(), agent: guest().agent, target: { target: 'vduse-blk' }, profile });
 
   it('probes the device instead of assuming it', async () => {
@@ -50,7 +64,21 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () 
     // vduse.h: the control fd starts at VDUSE_API_VERSION (0 in the installed header).
     expect(profile.facts.apiVersion).toBe(0n);
     for (const s of VDUSE_SUITES) expect(s.unsupported?.(profile) ?? null).toBeNull();
+    // 6.12 allows net (vduse_dev.c allowed_device_id[]); the net target then runs the suites that list net.
+    netProfile = await probeVduse(guest(), { target: 'vduse-net' });
+    expect(netProfile.deviceType).toBe('net');
+    expect(netProfile.facts.deviceAllowed).toBe(true);
   }, 60_000);
+
+  for (const suite of VDUSE_SUITES.filter((s) => s.deviceTypes.includes('net'))) {
+    it(`guest:vduse-net ${suite.name}: seed 1 gives no failing verdict`, async () => {
+      const netCtx: KernelContext = { guest: guest(), agent: guest().agent, target: { target: 'vduse-net' }, profile: netProfile };
+      for (const steps of fc.sample(suite.scenario(netProfile), { seed: 1, numRuns: 4 })) {
+        const out = await runKernelSteps(suite, netCtx, steps, (o) => failing(o) && !KNOWN_FINDINGS.has(o.requirement));
+        expect(out.failure, out.failure ? `${out.failure.actual}\n${steps.map((s, i) => `${i + 1}. ${suite.formatStep(s)}`).join('\n')}` : '').toBeUndefined();
+      }
+    }, 60_000);
+  }
 
   for (const suite of VDUSE_SUITES) {
     it(`${suite.name}: seeds 1-3 give no failing verdict on the healthy kernel`, async () => {
@@ -68,6 +96,14 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () 
     }, 120_000);
   }
 
+  it('a packed vq state from the device is masked before the driver sees it (vduse.msg.get-vq-state-masked)', async () => {
+    const suite = VDUSE_SUITES.find((x) => x.name === 'vduse-messages')!;
+    // Counter 2 and index 0x8005: masked, the avail half is 0x0005 (counter bit 0, index 15 bits); unmasked it would be 0x8005.
+    const out = await runKernelSteps(suite, ctx(), [...packedDevice(), k('getVringBasePacked', { index: 0, state: [2, 0x8005, 1, 0x8009] })], failing);
+    expect(out.failure).toBeUndefined();
+    expect(out.observations.filter((o) => o.requirement === 'vduse.msg.get-vq-state-masked').map((o) => o.verdict)).toEqual(['PASS']);
+  }, 60_000);
+
   it('finding: a read-only region\'s IOTLB_GET_FD fd maps read-write (vduse.iotlb.get-fd-perm)', async () => {
     const suite = VDUSE_SUITES.find((s) => s.name === 'vduse-messages')!;
     const ro = await runKernelSteps(suite, ctx(), mappedRegion(1), failing);
@@ -78,4 +114,18 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk)', () 
     expect(rw.failure).toBeUndefined();
     expect(rw.observations.filter((o) => o.requirement.startsWith('vduse.iotlb.get-fd')).map((o) => `${o.requirement} ${o.verdict}`)).toEqual(['vduse.iotlb.get-fd PASS', 'vduse.iotlb.get-fd-perm PASS']);
   }, 60_000);
+
+  it('observation: a range the driver dropped by closing vhost-vdpa stays reachable through IOTLB_GET_FD (INFORMATIONAL)', async () => {
+    const suite = VDUSE_SUITES.find((x) => x.name === 'vduse-messages')!;
+    const out = await runKernelSteps(suite, ctx(), [...mappedRegion(3).slice(0, -1), k('closeVdpa'), k('iotlbGetFd', { start: 0x2000n, last: 0x2fffn })], failing);
+    expect(out.failure).toBeUndefined();
+    expect(out.observations.at(-1)).toMatchObject({ requirement: 'vduse.iotlb.get-fd', verdict: 'INFORMATIONAL' });
+  }, 60_000);
+
+  it('every case cleaned up: no VDUSE device and no vdpa device is left in the guest', async () => {
+    const dev = await guest().agent.readdir('/dev/vduse');
+    expect(dev.names).toEqual(['control']);
+    const vdpa = await guest().agent.readdir('/sys/bus/vdpa/devices');
+    expect(vdpa.names ?? []).toEqual([]);
+  }, 30_000);
 });

@@ -17,6 +17,7 @@ function settings(p: KernelProfile, driverMemory: boolean) {
     deviceType: p.deviceType,
     model: { initialApiVersion: BigInt(p.facts.apiVersion ?? 0), pageSize: Number(p.facts.pageSize ?? 4096) },
     msgTimeoutWritable: p.facts.msgTimeoutWritable === true,
+    netAllowed: p.facts.netAllowed === true,
     driverMemory,
   };
 }
@@ -67,6 +68,7 @@ export const VDUSE_SUITES: readonly KernelSuite[] = [
       'vduse.create.sequence',
       'vduse.destroy.busy',
       'vduse.destroy.sequence',
+      'vduse.config.zero-fill',
       ...DEVICE_NODE_IDS,
     ],
     maxSteps: 20,
@@ -85,6 +87,7 @@ export const VDUSE_SUITES: readonly KernelSuite[] = [
       'vduse.msg.result',
       'vduse.msg.timeout-broken',
       'vduse.msg.get-vq-state',
+      'vduse.msg.get-vq-state-masked',
       'vduse.msg.set-status',
       'vduse.msg.set-status-failed',
       'vduse.msg.update-iotlb',
