@@ -1,16 +1,18 @@
 // The QEMU guest the kernel targets run in (issue 12 item 7), measured on this
 // machine: boot-to-ready (QEMU started → the agent answers, i.e. every module
 // loaded), the time to open guest:vdpa-sim-net on a ready guest, agent round
-// trips per second, and GET_FEATURES per second through GuestVdpaTarget.
-// No suite runs on a guest target yet (implementations/guest/README.md), so
-// there is no suite-steps figure. One QEMU at a time, each closed before the
-// next starts. Skipped, with the reason, when the guest is not built.
+// trips per second, GET_FEATURES per second through GuestVdpaTarget, and the
+// suite steps per second of a whole `vhostcheck run --target guest:vdpa-sim-net`
+// (every suite, the engine as the CLI runs it, seed 1). One QEMU at a time,
+// each closed before the next starts. Skipped, with the reason, when the guest
+// is not built.
 //
 // `npm run bench` runs this as its part 4; `npx tsx bench/guest.ts` runs it
 // alone and updates the `guest` entry of bench/results.json.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootGuest, type RunningGuest } from '../implementations/guest/boot.ts';
 import { findGuest, type GuestImage } from '../implementations/guest/image/build.ts';
@@ -42,6 +44,8 @@ interface GuestBenchResult {
   readonly agentRoundTrips?: RateSample;
   /** Sequential GuestVdpaTarget.send({ op: 'getFeatures' }): agent round trip plus VHOST_GET_FEATURES on /dev/vhost-vdpa-N. */
   readonly getFeatures?: RateSample;
+  /** Steps per second of each suite of a run on guest:vdpa-sim-net (seed 1, `suiteRuns` cases per property), and overall. */
+  readonly suiteSteps?: { readonly runsPerProperty: number; readonly wallS: number; readonly steps: number; readonly perSecond: number; readonly suites: readonly { readonly name: string; readonly steps: number; readonly perSecond: number }[] };
   /** The 1-minute load average before and after: other work on the machine slows a TCG guest. */
   readonly loadAverage?: { readonly before: number; readonly after: number };
 }
@@ -129,9 +133,11 @@ export async function measureGuest(opts: { readonly boots: number; readonly minS
       }
     });
   }
+  const suiteSteps = await measureSuiteSteps(SUITE_RUNS, opts.log);
   return {
     qemu,
     kernelRelease: image.manifest.kernelRelease,
+    suiteSteps,
     guestMemoryMb: MEMORY_MB,
     boots,
     bootToReadyMedianMs: median(boots.map((b) => b.bootToReadyMs)),
@@ -140,6 +146,27 @@ export async function measureGuest(opts: { readonly boots: number; readonly minS
     getFeatures,
     loadAverage: { before, after: loadavg()[0]! },
   };
+}
+
+/** Cases per property in the suite-steps run: the CLI's default outside this process. */
+const SUITE_RUNS = 20;
+
+/** A whole run on guest:vdpa-sim-net as the CLI makes it (its own guest), timed per suite by the engine. */
+async function measureSuiteSteps(runs: number, log: (s: string) => void): Promise<NonNullable<GuestBenchResult['suiteSteps']>> {
+  const { executeRun } = await import('../runner/engine.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'vhostcheck-bench-guest-'));
+  try {
+    const t0 = performance.now();
+    const run = await executeRun({ targetSpec: 'guest:vdpa-sim-net', selectors: [], seed: 1, runs, strict: false, regressionDir: dir, replayRegressions: false, saveRegressions: false });
+    const wallS = (performance.now() - t0) / 1000;
+    const suites = run.suites.map((x) => ({ name: x.name, steps: x.steps, perSecond: x.steps / (x.durationMs / 1000) }));
+    const steps = suites.reduce((n, x) => n + x.steps, 0);
+    const busyS = run.suites.reduce((n, x) => n + x.durationMs, 0) / 1000;
+    log(`  suite steps on guest:vdpa-sim-net: ${fmtInt(steps / busyS)}/s over ${run.suites.length} suites (${wallS.toFixed(1)} s)`);
+    return { runsPerProperty: runs, wallS, steps, perSecond: steps / busyS, suites };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The lines `npm run bench` and `npx tsx bench/guest.ts` print for this part. */
@@ -166,6 +193,9 @@ export function guestReport(r: GuestBenchResult): string[] {
       ]),
     ),
   );
+  const st = r.suiteSteps!;
+  lines.push(`   a whole run on guest:vdpa-sim-net (seed 1, ${st.runsPerProperty} cases per property): ${fmtInt(st.perSecond)} suite steps/s, ${st.steps} steps in ${st.wallS.toFixed(1)} s`);
+  lines.push(table(['suite', 'steps', 'steps/s'], st.suites.map((x) => [x.name, fmtInt(x.steps), fmtInt(x.perSecond)])));
   return lines;
 }
 
