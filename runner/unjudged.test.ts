@@ -48,3 +48,33 @@ describe('unjudged: every requirement without a verdict says why', () => {
     expect(r.detail).toBe('judged through its more specific rules: virtio.robust.survives.valid-chains, virtio.robust.survives.polled');
   });
 });
+
+describe('unjudged on a kernel target: what its interface answers for', () => {
+  const VDUSE_BLK = { kind: 'kernel' as const, deviceType: 'blk', family: 'vduse' as const };
+  const VDPA_NET = { kind: 'kernel' as const, deviceType: 'net', family: 'vhost-vdpa' as const };
+
+  it('a vhost-user rule, or another interface\'s rule, is not applicable, naming where it is judged', () => {
+    expect(unjudged(req('vhost-user.ring.start-on-kick', 'backend'), VDPA_NET, [])).toMatchObject({ verdict: 'SKIP', category: 'not-applicable' });
+    const r = unjudged(req('vhost-vdpa.suspend', 'backend'), VDUSE_BLK, []);
+    expect(r).toMatchObject({ verdict: 'SKIP', category: 'not-applicable' });
+    expect(r.detail).toContain('guest:vdpa-sim-net');
+    expect(unjudged(req('vduse.create.vq-num-limit', 'backend'), VDPA_NET, []).category).toBe('not-applicable');
+  });
+
+  it('a rule the family lists as unjudgeable from user space gives that reason', () => {
+    const r = unjudged(req('vhost-vdpa.iotlb.batch-commit', 'backend'), VDPA_NET, []);
+    expect(r).toMatchObject({ verdict: 'SKIP', category: 'not-covered' });
+    expect(r.detail).toMatch(/^cannot be judged from user space on this target: /);
+  });
+
+  it('a vhost core rule no vhost-vdpa suite lists says which targets judge it', () => {
+    const r = unjudged(req('vhost.desc.head-range', 'backend'), VDPA_NET, []);
+    expect(r).toMatchObject({ verdict: 'SKIP', category: 'not-covered', detail: 'judged on vhost-net targets; no vhost-vdpa suite checks it' });
+  });
+
+  it('a driver-step suite on a target only kernel suites reach leaves its rules not applicable', () => {
+    const r = unjudged(req('virtio.split.used.len-written'), VDUSE_BLK, [suite({ state: 'wrong-transport', transport: 'vduse ioctls' })]);
+    expect(r).toMatchObject({ verdict: 'SKIP', category: 'not-applicable' });
+    expect(r.detail).toContain('vduse ioctls');
+  });
+});

@@ -28,15 +28,17 @@ export interface CoverageSuite {
 /** Requirement families that only a kernel target (vhost, vhost-vdpa, VDUSE) can break. */
 const KERNEL_FAMILIES = ['vhost', 'vhost-vdpa', 'vduse'];
 /**
- * Which requirement families a kernel interface can break. vhost-vdpa runs the generic vhost core's
+ * Which requirement families a kernel target is judged on. vhost-vdpa runs the generic vhost core's
  * ioctls and IOTLB writes (drivers/vhost/vdpa.c hands unknown ioctls to vhost_dev_ioctl and writes to
- * vhost_chr_write_iter), and a VDUSE device is driven through vhost-vdpa.
+ * vhost_chr_write_iter), so its targets answer for both. A VDUSE target answers for the VDUSE interface:
+ * its driver side is vhost-vdpa, whose rules the vdpa_sim targets judge with a parent of the kernel's own.
  */
 const FAMILY_RULES: Readonly<Record<KernelFamily, readonly string[]>> = {
   'vhost-net': ['vhost'],
   'vhost-vdpa': ['vhost', 'vhost-vdpa'],
-  vduse: ['vduse', 'vhost-vdpa', 'vhost'],
+  vduse: ['vduse'],
 };
+const JUDGED_ON: Readonly<Record<string, string>> = { vhost: 'guest:vhost-net', 'vhost-vdpa': 'guest:vdpa-sim-net and guest:vdpa-sim-blk', vduse: 'guest:vduse-blk and guest:vduse-net' };
 /** Device-specific families, by device type. */
 const DEVICE_FAMILIES: readonly string[] = ['blk', 'net', 'fs'];
 
@@ -58,7 +60,8 @@ export function unjudged(req: Requirement, target: { kind: TargetKind; deviceTyp
     if (covers(['vhost-user'], req.id)) return na(`a vhost-user protocol rule: the target is reached through ${target.family} ioctls`);
     const own = FAMILY_RULES[target.family];
     if (KERNEL_FAMILIES.some((f) => covers([f], req.id)) && !covers(own, req.id)) {
-      return na(`a ${req.id.split('.')[0]} rule: the target is reached through ${target.family} ioctls`);
+      const family = req.id.split('.')[0]!;
+      return na(`a ${family} rule: a ${target.family} target is judged on the ${FAMILY_RULES[target.family].join(' and ')} interface; ${family} rules are judged on ${JUDGED_ON[family]}`);
     }
     const why = UNJUDGEABLE[target.family][req.id];
     if (why !== undefined) return { verdict: 'SKIP', category: 'not-covered', detail: `cannot be judged from user space on this target: ${why}` };
