@@ -28,7 +28,7 @@ const BAD = new Set(['FAIL', 'NON_STRICT', 'CRASH', 'TIMEOUT', 'ERROR']);
  * Deviations of the real 6.12 kernel, each reproduced on its own below: set aside (as the engine sets aside a
  * captured failure's fingerprint) so the rest of each case still runs and every other verdict is still judged.
  */
-type Seen = { requirement: string; verdict: string; detail: string; device: Profile['deviceType'] };
+type Seen = { requirement: string; verdict: string; detail: string; device: Profile['deviceType']; steps: readonly Step[] };
 const KNOWN: readonly { readonly what: string; readonly matches: (o: Seen) => boolean }[] = [
   {
     // vdpasim_net_work() (drivers/vdpa/vdpa_sim/vdpa_sim_net.c) copies the TX buffer, virtio_net_hdr_v1 included, into
@@ -51,8 +51,15 @@ const KNOWN: readonly { readonly what: string; readonly matches: (o: Seen) => bo
     what: 'vdpa_sim_blk does not notify a request it failed to parse',
     matches: (o) => o.requirement === 'virtio.split.notify.flags-must-notify' && o.verdict === 'FAIL' && o.device === 'blk',
   },
+  {
+    // vringh has no "avail idx - last_avail_idx <= num" check (vhost_get_vq_desc() has one, and vq_err()s): after the
+    // driver moves avail idx past the ring, vdpa_sim takes stale avail slots as heads and completes ids that are not
+    // outstanding — the simulated device's mutant avail-idx-runaway (bug-catalog Q2), judged as it is judged.
+    what: 'vringh processes a runaway avail idx',
+    matches: (o) => o.requirement === 'virtio.split.used.id-is-head' && o.verdict === 'FAIL' && o.steps.some((s) => s.t === 'runaway'),
+  },
 ];
-const knownOn = (device: Profile['deviceType']) => (o: Omit<Seen, 'device'>) => KNOWN.some((k) => k.matches({ ...o, device }));
+const knownOn = (device: Profile['deviceType'], steps: readonly Step[] = []) => (o: Omit<Seen, 'device' | 'steps'>) => KNOWN.some((k) => k.matches({ ...o, device, steps }));
 
 function spec(text: string): GuestTargetSpec {
   const s = parseGuestTarget(text);
@@ -105,7 +112,7 @@ async function runSuites(factory: TargetFactory, profile: Profile, seed: number,
     let steps = 0;
     const scenarios: Step[][] = fc.sample(suite.scenario(profile), { seed, numRuns: cases });
     for (const scenario of scenarios) {
-      const known = knownOn(profile.deviceType);
+      const known = knownOn(profile.deviceType, scenario);
       const r = await runSteps(factory, profile, scenario, (o: Observation) => BAD.has(o.verdict) && !known(o));
       steps += scenario.length;
       for (const o of r.observations) if (BAD.has(o.verdict) && !known(o)) bad.push({ requirement: o.requirement, verdict: o.verdict, detail: o.detail, steps: JSON.stringify(scenario, (_, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 1500) });
@@ -243,6 +250,12 @@ suitesUnder('vdpa-sim-blk,use_va=0,batch_mapping=0', {
         { t: 'kick', queue: 0 },
       ];
       for (let i = 0; i < 3; i++) expect(await firstDeviation(factory(), profile(), steps)).toBe('virtio.split.notify.flags-must-notify FAIL');
+    }, 30_000);
+
+    it('finding, 3 of 3: a runaway avail idx is processed, completing ids that are not outstanding (vringh, bug-catalog Q2)', async () => {
+      // The shrunk case of hostile-descriptors (seed 101).
+      const steps: Step[] = [{ t: 'setup', packed: false, eventIdx: false, indirect: false, inOrder: true, platform: true, num: 16, base: 65530 }, { t: 'runaway', queue: 0, extra: 24 }, { t: 'kick', queue: 0 }];
+      for (let i = 0; i < 3; i++) expect(await firstDeviation(factory(), profile(), steps)).toBe('virtio.split.used.id-is-head FAIL');
     }, 30_000);
   },
 });
