@@ -176,12 +176,16 @@ describe.skipIf(!image)('data-path suites on guest:vdpa-sim-net (use_va=1, batch
     factory = factoryOf(guest(), s);
     profile = await vdpaProfile(factory);
     expect(profile.transport).toBe('ioctl');
-    const results = await runSuites(factory, profile, 42, 4);
+    const results = await runSuites(factory, profile, 42, 8);
     console.info(results.map((r) => `${r.suite}: ${r.cases} cases, ${r.steps} steps, ${(r.ms / 1000).toFixed(1)} s, ${(r.steps / (r.ms / 1000)).toFixed(1)} steps/s`).join('\n'));
     // packed-datapath: vdpa_sim offers no VIRTIO_F_RING_PACKED (VDPASIM_FEATURES), so the engine reports it UNSUPPORTED.
     expect(results.map((r) => r.suite)).toEqual(['split-datapath', 'notification', 'iotlb', 'hostile-descriptors']);
     expect(results.flatMap((r) => r.bad)).toEqual([]);
   }, 120_000);
+
+  it('a factory for a vdpa_sim setting the guest was not booted with fails at its first open, in one line', async () => {
+    await expect(openVdpaSimFactory(guest(), spec('vdpa-sim-net,use_va=0')).open()).rejects.toThrow(/^the guest's vdpa_sim.use_va is Y, the target asks for 0/);
+  });
 
   it('judges for real: a frame comes back intact (loopback, used id, write bound all PASS)', async () => {
     const r = await runSteps(factory, profile, LOOPBACK, (o) => BAD.has(o.verdict) && !knownOn('net')(o));
@@ -238,7 +242,7 @@ function suitesUnder(text: string, opts: { memoryMb?: number; cases: number; sui
 // vdpa_sim_blk: a RAM disk, zeroed per device (so per session), checked read-after-write; the smallest guest it fits.
 suitesUnder('vdpa-sim-blk,use_va=0,batch_mapping=0', {
   memoryMb: 96,
-  cases: 3,
+  cases: 6,
   suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'],
   more: (factory, profile) => {
     it('finding, 3 of 3: a request whose header is no longer mapped is completed without a notification (vdpasim_blk_work)', async () => {
@@ -259,5 +263,5 @@ suitesUnder('vdpa-sim-blk,use_va=0,batch_mapping=0', {
     }, 30_000);
   },
 });
-suitesUnder('vdpa-sim-blk,use_va=1,batch_mapping=0', { memoryMb: 96, cases: 2, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
-suitesUnder('vdpa-sim-net,use_va=0,batch_mapping=1', { cases: 2, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
+suitesUnder('vdpa-sim-blk,use_va=1,batch_mapping=0', { memoryMb: 96, cases: 4, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
+suitesUnder('vdpa-sim-net,use_va=0,batch_mapping=1', { cases: 4, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
