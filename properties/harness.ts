@@ -1261,6 +1261,12 @@ export class Harness {
       this.releaseSlot(p.slot);
       return;
     }
+    if (this.refusedWithIoerr(p, u.len)) {
+      this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'blk request with an unusable buffer completed as VIRTIO_BLK_S_IOERR, only the status byte written'));
+      if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
+      this.releaseSlot(p.slot);
+      return;
+    }
     let expectedLen: number | null = null;
     if (p.cls.valid && p.blk) {
       const written = Buffer.concat(p.writable.map((b) => readGpa(mem, b.addr, b.len)));
@@ -1273,12 +1279,6 @@ export class Harness {
       }
       // The last writable byte holds the status: it is always written, so len ≥ 1 (§5.2.6).
       if (u.len < 1) this.record(fail('virtio.blk.status-byte', `used len ${u.len}: the status byte was not counted as written`));
-    }
-    if (this.refusedWithIoerr(p, u.len)) {
-      this.record(pass(p.cls.valid ? p.cls.mayRefuse! : p.cls.requirement, 'blk request with an unusable buffer completed as VIRTIO_BLK_S_IOERR, only the status byte written'));
-      if (qs.driver instanceof SplitRingDriver) qs.driver.release(p.descs);
-      this.releaseSlot(p.slot);
-      return;
     }
     if (!p.cls.valid && p.kind === 'hostile' && p.frame && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, null);
     if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {

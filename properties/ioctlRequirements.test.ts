@@ -14,6 +14,7 @@ describe('observations on the ioctl transport', () => {
     expect(onIoctl('vhost-user.reply.required.set-vring-num', 'FAIL')).toEqual({ requirement: 'vhost.vring.num-valid', verdict: 'NON_STRICT' });
     // Valid chains left unused after a kick: the driver waits forever, a hang even under a DE_FACTO rule.
     expect(onIoctl('vhost-user.ring.start-on-kick.buffers-used', 'FAIL')).toEqual({ requirement: 'virtio.robust.survives.valid-chains', verdict: 'FAIL' });
+    expect(onIoctl('vhost-user.ring.start-on-kick.session-kept', 'FAIL')).toEqual({ requirement: 'virtio.robust.survives.valid-chains', verdict: 'FAIL' });
     // A severe FAIL under a DE_FACTO vhost-user rule stays severe.
     expect(onIoctl('vhost-user.robust.vring-index-range', 'FAIL')).toEqual({ requirement: 'vhost-vdpa.vring.index-range', verdict: 'FAIL' });
     expect(onIoctl('vhost-user.robust.vring-index-range', 'CRASH')).toEqual({ requirement: 'vhost-vdpa.vring.index-range', verdict: 'CRASH' });

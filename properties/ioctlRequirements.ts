@@ -20,6 +20,8 @@ const EQUIVALENT: Readonly<Record<string, { readonly id: string; readonly harm?:
   'vhost-user.iotlb.invalidate-removes': { id: 'vhost-vdpa.iotlb.invalidate' },
   // A valid chain left unused after a kick on a running ring: the driver waits for it forever (drivers/vhost: a valid chain is processed).
   'vhost-user.ring.start-on-kick.buffers-used': { id: 'virtio.robust.survives.valid-chains', harm: 'hang' },
+  // An ioctl "session" ends only with the guest (a crash): charged as the death it is when every chain in sight was valid.
+  'vhost-user.ring.start-on-kick.session-kept': { id: 'virtio.robust.survives.valid-chains', harm: 'crash' },
   // VHOST_SET_VRING_CALL with VHOST_FILE_UNBIND detaches the eventfd: nothing is signalled on it any more.
   'vhost-user.vring.call-invalid-fd': { id: 'vhost.vring.file-unbind' },
   // GET_VRING_BASE reads the next avail index (vhost.h); on vhost-vdpa through ops->get_vq_state, without stopping the ring.

@@ -11,6 +11,13 @@
 // (exact runs: a byte the driver did not touch may have been written by the
 // device meanwhile). The agent keeps its own shadow and reports what differs
 // from it. After each sync both shadows are equal again.
+//
+// A pull is not an atomic snapshot: the agent scans in ascending address
+// order while the device runs. That is coherent for split rings, whose device
+// writes a used element before the (lower) used index (virtio 1.2 §2.7.8.2),
+// but not for packed rings, whose device writes a descriptor's flags (its
+// highest field) last: a pull may show new flags with an old id and len. No
+// device mirrored here offers VIRTIO_F_RING_PACKED (vdpa_sim's VDPASIM_FEATURES).
 import type { AgentClient } from './agent.ts';
 import { errnoName } from './agent.ts';
 

@@ -28,7 +28,7 @@ const BAD = new Set(['FAIL', 'NON_STRICT', 'CRASH', 'TIMEOUT', 'ERROR']);
  * Deviations of the real 6.12 kernel, each reproduced on its own below: set aside (as the engine sets aside a
  * captured failure's fingerprint) so the rest of each case still runs and every other verdict is still judged.
  */
-type Seen = { requirement: string; verdict: string; detail: string; device: Profile['deviceType'] };
+type Seen = { requirement: string; verdict: string; detail: string; device: Profile['deviceType']; steps: readonly Step[] };
 const KNOWN: readonly { readonly what: string; readonly matches: (o: Seen) => boolean }[] = [
   {
     // vdpasim_net_work() (drivers/vdpa/vdpa_sim/vdpa_sim_net.c) copies the TX buffer, virtio_net_hdr_v1 included, into
@@ -51,8 +51,24 @@ const KNOWN: readonly { readonly what: string; readonly matches: (o: Seen) => bo
     what: 'vdpa_sim_blk does not notify a request it failed to parse',
     matches: (o) => o.requirement === 'virtio.split.notify.flags-must-notify' && o.verdict === 'FAIL' && o.device === 'blk',
   },
+  {
+    // vringh has no "avail idx - last_avail_idx <= num" check (vhost_get_vq_desc() has one, and vq_err()s): after the
+    // driver moves avail idx past the ring, vdpa_sim takes stale avail slots as heads and completes ids that are not
+    // outstanding — the simulated device's mutant avail-idx-runaway (bug-catalog Q2), judged as it is judged. What it
+    // does next is built on those stale heads (a used idx moved past the ring, descriptors of later requests taken
+    // early), so in a case with a runaway step every later FAIL is set aside as this finding's consequence.
+    what: 'vringh processes a runaway avail idx',
+    matches: (o) => o.verdict === 'FAIL' && o.steps.some((s) => s.t === 'runaway'),
+  },
+  {
+    // vdpasim_net_work(): when vringh_iov_push_iotlb() into the RX buffer fails (an RX buffer the IOTLB no longer maps),
+    // `++rx_errors; break;` leaves the loop with the TX head and the RX head both taken and neither completed — unlike
+    // its filter-drop and overrun paths, which complete the TX buffer. A valid TX buffer is never returned.
+    what: 'vdpa_sim_net loses the TX buffer of a frame whose RX buffer is unmapped',
+    matches: (o) => o.requirement === 'virtio.robust.survives.valid-chains' && o.verdict === 'FAIL' && o.device === 'net' && o.steps.some((s) => s.t === 'unmapIotlb'),
+  },
 ];
-const knownOn = (device: Profile['deviceType']) => (o: Omit<Seen, 'device'>) => KNOWN.some((k) => k.matches({ ...o, device }));
+const knownOn = (device: Profile['deviceType'], steps: readonly Step[] = []) => (o: Omit<Seen, 'device' | 'steps'>) => KNOWN.some((k) => k.matches({ ...o, device, steps }));
 
 function spec(text: string): GuestTargetSpec {
   const s = parseGuestTarget(text);
@@ -105,7 +121,7 @@ async function runSuites(factory: TargetFactory, profile: Profile, seed: number,
     let steps = 0;
     const scenarios: Step[][] = fc.sample(suite.scenario(profile), { seed, numRuns: cases });
     for (const scenario of scenarios) {
-      const known = knownOn(profile.deviceType);
+      const known = knownOn(profile.deviceType, scenario);
       const r = await runSteps(factory, profile, scenario, (o: Observation) => BAD.has(o.verdict) && !known(o));
       steps += scenario.length;
       for (const o of r.observations) if (BAD.has(o.verdict) && !known(o)) bad.push({ requirement: o.requirement, verdict: o.verdict, detail: o.detail, steps: JSON.stringify(scenario, (_, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 1500) });
@@ -169,12 +185,16 @@ describe.skipIf(!image)('data-path suites on guest:vdpa-sim-net (use_va=1, batch
     factory = factoryOf(guest(), s);
     profile = await vdpaProfile(factory);
     expect(profile.transport).toBe('ioctl');
-    const results = await runSuites(factory, profile, 42, 4);
+    const results = await runSuites(factory, profile, 42, 8);
     console.info(results.map((r) => `${r.suite}: ${r.cases} cases, ${r.steps} steps, ${(r.ms / 1000).toFixed(1)} s, ${(r.steps / (r.ms / 1000)).toFixed(1)} steps/s`).join('\n'));
     // packed-datapath: vdpa_sim offers no VIRTIO_F_RING_PACKED (VDPASIM_FEATURES), so the engine reports it UNSUPPORTED.
     expect(results.map((r) => r.suite)).toEqual(['split-datapath', 'notification', 'iotlb', 'hostile-descriptors']);
     expect(results.flatMap((r) => r.bad)).toEqual([]);
   }, 120_000);
+
+  it('a factory for a vdpa_sim setting the guest was not booted with fails at its first open, in one line', async () => {
+    await expect(openVdpaSimFactory(guest(), spec('vdpa-sim-net,use_va=0')).open()).rejects.toThrow(/^the guest's vdpa_sim.use_va is Y, the target asks for 0/);
+  });
 
   it('judges for real: a frame comes back intact (loopback, used id, write bound all PASS)', async () => {
     const r = await runSteps(factory, profile, LOOPBACK, (o) => BAD.has(o.verdict) && !knownOn('net')(o));
@@ -196,6 +216,12 @@ describe.skipIf(!image)('data-path suites on guest:vdpa-sim-net (use_va=1, batch
 
   it('finding, 3 of 3: vdpa_sim_net delivers num_buffers 0 without MRG_RXBUF (virtio 1.2 §5.1.6.4.1 MUST be 1)', async () => {
     for (let i = 0; i < 3; i++) expect(await firstDeviation(factory, profile, LOOPBACK)).toBe('virtio.net.num-buffers-one FAIL');
+  }, 30_000);
+
+  it('finding, 3 of 3: a valid TX buffer is lost when the RX buffer its frame goes to is unmapped (vdpasim_net_work)', async () => {
+    // The shrunk case of the iotlb suite (seed 404): RX buffer at the top of region 1, only the rings and region 0 mapped again.
+    const steps: Step[] = [SETUP, { t: 'netRx', size: 1660, layout: { ...LAYOUT, atRegionEnd: true } }, { t: 'unmapIotlb', region: 'all-but-rings' }, { t: 'remapIotlb', region: 0, perm: 3 }, { t: 'netTx', frame: FRAME, layout: LAYOUT }, { t: 'kick', queue: 1 }];
+    for (let i = 0; i < 3; i++) expect(await firstDeviation(factory, profile, steps)).toBe('virtio.robust.survives.valid-chains FAIL');
   }, 30_000);
 
   it('finding, 3 of 3: an invalid chain is consumed and never returned while later buffers are (vringh __vringh_get_head)', async () => {
@@ -231,7 +257,7 @@ function suitesUnder(text: string, opts: { memoryMb?: number; cases: number; sui
 // vdpa_sim_blk: a RAM disk, zeroed per device (so per session), checked read-after-write; the smallest guest it fits.
 suitesUnder('vdpa-sim-blk,use_va=0,batch_mapping=0', {
   memoryMb: 96,
-  cases: 3,
+  cases: 6,
   suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'],
   more: (factory, profile) => {
     it('finding, 3 of 3: a request whose header is no longer mapped is completed without a notification (vdpasim_blk_work)', async () => {
@@ -244,7 +270,13 @@ suitesUnder('vdpa-sim-blk,use_va=0,batch_mapping=0', {
       ];
       for (let i = 0; i < 3; i++) expect(await firstDeviation(factory(), profile(), steps)).toBe('virtio.split.notify.flags-must-notify FAIL');
     }, 30_000);
+
+    it('finding, 3 of 3: a runaway avail idx is processed, completing ids that are not outstanding (vringh, bug-catalog Q2)', async () => {
+      // The shrunk case of hostile-descriptors (seed 101).
+      const steps: Step[] = [{ t: 'setup', packed: false, eventIdx: false, indirect: false, inOrder: true, platform: true, num: 16, base: 65530 }, { t: 'runaway', queue: 0, extra: 24 }, { t: 'kick', queue: 0 }];
+      for (let i = 0; i < 3; i++) expect(await firstDeviation(factory(), profile(), steps)).toBe('virtio.split.used.id-is-head FAIL');
+    }, 30_000);
   },
 });
-suitesUnder('vdpa-sim-blk,use_va=1,batch_mapping=0', { memoryMb: 96, cases: 2, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
-suitesUnder('vdpa-sim-net,use_va=0,batch_mapping=1', { cases: 2, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
+suitesUnder('vdpa-sim-blk,use_va=1,batch_mapping=0', { memoryMb: 96, cases: 4, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });
+suitesUnder('vdpa-sim-net,use_va=0,batch_mapping=1', { cases: 4, suites: ['split-datapath', 'notification', 'iotlb', 'hostile-descriptors'] });

@@ -40,11 +40,13 @@ function scenario(setup: fc.Arbitrary<SetupStep>, steps: { arbitrary: fc.Arbitra
 }
 
 /**
- * Ring-state steps the transport has: over ioctls only reset and notifier churn, as the harness sends no stop,
- * restart or enable there (properties/harness.ts `ringStates`); generating them would only waste steps.
+ * Ring-state steps the transport has. Over ioctls only reset: the harness sends no stop, restart or enable there
+ * (properties/harness.ts `ringStates`), and notifier churn is there to show a back-end's fds growing
+ * (Target.backEndFds), which a kernel's eventfd references do not show to user space: it would spend its 3 s
+ * budget per step judging only the replies.
  */
 function ringStates(p: Profile): fc.Arbitrary<Step> {
-  return p.transport === 'ioctl' ? ringStateArb(p).filter((s) => s.t === 'reset' || s.t === 'churn') : ringStateArb(p);
+  return p.transport === 'ioctl' ? ringStateArb(p).filter((s) => s.t === 'reset') : ringStateArb(p);
 }
 
 const w = (arbitrary: fc.Arbitrary<Step>, weight: number) => ({ arbitrary, weight });
