@@ -76,7 +76,8 @@ function smallestProfile(info: TargetInfo): Profile {
     configSize: 0,
     config: new Uint8Array(0),
     blkCapacitySectors: null,
-    blkFreshDisk: info.kind === 'simulated',
+    // A kernel RAM disk made for the session (vdpa_sim_blk on a fresh vdpa device) starts zeroed too (TargetInfo.freshDisk).
+    blkFreshDisk: info.kind === 'simulated' || info.freshDisk === true,
     transport: info.kind === 'socket' ? 'vhost-user' : info.kind === 'kernel' ? 'ioctl' : 'in-process',
   };
 }
@@ -101,7 +102,8 @@ async function negotiate(target: Target, base: Profile): Promise<Profile> {
   const queues = Math.min(known, MAX_DRIVEN_QUEUES);
   // GET_QUEUE_NUM counts queue pairs for net in QEMU's reading, vrings in libvhost-user's: take the wider bound.
   const vringLimit = Math.max(known, info.deviceType === 'net' ? 2 * reported : reported);
-  const config = hasFeature(protocol, VHOST_USER_PROTOCOL_F_CONFIG) ? await readConfig(target) : new Uint8Array(0);
+  // Over ioctl the config space is always readable (VHOST_VDPA_GET_CONFIG); over vhost-user only with CONFIG negotiated.
+  const config = hasFeature(protocol, VHOST_USER_PROTOCOL_F_CONFIG) || base.transport === 'ioctl' ? await readConfig(target) : new Uint8Array(0);
   // The capacity is known only from a config that holds it (virtio_blk_config.capacity, the first 8 bytes).
   const capacity = info.deviceType === 'blk' && config.length >= 8 ? Buffer.from(config).readBigUInt64LE(0) : null;
   if (hasFeature(protocol, VHOST_USER_PROTOCOL_F_RESET_DEVICE)) await ask(target, { op: 'resetDevice' });
