@@ -422,7 +422,7 @@ function suspendResume(dev: VdpaDevice, s: VdpaState, op: 'suspend' | 'resume'):
   const accept: Accept[] = [];
   if (mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) accept.push(supported ? ok(done, `${op} while DRIVER_OK`) : err(['EOPNOTSUPP'], s, `the parent has no ${op}`));
   if (!mustHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) {
-    // Without DRIVER_OK, 6.9+ returns 0 before looking at the parent; earlier kernels asked the parent
+    // Without DRIVER_OK, newer kernels (6.12 included) return 0 before looking at the parent; earlier kernels asked the parent
     // first (EOPNOTSUPP without it) and set v->suspended on success (review thread, vhost_vdpa_suspend()).
     accept.push(ok({ ...s, suspended: supported && s.suspended !== flag ? 'maybe' : s.suspended }, 'nothing to do before DRIVER_OK'));
     if (!supported) accept.push(err(['EOPNOTSUPP'], s, `the parent has no ${op} (older kernels)`));
@@ -606,7 +606,9 @@ function update(dev: VdpaDevice, s: VdpaState, refused: VdpaState, r: Extract<Vd
   // uaddr outside the memfd or an odd perm, an accepted update may map nothing.
   const certain = memoryOk && permOk;
   const added: Mapping = { lo: r.iova, hi: last, elo, ehi, certain };
-  const mapped = withSpace(s, { ...a, maps: [...a.maps.filter((m) => !overlaps(m.lo, m.hi, r.iova, last)), added] });
+  // Taking it shows only that the overlapped pages of a possible mapping were not there; its other pages
+  // (a pinning parent's separate page runs) may still be: possible mappings stay possible.
+  const mapped = withSpace(s, { ...a, maps: [...a.maps, added] });
   const accept = [ok(mapped, 'mapped', written(r.frame))];
   if (!aligned || !certain || fuzzy || pinned > SURE_PIN_LIMIT) {
     // Pages shared with another mapping (a parent that pins whole pages), memory outside the memfd, an
