@@ -199,6 +199,10 @@ describe('vhost-vdpa model: vrings, every kernel version accepted', () => {
     expect(judged(NET, live, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 42 })).verdict).toBe('PASS');
     expect(judged(NET, live, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 0 }))).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost-vdpa.suspend.base-readable' });
     expect(judged(NET, live, { op: 'getStatus' }, okv(0))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.suspend' });
+    // RESUME promises the state from before SUSPEND: a base that moved FAILs at vhost-vdpa.resume (a MUST).
+    const resumed = run(NET, [[{ op: 'resume' }, OK]], live);
+    expect(judged(NET, resumed, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 42 })).verdict).toBe('PASS');
+    expect(judged(NET, resumed, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 1 }))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.resume' });
     const plain = run(PLAIN, [[{ op: 'setStatus', status: VIRTIO_CONFIG_S_DRIVER_OK }, OK]]);
     expect(judged(PLAIN, plain, { op: 'suspend' }, OK)).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost-vdpa.suspend.unsupported' });
     // Before DRIVER_OK: newer kernels answer 0 without asking the parent, older kernels EOPNOTSUPP.

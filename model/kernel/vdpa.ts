@@ -158,6 +158,8 @@ export interface VdpaState {
   readonly packedMaybe: boolean;
   /** Last base each vq was given, null when unknown. */
   readonly bases: readonly (number | null)[];
+  /** The requirement a base read-back judges while not suspended: RESUME's promise once it returned. */
+  readonly basesWhy: string;
   readonly spaces: readonly AddressSpace[];
   readonly batch: { readonly asid: number; readonly certain: boolean } | null;
 }
@@ -192,6 +194,7 @@ export function initialVdpaState(dev: VdpaDevice): VdpaState {
     suspended: false,
     packedMaybe: false,
     bases: Array.from({ length: dev.vqs }, () => null),
+    basesWhy: 'vhost.vring.get-base',
     spaces: [],
     batch: null,
   };
@@ -230,6 +233,7 @@ function afterReset(s: VdpaState, why: string): VdpaState {
     live: false,
     suspended: false,
     bases: s.bases.map(() => null),
+    basesWhy: 'vhost.vring.get-base',
     spaces: s.spaces.map((a) => ({ ...a, maps: a.maps.map((m) => ({ ...m, certain: false })) })),
     batch: s.batch ? { ...s.batch, certain: false } : null,
   };
@@ -418,7 +422,8 @@ function suspendResume(dev: VdpaDevice, s: VdpaState, op: 'suspend' | 'resume'):
   const supported = has(dev.backendFeatures, op === 'suspend' ? VHOST_BACKEND_F_SUSPEND : VHOST_BACKEND_F_RESUME);
   const why = op === 'suspend' ? 'vhost-vdpa.suspend' : 'vhost-vdpa.resume';
   const flag = op === 'suspend';
-  const done: VdpaState = { ...s, suspended: flag, statusWhy: why };
+  // After RESUME the device works "the same way it was before it was suspended" (vhost.h): the bases it reports are RESUME's promise.
+  const done: VdpaState = { ...s, suspended: flag, statusWhy: why, basesWhy: flag ? s.basesWhy : 'vhost-vdpa.resume' };
   const accept: Accept[] = [];
   if (mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) accept.push(supported ? ok(done, `${op} while DRIVER_OK`) : err(['EOPNOTSUPP'], s, `the parent has no ${op}`));
   if (!mustHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) {
@@ -453,7 +458,7 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
       // vhost_vring_ioctl: a split ring's base > 0xffff is EINVAL (a packed ring takes 2×16 bits).
       const base = r.base;
       if (base > 0xffff && !s.packedMaybe) return expect('vhost.vring.base-busy', [err(['EINVAL'], s, `base ${base} > 0xffff on a split ring`)]);
-      const next: VdpaState = { ...s, bases: s.bases.map((b, i) => (i === index ? (s.packedMaybe ? null : base) : b)) };
+      const next: VdpaState = { ...s, bases: s.bases.map((b, i) => (i === index ? (s.packedMaybe ? null : base) : b)), basesWhy: 'vhost.vring.get-base' };
       const accept = [ok(next, 'base set')];
       // 6.12: EINVAL while DRIVER_OK and not suspended; the parent's set_vq_state may refuse then too.
       if (running || s.packedMaybe) accept.push(err(['EINVAL'], s, 'the device is running'));
@@ -462,7 +467,7 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
     case 'getVringBase': {
       // vhost_vdpa_vring_ioctl: get_vq_state from the parent, then vhost_vring_ioctl copies {index, num} back.
       const want = s.packedMaybe ? null : s.bases[index]!;
-      const requirement = s.suspended === true ? 'vhost-vdpa.suspend.base-readable' : 'vhost.vring.get-base';
+      const requirement = s.suspended === true ? 'vhost-vdpa.suspend.base-readable' : s.basesWhy;
       return expect(requirement, [
         ok(s, want === null ? 'any base' : `base ${want}`, (v) => {
           if (!v || typeof v !== 'object' || !('index' in v)) return 'GET_VRING_BASE returned nothing';
