@@ -39,7 +39,11 @@ export const Op = {
   eventfdWait: 14,
   vdpa: 15,
   readdir: 16,
+  forked: 18,
 } as const;
+
+/** What an Op.forked child runs (agent.c OP_FORKED). */
+export const ForkedCall = { ioctlInteger: 0, ioctlBuffer: 1, write: 2 } as const;
 
 export interface ReplyFrame {
   readonly id: number;
@@ -79,6 +83,8 @@ export const body = {
   readdir: (path: string) => Buffer.from(path),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
+  /** One syscall in a forked child: `request` and `integer` are used by ioctls, `data` by a buffer ioctl or a write. */
+  forked: (kind: number, fd: number, request: number, integer: bigint, data: Uint8Array) => Buffer.concat([u32(kind), u32(fd), u32(request), u32(0), u64(integer), data]),
 } as const;
 
 function u32(v: number): Buffer {

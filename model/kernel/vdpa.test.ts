@@ -83,6 +83,19 @@ describe('vhost-vdpa model: identity and ownership', () => {
     expect(judged(NET, o, { op: 'setOwner' }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost.owner.exclusive' });
   });
 
+  it('a second process (forked child) is never the owner: EPERM for vring ioctls, EFAULT for IOTLB writes, EBUSY for SET_OWNER', () => {
+    const s = owned(NET);
+    expect(judged(NET, s, { op: 'foreign', call: 'setVringNum' }, e('EPERM')).verdict).toBe('PASS');
+    expect(judged(NET, s, { op: 'foreign', call: 'setVringNum' }, okv(0))).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost.owner.required' });
+    expect(judged(NET, s, { op: 'foreign', call: 'iotlbUpdate' }, okv(72))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.iotlb.owner-required' });
+    expect(judged(NET, s, { op: 'foreign', call: 'setOwner' }, okv(0))).toEqual({ verdict: 'FAIL', requirement: 'vhost.owner.exclusive' });
+    // A child that took an unowned device leaves it owned by nobody this process is.
+    const taken = run(NET, [[{ op: 'foreign', call: 'setOwner' }, okv(0)]]);
+    expect(judged(NET, taken, { op: 'setOwner' }, e('EBUSY')).verdict).toBe('PASS');
+    expect(judged(NET, taken, { op: 'getVringBase', index: 0 }, e('EPERM')).verdict).toBe('PASS');
+    expect(judged(NET, run(NET, [[{ op: 'reopen' }, OK]], taken), { op: 'setOwner' }, OK).verdict).toBe('PASS');
+  });
+
   it('vhost-vdpa.vring.index-range: index = vq count, 0xffff and 2^32-1 are ENOBUFS; taking one FAILs (memory safety)', () => {
     const s = run(NET, [[{ op: 'setOwner' }, OK]]);
     for (const index of [3, 0xffff, 0xffff_ffff]) {

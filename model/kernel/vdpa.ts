@@ -107,7 +107,12 @@ export type VdpaRequest =
   /** A raw write of `length` bytes whose first u32 is `frameType`; the body asks for iotlb type 0 (no such type). */
   | { readonly op: 'iotlbFrame'; readonly frameType: number; readonly length: number }
   | { readonly op: 'suspend' }
-  | { readonly op: 'resume' };
+  | { readonly op: 'resume' }
+  /**
+   * A call made by another process (a forked child, with an mm of its own): SET_OWNER, SET_VRING_NUM of
+   * vq 0 to 64, or a valid IOTLB UPDATE of one page of the session memory at IOVA 0x1000.
+   */
+  | { readonly op: 'foreign'; readonly call: 'setOwner' | 'setVringNum' | 'iotlbUpdate' };
 
 export type VdpaValue =
   | bigint
@@ -144,7 +149,8 @@ export interface AddressSpace {
 }
 
 export interface VdpaState {
-  readonly owner: boolean;
+  /** Who owns the device: nobody, this process, or another one (a forked child, whose mm is not ours). */
+  readonly owner: 'none' | 'self' | 'other';
   /** Acked backend features (VHOST_SET_BACKEND_FEATURES). */
   readonly backend: bigint;
   /** Every status byte the device may hold now; null when nothing is known (a reset that failed). */
@@ -186,7 +192,7 @@ export interface Judged {
 
 export function initialVdpaState(dev: VdpaDevice): VdpaState {
   return {
-    owner: false,
+    owner: 'none',
     backend: 0n,
     statuses: [0],
     statusWhy: 'vhost-vdpa.open-release-reset',
@@ -258,8 +264,10 @@ export function stepVdpa(dev: VdpaDevice, s: VdpaState, r: VdpaRequest): Expecta
       return expect('vhost-vdpa.open-exclusive', [err(['EBUSY'], s, 'the node is already open')]);
     case 'setOwner':
       // vhost_dev_set_owner(): -EBUSY when the device already has an owner.
-      if (s.owner) return expect('vhost.owner.exclusive', [err(['EBUSY'], s, 'already owned')]);
-      return expect('vhost.owner.exclusive', [ok({ ...s, owner: true }, 'first SET_OWNER of the session')]);
+      if (s.owner !== 'none') return expect('vhost.owner.exclusive', [err(['EBUSY'], s, `already owned by ${s.owner === 'self' ? 'this' : 'another'} process`)]);
+      return expect('vhost.owner.exclusive', [ok({ ...s, owner: 'self' }, 'first SET_OWNER of the session')]);
+    case 'foreign':
+      return foreign(s, r.call);
     case 'query':
       return query(dev, s, r.what);
     case 'setBackendFeatures':
@@ -290,6 +298,22 @@ export function stepVdpa(dev: VdpaDevice, s: VdpaState, r: VdpaRequest): Expecta
       return iotlbFrame(s, r.frameType, r.length);
     default:
       return vring(dev, s, r);
+  }
+}
+
+/** vhost_dev_check_owner() compares mms: a forked child is never the owner, whoever is. */
+function foreign(s: VdpaState, call: Extract<VdpaRequest, { op: 'foreign' }>['call']): Expectation {
+  switch (call) {
+    case 'setOwner':
+      // vhost_dev_set_owner(): EBUSY when owned; otherwise the child becomes the owner (and, exiting, leaves
+      // an owner no later caller is). A failed bind of the child's mm (vhost_vdpa_bind_mm) undoes it.
+      if (s.owner !== 'none') return expect('vhost.owner.exclusive', [err(['EBUSY'], s, 'already owned')]);
+      return expect('vhost.owner.exclusive', [ok({ ...s, owner: 'other' }, 'the child took ownership'), err('any', s, 'binding the child mm failed')]);
+    case 'setVringNum':
+      return expect('vhost.owner.required', [err(['EPERM'], s, 'the child is not the owner')]);
+    case 'iotlbUpdate':
+      // vhost_vdpa_process_iotlb_msg(): vhost_dev_check_owner first; the error is EFAULT at write().
+      return expect('vhost-vdpa.iotlb.owner-required', [err(['EFAULT'], s, 'the child is not the owner')], 'memory-safety');
   }
 }
 
@@ -442,7 +466,7 @@ type VringRequest = Extract<VdpaRequest, { op: 'setVringNum' | 'setVringBase' | 
 function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
   const index = r.op === 'setGroupAsid' ? r.group : r.index;
   // vhost_vdpa_unlocked_ioctl → vhost_dev_ioctl: every vring ioctl needs the owner (vhost_dev_check_owner, EPERM) …
-  if (!s.owner) return expect('vhost.owner.required', [err(['EPERM'], s, 'no SET_OWNER yet')]);
+  if (s.owner !== 'self') return expect('vhost.owner.required', [err(['EPERM'], s, s.owner === 'none' ? 'no SET_OWNER yet' : 'another process owns the device')]);
   // … then vhost_vdpa_vring_ioctl: idx >= v->nvqs → ENOBUFS, before anything else.
   if (index >= dev.vqs) return expect('vhost-vdpa.vring.index-range', [err(['ENOBUFS'], s, `index ${index} >= ${dev.vqs} vqs`)], 'memory-safety');
   const running = mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK) && s.suspended !== true;
@@ -545,7 +569,7 @@ function iotlb(dev: VdpaDevice, s: VdpaState, r: Extract<VdpaRequest, { op: 'iot
   // Older vhost_chr_write_iter() refused INVALIDATE of size 0 the same way; newer ones pass it on.
   const zeroInvalidate = r.type === VHOST_IOTLB_INVALIDATE && r.size === 0n;
   // vhost_vdpa_process_iotlb_msg(): vhost_dev_check_owner first; any handler error is EFAULT at write().
-  if (!s.owner) return expect('vhost-vdpa.iotlb.owner-required', [err(zeroInvalidate ? ['EFAULT', 'EINVAL'] : ['EFAULT'], s, 'no SET_OWNER yet')], 'memory-safety');
+  if (s.owner !== 'self') return expect('vhost-vdpa.iotlb.owner-required', [err(zeroInvalidate ? ['EFAULT', 'EINVAL'] : ['EFAULT'], s, 'this process does not own the device')], 'memory-safety');
   // vhost_chr_write_iter(): the v2 asid word is read only with IOTLB_ASID; otherwise it is skipped and ASID 0 applies.
   const asidUsed = r.frame === 'v2' && has(s.backend, VHOST_BACKEND_F_IOTLB_ASID);
   const asid = asidUsed ? r.asid : 0;

@@ -96,6 +96,13 @@ for (const variant of VARIANTS) {
       expect(await lastVerdict(suite('vdpa-control'), steps, lie)).toEqual({ requirement: 'vhost-vdpa.status.no-bit-removal', verdict: 'NON_STRICT' });
     }, 30_000);
 
+    it('ownership: an IOTLB UPDATE from a second process (forked child) taken FAILs at vhost-vdpa.iotlb.owner-required', async () => {
+      const lie = (r: VdpaRequest, a: VdpaAnswer): VdpaAnswer => (r.op === 'foreign' && !a.ok ? { ok: true, value: 72 } : a);
+      const steps: VdpaRequest[] = [{ op: 'setOwner' }, { op: 'setBackendFeatures', features: v2 }, { op: 'foreign', call: 'setVringNum' }, { op: 'foreign', call: 'iotlbUpdate' }];
+      expect(await lastVerdict(suite('vdpa-control'), steps, lie)).toEqual({ requirement: 'vhost.owner.required', verdict: 'NON_STRICT' });
+      expect(await lastVerdict(suite('vdpa-iotlb'), [steps[0]!, steps[1]!, steps[3]!], lie)).toEqual({ requirement: 'vhost-vdpa.iotlb.owner-required', verdict: 'FAIL' });
+    }, 30_000);
+
     it('iotlb: an overlapping UPDATE taken FAILs at vhost-vdpa.iotlb.overlap-rejected', async () => {
       const lie = (r: VdpaRequest, a: VdpaAnswer): VdpaAnswer => (r.op === 'iotlb' && !a.ok ? { ok: true, value: 72 } : a);
       const steps: VdpaRequest[] = [{ op: 'setOwner' }, { op: 'setBackendFeatures', features: v2 }, update(0x4000n), update(0x5000n)];

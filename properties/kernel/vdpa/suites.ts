@@ -55,7 +55,7 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
   {
     ...common,
     name: 'vdpa-control',
-    description: 'vhost-vdpa ioctls: identity, ownership, status, features, config space, vring setup, ASID groups, log and suspend refusals, exclusive open and reopen',
+    description: 'vhost-vdpa ioctls: identity, ownership (also against a second process), status, features, config space, vring setup, ASID groups, log and suspend refusals, exclusive open and reopen',
     requirements: [
       ...SESSION,
       ...VRING,
@@ -71,6 +71,7 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
       'vhost-vdpa.asid.set-group-asid',
       'vhost.vring.addr-checked',
       'vhost.vring.file-unbind',
+      'vhost-vdpa.iotlb.owner-required',
     ],
     maxSteps: 60,
     scenario: (p) => controlScenario(vdpaDevice(p), offeredFeatures(p), 60),
