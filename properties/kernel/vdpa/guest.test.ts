@@ -41,6 +41,7 @@ for (const variant of VARIANTS) {
       it(`${name}: every suite, seeds ${SEEDS.join(', ')}, judges every answer PASS`, async () => {
         const target = spec(`${name},${variant.options}`);
         const profile = await probeVdpa(guest(), target);
+        expect(profile.kernelRelease).toBe(image!.manifest.kernelRelease);
         const ctx: KernelContext = { guest: guest(), agent: guest().agent, target, profile };
         for (const suite of VDPA_SUITES) {
           if (suite.unsupported?.(profile)) continue;
