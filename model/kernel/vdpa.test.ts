@@ -228,6 +228,10 @@ describe('vhost-vdpa model: vrings, every kernel version accepted', () => {
     expect(judged(NET, s, { op: 'getVringGroup', index: 2 }, okv({ index: 2, num: 1 })).verdict).toBe('PASS');
     expect(judged(NET, s, { op: 'getVringGroup', index: 2 }, okv({ index: 2, num: 2 }))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.asid.get-vring-group' });
     expect(judged(NET, s, { op: 'setGroupAsid', group: 1, asid: 2 }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.asid.set-group-asid' });
+    // Group 2 is a vq index (3 vqs) but no group (2 groups).
+    expect(judged(NET, s, { op: 'setGroupAsid', group: 2, asid: 0 }, e('EINVAL')).verdict).toBe('PASS');
+    expect(judged(NET, s, { op: 'setGroupAsid', group: 2, asid: 0 }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.asid.set-group-asid' });
+    expect(judged(NET, s, { op: 'setGroupAsid', group: 1, asid: 1 }, OK).verdict).toBe('PASS');
   });
 });
 

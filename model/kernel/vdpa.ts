@@ -529,9 +529,11 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
       ]);
     }
     case 'setGroupAsid': {
-      // vhost_vdpa_vring_ioctl: group >= ngroups or asid >= nas → EINVAL (older kernels left the group
-      // check to the parent, which also says EINVAL); no set_group_asid → EOPNOTSUPP.
-      if (r.group >= dev.groupNum || r.asid >= dev.asNum) return expect('vhost-vdpa.asid.set-group-asid', [err(['EINVAL'], s, `group ${r.group} of ${dev.groupNum}, asid ${r.asid} of ${dev.asNum}`)]);
+      // vhost_vdpa_vring_ioctl: asid >= nas → EINVAL. 6.12 also refuses group >= ngroups (EINVAL) before
+      // looking for set_group_asid; older kernels checked the ASID only and left the group to the parent,
+      // after EOPNOTSUPP for a parent without set_group_asid.
+      if (r.asid >= dev.asNum) return expect('vhost-vdpa.asid.set-group-asid', [err(['EINVAL'], s, `asid ${r.asid} of ${dev.asNum}`)]);
+      if (r.group >= dev.groupNum) return expect('vhost-vdpa.asid.set-group-asid', [err(['EINVAL', 'EOPNOTSUPP'], s, `group ${r.group} of ${dev.groupNum}`)]);
       return expect('vhost-vdpa.asid.set-group-asid', [ok(s, 'bound'), err(['EOPNOTSUPP', 'EBUSY'], s, 'the parent cannot (or not now)')]);
     }
   }

@@ -102,7 +102,7 @@ export const VHOST_VDPA_REQUIREMENTS: readonly Requirement[] = [
   uapi('vhost-vdpa.asid.get-vring-group', 'vhost.h: VHOST_VDPA_GET_VRING_GROUP; drivers/vhost/vdpa.c vhost_vdpa_vring_ioctl()', 'MUST', 'backend',
     'GET_VRING_GROUP returns in num the group (< group count) of the vq named by index; without parent support it fails (EOPNOTSUPP).'),
   uapi('vhost-vdpa.asid.set-group-asid', 'vhost.h: VHOST_VDPA_SET_GROUP_ASID; drivers/vhost/vdpa.c vhost_vdpa_vring_ioctl()', 'MUST', 'backend',
-    'SET_GROUP_ASID binds group index to ASID num; num >= the AS count fails with EINVAL, a parent without ASID support gives EOPNOTSUPP.'),
+    'SET_GROUP_ASID binds group index to ASID num; a group >= the group count or num >= the AS count fails with EINVAL (an index >= the vq count first fails with ENOBUFS, as for every vring ioctl), a parent without ASID support gives EOPNOTSUPP.'),
   code('vhost-vdpa.asid.alloc-limit', 'vhost_vdpa_alloc_as(), vhost_vdpa_process_iotlb_msg()',
     'An UPDATE or BATCH_BEGIN for an ASID >= the AS count is rejected; INVALIDATE of an ASID never mapped is rejected.', ['VHOST_BACKEND_F_IOTLB_ASID']),
   uapi('vhost-vdpa.asid.needs-feature', 'vhost_types.h: VHOST_BACKEND_F_IOTLB_ASID; drivers/vhost/vhost.c vhost_chr_write_iter()', 'MUST', 'backend',
