@@ -282,6 +282,15 @@ describe('vhost-vdpa model: IOTLB', () => {
     expect(judged(NET, again, update(0x7000n, 0x1000n), e('EFAULT')).verdict).toBe('PASS');
   });
 
+  it('an INVALIDATE that meets only the page around an unaligned mapping may leave it (a use_va parent maps it exactly)', () => {
+    const s = run(NET, [
+      [update(0n, 1n), WRITTEN],
+      [invalidate(0x800n, 0x1000n), WRITTEN],
+    ], owned(NET));
+    expect(judged(NET, s, update(0n, 0x4000n), e('EFAULT')).verdict).toBe('PASS');
+    expect(judged(NET, s, update(0n, 0x4000n), WRITTEN).verdict).toBe('PASS');
+  });
+
   it('vhost.iotlb.invalidate-zero-size: older kernels EINVAL, newer take it', () => {
     const s = run(NET, [[update(0x2000n, 0x1000n), WRITTEN]], owned(NET));
     expect(judged(NET, s, invalidate(0x2000n, 0n), e('EINVAL')).verdict).toBe('PASS');

@@ -669,8 +669,11 @@ function invalidate(s: VdpaState, r: Extract<VdpaRequest, { op: 'iotlb' }>, asid
     maps = [];
     for (const m of a.maps) {
       if (overlaps(m.elo, m.ehi, r.iova, last)) {
-        if (m.certain) freed.push({ lo: m.lo > r.iova ? m.lo : r.iova, hi: m.hi < last ? m.hi : last, by: 'vhost-vdpa.iotlb.invalidate' });
-        const everyPage = r.iova <= m.elo + PAGE - 1n && last >= m.ehi - PAGE + 1n;
+        // Only the exact range is certain to be mapped, so only an overlap with it certainly unmaps
+        // (a use_va parent maps exactly [lo, hi]; only a pinning one rounds to pages).
+        const exact = overlaps(m.lo, m.hi, r.iova, last);
+        if (exact && m.certain) freed.push({ lo: m.lo > r.iova ? m.lo : r.iova, hi: m.hi < last ? m.hi : last, by: 'vhost-vdpa.iotlb.invalidate' });
+        const everyPage = exact && r.iova <= m.elo + PAGE - 1n && last >= m.ehi - PAGE + 1n;
         if (!everyPage) maps.push({ ...m, certain: false });
       } else maps.push(m);
     }
