@@ -9,6 +9,8 @@ import type { GuestCrash, QemuGuest } from './qemu.ts';
 
 /** Every request's default bound: the agent answers an ordinary syscall in well under a millisecond. */
 const REQUEST_TIMEOUT_MS = 5_000;
+/** How long agent.c lets an Op.forked child run (FORKED_TIMEOUT_MS). */
+const FORKED_TIMEOUT_MS = 2_000;
 /** Extra time granted above a request's own guest-side timeout (poll, eventfd wait, vdpa tool). */
 const TIMEOUT_MARGIN_MS = 2_000;
 
@@ -215,6 +217,14 @@ export class AgentClient {
   vdpa(args: readonly string[], opts: RequestOptions = {}): Promise<AgentReply> {
     const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
     return this.request(Op.vdpa, body.vdpa(args, timeoutMs), timeoutMs + TIMEOUT_MARGIN_MS, opts.concurrent);
+  }
+
+  /**
+   * One ioctl or write run by a forked child of the agent: a process with an mm of its own, never a vhost
+   * device's owner. `result` is the child's syscall result or -errno (-ETIMEDOUT when the child was killed).
+   */
+  forked(kind: number, fd: number, request: number, integer: bigint, data: Uint8Array = new Uint8Array()): Promise<AgentReply> {
+    return this.request(Op.forked, body.forked(kind, fd, request, integer, data), FORKED_TIMEOUT_MS + TIMEOUT_MARGIN_MS);
   }
 
   /** Drops the connection (the guest powers off when its agent sees it go). Idempotent. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { body, encodeRequest, Op, ReplyReader } from './protocol.ts';
+import { body, encodeRequest, ForkedCall, Op, ReplyReader } from './protocol.ts';
 
 function reply(id: number, result: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(12);
@@ -26,6 +26,12 @@ describe('agent protocol frames', () => {
     expect(body.socket(17, 3, 0xb588).toString('hex')).toBe('110000000300000088b50000');
     expect(body.bind(7, Uint8Array.from([0x11, 0, 0x88, 0xb5])).toString('hex')).toBe('070000001100' + '88b5');
     expect([Op.socket, Op.bind]).toEqual([20, 21]);
+  });
+
+  it('lays a forked call out as kind, fd, request, pad, integer, data (agent.c OP_FORKED reads it so)', () => {
+    const b = body.forked(ForkedCall.write, 5, 0, 0n, Uint8Array.of(0xaa, 0xbb));
+    expect(b.toString('hex')).toBe(`02000000${'05000000'}${'00000000'}${'00000000'}${'00'.repeat(8)}aabb`);
+    expect(body.forked(ForkedCall.ioctlInteger, 3, 0xaf01, 7n, new Uint8Array()).readBigUInt64LE(16)).toBe(7n);
   });
 
   it('cuts replies out of a stream however it is chunked, negative results included', () => {

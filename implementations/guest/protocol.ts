@@ -14,7 +14,8 @@
 // syscall that waits for the host (a VDUSE device's reply) does not stop the
 // requests that would provide it; its reply may overtake later ones.
 
-export const PROTOCOL_VERSION = 1;
+/** 2: memDiff (17), forked (18), readNow (19), socket (20) and bind (21) added to version 1's ops. */
+export const PROTOCOL_VERSION = 2;
 
 /** Request flag bits (agent.c FLAG_CONCURRENT). */
 export const FLAG_CONCURRENT = 1;
@@ -47,7 +48,11 @@ export const Op = {
   bind: 21,
   /** One read(2) without a poll first, on an O_NONBLOCK fd only (EDEADLK otherwise): the syscall's own checks answer. */
   readNow: 19,
+  forked: 18,
 } as const;
+
+/** What an Op.forked child runs (agent.c OP_FORKED). */
+export const ForkedCall = { ioctlInteger: 0, ioctlBuffer: 1, write: 2 } as const;
 
 export interface ReplyFrame {
   readonly id: number;
@@ -97,6 +102,8 @@ export const body = {
   readNow: (fd: number, maxLen: number) => Buffer.concat([u32(fd), u32(maxLen)]),
   /** Arguments of the guest's `vdpa` tool, each NUL-terminated. */
   vdpa: (args: readonly string[], timeoutMs: number) => Buffer.concat([u32(timeoutMs), ...args.map((a) => Buffer.from(`${a}\0`))]),
+  /** One syscall in a forked child: `request` and `integer` are used by ioctls, `data` by a buffer ioctl or a write. */
+  forked: (kind: number, fd: number, request: number, integer: bigint, data: Uint8Array) => Buffer.concat([u32(kind), u32(fd), u32(request), u32(0), u64(integer), data]),
 } as const;
 
 function u32(v: number): Buffer {

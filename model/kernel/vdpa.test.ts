@@ -83,6 +83,19 @@ describe('vhost-vdpa model: identity and ownership', () => {
     expect(judged(NET, o, { op: 'setOwner' }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost.owner.exclusive' });
   });
 
+  it('a second process (forked child) is never the owner: EPERM for vring ioctls, EFAULT for IOTLB writes, EBUSY for SET_OWNER', () => {
+    const s = owned(NET);
+    expect(judged(NET, s, { op: 'foreign', call: 'setVringNum' }, e('EPERM')).verdict).toBe('PASS');
+    expect(judged(NET, s, { op: 'foreign', call: 'setVringNum' }, okv(0))).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost.owner.required' });
+    expect(judged(NET, s, { op: 'foreign', call: 'iotlbUpdate' }, okv(72))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.iotlb.owner-required' });
+    expect(judged(NET, s, { op: 'foreign', call: 'setOwner' }, okv(0))).toEqual({ verdict: 'FAIL', requirement: 'vhost.owner.exclusive' });
+    // A child that took an unowned device leaves it owned by nobody this process is.
+    const taken = run(NET, [[{ op: 'foreign', call: 'setOwner' }, okv(0)]]);
+    expect(judged(NET, taken, { op: 'setOwner' }, e('EBUSY')).verdict).toBe('PASS');
+    expect(judged(NET, taken, { op: 'getVringBase', index: 0 }, e('EPERM')).verdict).toBe('PASS');
+    expect(judged(NET, run(NET, [[{ op: 'reopen' }, OK]], taken), { op: 'setOwner' }, OK).verdict).toBe('PASS');
+  });
+
   it('vhost-vdpa.vring.index-range: index = vq count, 0xffff and 2^32-1 are ENOBUFS; taking one FAILs (memory safety)', () => {
     const s = run(NET, [[{ op: 'setOwner' }, OK]]);
     for (const index of [3, 0xffff, 0xffff_ffff]) {
@@ -199,9 +212,13 @@ describe('vhost-vdpa model: vrings, every kernel version accepted', () => {
     expect(judged(NET, live, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 42 })).verdict).toBe('PASS');
     expect(judged(NET, live, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 0 }))).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost-vdpa.suspend.base-readable' });
     expect(judged(NET, live, { op: 'getStatus' }, okv(0))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.suspend' });
+    // RESUME promises the state from before SUSPEND: a base that moved FAILs at vhost-vdpa.resume (a MUST).
+    const resumed = run(NET, [[{ op: 'resume' }, OK]], live);
+    expect(judged(NET, resumed, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 42 })).verdict).toBe('PASS');
+    expect(judged(NET, resumed, { op: 'getVringBase', index: 0 }, okv({ index: 0, num: 1 }))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.resume' });
     const plain = run(PLAIN, [[{ op: 'setStatus', status: VIRTIO_CONFIG_S_DRIVER_OK }, OK]]);
     expect(judged(PLAIN, plain, { op: 'suspend' }, OK)).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost-vdpa.suspend.unsupported' });
-    // Before DRIVER_OK: 6.9+ answers 0 without asking the parent, older kernels EOPNOTSUPP.
+    // Before DRIVER_OK: newer kernels answer 0 without asking the parent, older kernels EOPNOTSUPP.
     expect(judged(PLAIN, initialVdpaState(PLAIN), { op: 'resume' }, OK).verdict).toBe('PASS');
     expect(judged(PLAIN, initialVdpaState(PLAIN), { op: 'resume' }, e('EOPNOTSUPP')).verdict).toBe('PASS');
   });
@@ -211,6 +228,10 @@ describe('vhost-vdpa model: vrings, every kernel version accepted', () => {
     expect(judged(NET, s, { op: 'getVringGroup', index: 2 }, okv({ index: 2, num: 1 })).verdict).toBe('PASS');
     expect(judged(NET, s, { op: 'getVringGroup', index: 2 }, okv({ index: 2, num: 2 }))).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.asid.get-vring-group' });
     expect(judged(NET, s, { op: 'setGroupAsid', group: 1, asid: 2 }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.asid.set-group-asid' });
+    // Group 2 is a vq index (3 vqs) but no group (2 groups).
+    expect(judged(NET, s, { op: 'setGroupAsid', group: 2, asid: 0 }, e('EINVAL')).verdict).toBe('PASS');
+    expect(judged(NET, s, { op: 'setGroupAsid', group: 2, asid: 0 }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost-vdpa.asid.set-group-asid' });
+    expect(judged(NET, s, { op: 'setGroupAsid', group: 1, asid: 1 }, OK).verdict).toBe('PASS');
   });
 });
 
@@ -254,9 +275,20 @@ describe('vhost-vdpa model: IOTLB', () => {
       [update(0x4000n, 0x4000n), WRITTEN],
       [invalidate(0x4000n, 0x1000n), WRITTEN],
     ], owned(NET));
-    expect(judged(NET, s, update(0x4000n, 0x1000n), WRITTEN).verdict).toBe('PASS');
     expect(judged(NET, s, update(0x6000n, 0x1000n), e('EFAULT')).verdict).toBe('PASS');
     expect(judged(NET, s, update(0x6000n, 0x1000n), WRITTEN).verdict).toBe('PASS');
+    // Mapping the freed page again says nothing about the other pages of the old UPDATE.
+    const again = run(NET, [[update(0x4000n, 0x2000n), WRITTEN]], s);
+    expect(judged(NET, again, update(0x7000n, 0x1000n), e('EFAULT')).verdict).toBe('PASS');
+  });
+
+  it('an INVALIDATE that meets only the page around an unaligned mapping may leave it (a use_va parent maps it exactly)', () => {
+    const s = run(NET, [
+      [update(0n, 1n), WRITTEN],
+      [invalidate(0x800n, 0x1000n), WRITTEN],
+    ], owned(NET));
+    expect(judged(NET, s, update(0n, 0x4000n), e('EFAULT')).verdict).toBe('PASS');
+    expect(judged(NET, s, update(0n, 0x4000n), WRITTEN).verdict).toBe('PASS');
   });
 
   it('vhost.iotlb.invalidate-zero-size: older kernels EINVAL, newer take it', () => {

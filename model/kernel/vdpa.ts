@@ -107,7 +107,12 @@ export type VdpaRequest =
   /** A raw write of `length` bytes whose first u32 is `frameType`; the body asks for iotlb type 0 (no such type). */
   | { readonly op: 'iotlbFrame'; readonly frameType: number; readonly length: number }
   | { readonly op: 'suspend' }
-  | { readonly op: 'resume' };
+  | { readonly op: 'resume' }
+  /**
+   * A call made by another process (a forked child, with an mm of its own): SET_OWNER, SET_VRING_NUM of
+   * vq 0 to 64, or a valid IOTLB UPDATE of one page of the session memory at IOVA 0x1000.
+   */
+  | { readonly op: 'foreign'; readonly call: 'setOwner' | 'setVringNum' | 'iotlbUpdate' };
 
 export type VdpaValue =
   | bigint
@@ -144,7 +149,8 @@ export interface AddressSpace {
 }
 
 export interface VdpaState {
-  readonly owner: boolean;
+  /** Who owns the device: nobody, this process, or another one (a forked child, whose mm is not ours). */
+  readonly owner: 'none' | 'self' | 'other';
   /** Acked backend features (VHOST_SET_BACKEND_FEATURES). */
   readonly backend: bigint;
   /** Every status byte the device may hold now; null when nothing is known (a reset that failed). */
@@ -158,6 +164,8 @@ export interface VdpaState {
   readonly packedMaybe: boolean;
   /** Last base each vq was given, null when unknown. */
   readonly bases: readonly (number | null)[];
+  /** The requirement a base read-back judges while not suspended: RESUME's promise once it returned. */
+  readonly basesWhy: string;
   readonly spaces: readonly AddressSpace[];
   readonly batch: { readonly asid: number; readonly certain: boolean } | null;
 }
@@ -184,7 +192,7 @@ export interface Judged {
 
 export function initialVdpaState(dev: VdpaDevice): VdpaState {
   return {
-    owner: false,
+    owner: 'none',
     backend: 0n,
     statuses: [0],
     statusWhy: 'vhost-vdpa.open-release-reset',
@@ -192,6 +200,7 @@ export function initialVdpaState(dev: VdpaDevice): VdpaState {
     suspended: false,
     packedMaybe: false,
     bases: Array.from({ length: dev.vqs }, () => null),
+    basesWhy: 'vhost.vring.get-base',
     spaces: [],
     batch: null,
   };
@@ -230,6 +239,7 @@ function afterReset(s: VdpaState, why: string): VdpaState {
     live: false,
     suspended: false,
     bases: s.bases.map(() => null),
+    basesWhy: 'vhost.vring.get-base',
     spaces: s.spaces.map((a) => ({ ...a, maps: a.maps.map((m) => ({ ...m, certain: false })) })),
     batch: s.batch ? { ...s.batch, certain: false } : null,
   };
@@ -254,8 +264,10 @@ export function stepVdpa(dev: VdpaDevice, s: VdpaState, r: VdpaRequest): Expecta
       return expect('vhost-vdpa.open-exclusive', [err(['EBUSY'], s, 'the node is already open')]);
     case 'setOwner':
       // vhost_dev_set_owner(): -EBUSY when the device already has an owner.
-      if (s.owner) return expect('vhost.owner.exclusive', [err(['EBUSY'], s, 'already owned')]);
-      return expect('vhost.owner.exclusive', [ok({ ...s, owner: true }, 'first SET_OWNER of the session')]);
+      if (s.owner !== 'none') return expect('vhost.owner.exclusive', [err(['EBUSY'], s, `already owned by ${s.owner === 'self' ? 'this' : 'another'} process`)]);
+      return expect('vhost.owner.exclusive', [ok({ ...s, owner: 'self' }, 'first SET_OWNER of the session')]);
+    case 'foreign':
+      return foreign(s, r.call);
     case 'query':
       return query(dev, s, r.what);
     case 'setBackendFeatures':
@@ -286,6 +298,22 @@ export function stepVdpa(dev: VdpaDevice, s: VdpaState, r: VdpaRequest): Expecta
       return iotlbFrame(s, r.frameType, r.length);
     default:
       return vring(dev, s, r);
+  }
+}
+
+/** vhost_dev_check_owner() compares mms: a forked child is never the owner, whoever is. */
+function foreign(s: VdpaState, call: Extract<VdpaRequest, { op: 'foreign' }>['call']): Expectation {
+  switch (call) {
+    case 'setOwner':
+      // vhost_dev_set_owner(): EBUSY when owned; otherwise the child becomes the owner (and, exiting, leaves
+      // an owner no later caller is). A failed bind of the child's mm (vhost_vdpa_bind_mm) undoes it.
+      if (s.owner !== 'none') return expect('vhost.owner.exclusive', [err(['EBUSY'], s, 'already owned')]);
+      return expect('vhost.owner.exclusive', [ok({ ...s, owner: 'other' }, 'the child took ownership'), err('any', s, 'binding the child mm failed')]);
+    case 'setVringNum':
+      return expect('vhost.owner.required', [err(['EPERM'], s, 'the child is not the owner')]);
+    case 'iotlbUpdate':
+      // vhost_vdpa_process_iotlb_msg(): vhost_dev_check_owner first; the error is EFAULT at write().
+      return expect('vhost-vdpa.iotlb.owner-required', [err(['EFAULT'], s, 'the child is not the owner')], 'memory-safety');
   }
 }
 
@@ -418,11 +446,12 @@ function suspendResume(dev: VdpaDevice, s: VdpaState, op: 'suspend' | 'resume'):
   const supported = has(dev.backendFeatures, op === 'suspend' ? VHOST_BACKEND_F_SUSPEND : VHOST_BACKEND_F_RESUME);
   const why = op === 'suspend' ? 'vhost-vdpa.suspend' : 'vhost-vdpa.resume';
   const flag = op === 'suspend';
-  const done: VdpaState = { ...s, suspended: flag, statusWhy: why };
+  // After RESUME the device works "the same way it was before it was suspended" (vhost.h): the bases it reports are RESUME's promise.
+  const done: VdpaState = { ...s, suspended: flag, statusWhy: why, basesWhy: flag ? s.basesWhy : 'vhost-vdpa.resume' };
   const accept: Accept[] = [];
   if (mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) accept.push(supported ? ok(done, `${op} while DRIVER_OK`) : err(['EOPNOTSUPP'], s, `the parent has no ${op}`));
   if (!mustHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) {
-    // Without DRIVER_OK, 6.9+ returns 0 before looking at the parent; earlier kernels asked the parent
+    // Without DRIVER_OK, newer kernels (6.12 included) return 0 before looking at the parent; earlier kernels asked the parent
     // first (EOPNOTSUPP without it) and set v->suspended on success (review thread, vhost_vdpa_suspend()).
     accept.push(ok({ ...s, suspended: supported && s.suspended !== flag ? 'maybe' : s.suspended }, 'nothing to do before DRIVER_OK'));
     if (!supported) accept.push(err(['EOPNOTSUPP'], s, `the parent has no ${op} (older kernels)`));
@@ -437,7 +466,7 @@ type VringRequest = Extract<VdpaRequest, { op: 'setVringNum' | 'setVringBase' | 
 function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
   const index = r.op === 'setGroupAsid' ? r.group : r.index;
   // vhost_vdpa_unlocked_ioctl → vhost_dev_ioctl: every vring ioctl needs the owner (vhost_dev_check_owner, EPERM) …
-  if (!s.owner) return expect('vhost.owner.required', [err(['EPERM'], s, 'no SET_OWNER yet')]);
+  if (s.owner !== 'self') return expect('vhost.owner.required', [err(['EPERM'], s, s.owner === 'none' ? 'no SET_OWNER yet' : 'another process owns the device')]);
   // … then vhost_vdpa_vring_ioctl: idx >= v->nvqs → ENOBUFS, before anything else.
   if (index >= dev.vqs) return expect('vhost-vdpa.vring.index-range', [err(['ENOBUFS'], s, `index ${index} >= ${dev.vqs} vqs`)], 'memory-safety');
   const running = mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK) && s.suspended !== true;
@@ -453,7 +482,7 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
       // vhost_vring_ioctl: a split ring's base > 0xffff is EINVAL (a packed ring takes 2×16 bits).
       const base = r.base;
       if (base > 0xffff && !s.packedMaybe) return expect('vhost.vring.base-busy', [err(['EINVAL'], s, `base ${base} > 0xffff on a split ring`)]);
-      const next: VdpaState = { ...s, bases: s.bases.map((b, i) => (i === index ? (s.packedMaybe ? null : base) : b)) };
+      const next: VdpaState = { ...s, bases: s.bases.map((b, i) => (i === index ? (s.packedMaybe ? null : base) : b)), basesWhy: 'vhost.vring.get-base' };
       const accept = [ok(next, 'base set')];
       // 6.12: EINVAL while DRIVER_OK and not suspended; the parent's set_vq_state may refuse then too.
       if (running || s.packedMaybe) accept.push(err(['EINVAL'], s, 'the device is running'));
@@ -462,7 +491,7 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
     case 'getVringBase': {
       // vhost_vdpa_vring_ioctl: get_vq_state from the parent, then vhost_vring_ioctl copies {index, num} back.
       const want = s.packedMaybe ? null : s.bases[index]!;
-      const requirement = s.suspended === true ? 'vhost-vdpa.suspend.base-readable' : 'vhost.vring.get-base';
+      const requirement = s.suspended === true ? 'vhost-vdpa.suspend.base-readable' : s.basesWhy;
       return expect(requirement, [
         ok(s, want === null ? 'any base' : `base ${want}`, (v) => {
           if (!v || typeof v !== 'object' || !('index' in v)) return 'GET_VRING_BASE returned nothing';
@@ -500,9 +529,11 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
       ]);
     }
     case 'setGroupAsid': {
-      // vhost_vdpa_vring_ioctl: group >= ngroups or asid >= nas → EINVAL (older kernels left the group
-      // check to the parent, which also says EINVAL); no set_group_asid → EOPNOTSUPP.
-      if (r.group >= dev.groupNum || r.asid >= dev.asNum) return expect('vhost-vdpa.asid.set-group-asid', [err(['EINVAL'], s, `group ${r.group} of ${dev.groupNum}, asid ${r.asid} of ${dev.asNum}`)]);
+      // vhost_vdpa_vring_ioctl: asid >= nas → EINVAL. 6.12 also refuses group >= ngroups (EINVAL) before
+      // looking for set_group_asid; older kernels checked the ASID only and left the group to the parent,
+      // after EOPNOTSUPP for a parent without set_group_asid.
+      if (r.asid >= dev.asNum) return expect('vhost-vdpa.asid.set-group-asid', [err(['EINVAL'], s, `asid ${r.asid} of ${dev.asNum}`)]);
+      if (r.group >= dev.groupNum) return expect('vhost-vdpa.asid.set-group-asid', [err(['EINVAL', 'EOPNOTSUPP'], s, `group ${r.group} of ${dev.groupNum}`)]);
       return expect('vhost-vdpa.asid.set-group-asid', [ok(s, 'bound'), err(['EOPNOTSUPP', 'EBUSY'], s, 'the parent cannot (or not now)')]);
     }
   }
@@ -540,7 +571,7 @@ function iotlb(dev: VdpaDevice, s: VdpaState, r: Extract<VdpaRequest, { op: 'iot
   // Older vhost_chr_write_iter() refused INVALIDATE of size 0 the same way; newer ones pass it on.
   const zeroInvalidate = r.type === VHOST_IOTLB_INVALIDATE && r.size === 0n;
   // vhost_vdpa_process_iotlb_msg(): vhost_dev_check_owner first; any handler error is EFAULT at write().
-  if (!s.owner) return expect('vhost-vdpa.iotlb.owner-required', [err(zeroInvalidate ? ['EFAULT', 'EINVAL'] : ['EFAULT'], s, 'no SET_OWNER yet')], 'memory-safety');
+  if (s.owner !== 'self') return expect('vhost-vdpa.iotlb.owner-required', [err(zeroInvalidate ? ['EFAULT', 'EINVAL'] : ['EFAULT'], s, 'this process does not own the device')], 'memory-safety');
   // vhost_chr_write_iter(): the v2 asid word is read only with IOTLB_ASID; otherwise it is skipped and ASID 0 applies.
   const asidUsed = r.frame === 'v2' && has(s.backend, VHOST_BACKEND_F_IOTLB_ASID);
   const asid = asidUsed ? r.asid : 0;
@@ -606,7 +637,9 @@ function update(dev: VdpaDevice, s: VdpaState, refused: VdpaState, r: Extract<Vd
   // uaddr outside the memfd or an odd perm, an accepted update may map nothing.
   const certain = memoryOk && permOk;
   const added: Mapping = { lo: r.iova, hi: last, elo, ehi, certain };
-  const mapped = withSpace(s, { ...a, maps: [...a.maps.filter((m) => !overlaps(m.lo, m.hi, r.iova, last)), added] });
+  // Taking it shows only that the overlapped pages of a possible mapping were not there; its other pages
+  // (a pinning parent's separate page runs) may still be: possible mappings stay possible.
+  const mapped = withSpace(s, { ...a, maps: [...a.maps, added] });
   const accept = [ok(mapped, 'mapped', written(r.frame))];
   if (!aligned || !certain || fuzzy || pinned > SURE_PIN_LIMIT) {
     // Pages shared with another mapping (a parent that pins whole pages), memory outside the memfd, an
@@ -636,8 +669,11 @@ function invalidate(s: VdpaState, r: Extract<VdpaRequest, { op: 'iotlb' }>, asid
     maps = [];
     for (const m of a.maps) {
       if (overlaps(m.elo, m.ehi, r.iova, last)) {
-        if (m.certain) freed.push({ lo: m.lo > r.iova ? m.lo : r.iova, hi: m.hi < last ? m.hi : last, by: 'vhost-vdpa.iotlb.invalidate' });
-        const everyPage = r.iova <= m.elo + PAGE - 1n && last >= m.ehi - PAGE + 1n;
+        // Only the exact range is certain to be mapped, so only an overlap with it certainly unmaps
+        // (a use_va parent maps exactly [lo, hi]; only a pinning one rounds to pages).
+        const exact = overlaps(m.lo, m.hi, r.iova, last);
+        if (exact && m.certain) freed.push({ lo: m.lo > r.iova ? m.lo : r.iova, hi: m.hi < last ? m.hi : last, by: 'vhost-vdpa.iotlb.invalidate' });
+        const everyPage = exact && r.iova <= m.elo + PAGE - 1n && last >= m.ehi - PAGE + 1n;
         if (!everyPage) maps.push({ ...m, certain: false });
       } else maps.push(m);
     }

@@ -2,7 +2,7 @@
 // /usr/include/linux/vhost_types.h, from Linux 6.1, stops at SUSPEND), so
 // spec/vhost cannot check them against it (spec/headers.test.ts): they are
 // copied once, here, from the kernel under test's own UAPI header,
-// linux-source-6.12 (6.12.118) include/uapi/linux/vhost_types.h lines 183-194.
+// linux-source-6.12 (6.12.118) include/uapi/linux/vhost_types.h lines 182-192.
 // Bit numbers, as in spec/vhost/types.ts (mask is 1n << BigInt(bit)).
 
 /** "Device can be resumed" (VHOST_VDPA_RESUME). */
@@ -11,5 +11,3 @@ export const VHOST_BACKEND_F_RESUME = 0x5;
 export const VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK = 0x6;
 /** "Device may expose the virtqueue's descriptor area to a different group … Requires VHOST_BACKEND_F_IOTLB_ASID." */
 export const VHOST_BACKEND_F_DESC_ASID = 0x7;
-/** "IOTLB don't flush memory mapping across device reset". */
-export const VHOST_BACKEND_F_IOTLB_PERSIST = 0x8;

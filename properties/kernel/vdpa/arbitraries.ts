@@ -3,7 +3,8 @@
 // sizes 0, 1, not a power of two, above 0xffff; IOVAs at the 64-bit edge and
 // around the device's IOVA range; status bits removed; config windows past
 // the end; batches begun and never ended; ASIDs at and past the AS count; a
-// second open() and a close/reopen in the middle of a session.
+// second open() and a close/reopen in the middle of a session; calls from
+// another process (a forked child) while this one owns the device.
 import fc from 'fast-check';
 import {
   VHOST_ACCESS_RO,
@@ -155,6 +156,7 @@ function controlRequest(dev: VdpaDevice, offered: bigint): fc.Arbitrary<VdpaRequ
     [1, pick<'base' | 'fd'>('base', 'fd').map((which): VdpaRequest => ({ op: 'setLog', which }))],
     [1, pick<VdpaRequest>({ op: 'suspend' }, { op: 'resume' })],
     [1, pick<VdpaRequest>({ op: 'openSecond' }, { op: 'reopen' })],
+    [1, pick<'setOwner' | 'setVringNum' | 'iotlbUpdate'>('setOwner', 'setVringNum', 'iotlbUpdate').map((call): VdpaRequest => ({ op: 'foreign', call }))],
   );
 }
 
@@ -163,7 +165,7 @@ function iotlbRequest(dev: VdpaDevice): fc.Arbitrary<VdpaRequest> {
     [20, iotlbMessage(dev)],
     [2, iotlbFrame],
     [1, backendWord(dev).map((features): VdpaRequest => ({ op: 'setBackendFeatures', features }))],
-    [1, pick<VdpaRequest>({ op: 'setStatus', status: 0 }, { op: 'reopen' }, { op: 'setOwner' }, { op: 'query', what: 'iovaRange' })],
+    [1, pick<VdpaRequest>({ op: 'setStatus', status: 0 }, { op: 'reopen' }, { op: 'setOwner' }, { op: 'query', what: 'iovaRange' }, { op: 'foreign', call: 'iotlbUpdate' })],
   );
 }
 

@@ -41,6 +41,7 @@ for (const variant of VARIANTS) {
       it(`${name}: every suite, seeds ${SEEDS.join(', ')}, judges every answer PASS`, async () => {
         const target = spec(`${name},${variant.options}`);
         const profile = await probeVdpa(guest(), target);
+        expect(profile.kernelRelease).toBe(image!.manifest.kernelRelease);
         const ctx: KernelContext = { guest: guest(), agent: guest().agent, target, profile };
         for (const suite of VDPA_SUITES) {
           if (suite.unsupported?.(profile)) continue;
@@ -94,6 +95,13 @@ for (const variant of VARIANTS) {
       const lie = (r: VdpaRequest, a: VdpaAnswer): VdpaAnswer => (r.op === 'setStatus' && !a.ok ? { ok: true } : a);
       const steps: VdpaRequest[] = [{ op: 'setStatus', status: VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER }, { op: 'setStatus', status: VIRTIO_CONFIG_S_DRIVER }];
       expect(await lastVerdict(suite('vdpa-control'), steps, lie)).toEqual({ requirement: 'vhost-vdpa.status.no-bit-removal', verdict: 'NON_STRICT' });
+    }, 30_000);
+
+    it('ownership: an IOTLB UPDATE from a second process (forked child) taken FAILs at vhost-vdpa.iotlb.owner-required', async () => {
+      const lie = (r: VdpaRequest, a: VdpaAnswer): VdpaAnswer => (r.op === 'foreign' && !a.ok ? { ok: true, value: 72 } : a);
+      const steps: VdpaRequest[] = [{ op: 'setOwner' }, { op: 'setBackendFeatures', features: v2 }, { op: 'foreign', call: 'setVringNum' }, { op: 'foreign', call: 'iotlbUpdate' }];
+      expect(await lastVerdict(suite('vdpa-control'), steps, lie)).toEqual({ requirement: 'vhost.owner.required', verdict: 'NON_STRICT' });
+      expect(await lastVerdict(suite('vdpa-iotlb'), [steps[0]!, steps[1]!, steps[3]!], lie)).toEqual({ requirement: 'vhost-vdpa.iotlb.owner-required', verdict: 'FAIL' });
     }, 30_000);
 
     it('iotlb: an overlapping UPDATE taken FAILs at vhost-vdpa.iotlb.overlap-rejected', async () => {

@@ -52,7 +52,9 @@ export async function probeVdpa(guest: RunningGuest, target: GuestTargetSpec): P
       groupNum: Number(await scalar('VHOST_VDPA_GET_GROUP_NUM')),
       vqGroups: groupsAnswer || groups.join(','),
     };
-    return { family: 'vhost-vdpa', deviceType, kernelRelease: guest.image.manifest.kernelRelease, facts };
+    // The guest's own `uname -r`, from the agent's greeting ("vhostcheck-agent <protocol> <release>").
+    const kernelRelease = guest.agent.hello.split(' ')[2] ?? guest.image.manifest.kernelRelease;
+    return { family: 'vhost-vdpa', deviceType, kernelRelease, facts };
   } finally {
     await t.close();
   }

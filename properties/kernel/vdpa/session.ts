@@ -8,11 +8,12 @@
 import { encode } from '../../../spec/codec.ts';
 import { defineIoctls, noArg } from '../../../spec/ioctl.ts';
 import { VHOST_VIRTIO } from '../../../spec/vhost/ioctls.ts';
-import { VHOST_IOTLB_MSG, vhost_msg, vhost_msg_v2, vhost_vdpa_config, vhost_vdpa_iova_range } from '../../../spec/vhost/types.ts';
+import { VHOST_ACCESS_RW, VHOST_IOTLB_MSG, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_UPDATE, vhost_msg, vhost_msg_v2, vhost_vdpa_config, vhost_vdpa_iova_range, vhost_vring_state } from '../../../spec/vhost/types.ts';
 import type { AgentReply } from '../../../implementations/guest/agent.ts';
 import { errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
 import type { RunningGuest } from '../../../implementations/guest/boot.ts';
 import { writeIotlb } from '../../../implementations/guest/iotlb.ts';
+import { ForkedCall } from '../../../implementations/guest/protocol.ts';
 import { GuestVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo, scalarOut } from '../../../implementations/guest/vhostIoctl.ts';
 import type { IoctlInfo } from '../../../spec/ioctl.ts';
@@ -152,6 +153,21 @@ export class VdpaSession {
     return a.ok ? { ok: true, value: a.result } : a;
   }
 
+  /** The call a forked child of the agent makes (model/kernel/vdpa.ts 'foreign'): never the owner's mm. */
+  async #foreign(call: Extract<VdpaRequest, { op: 'foreign' }>['call']): Promise<VdpaAnswer> {
+    const { agent } = this.guest;
+    let r: AgentReply;
+    if (call === 'setOwner') r = await agent.forked(ForkedCall.ioctlInteger, this.#fd, ioctlInfo('VHOST_SET_OWNER').number, 0n);
+    else if (call === 'setVringNum') r = await agent.forked(ForkedCall.ioctlBuffer, this.#fd, ioctlInfo('VHOST_SET_VRING_NUM').number, 0n, encode(vhost_vring_state, { index: 0, num: 64 }));
+    else {
+      const msg = { type: VHOST_IOTLB_MSG_V2, asid: 0, iotlb_iova: 0x1000n, iotlb_size: 0x1000n, iotlb_uaddr: this.memAddr, iotlb_perm: VHOST_ACCESS_RW, iotlb_type: VHOST_IOTLB_UPDATE };
+      r = await agent.forked(ForkedCall.write, this.#fd, 0, 0n, encode(vhost_msg_v2, msg));
+    }
+    const a = answerOf(`forked ${call}`, r);
+    if (!a.ok && a.errno === 'ETIMEDOUT') throw new Error(`forked ${call}: the child's syscall did not return`);
+    return a.ok ? { ok: true, value: a.result } : a;
+  }
+
   /** Runs one request; throws when the guest crashed or stopped answering. */
   async run(r: VdpaRequest): Promise<VdpaAnswer> {
     const { agent } = this.guest;
@@ -221,6 +237,8 @@ export class VdpaSession {
         return this.#iotlb(r);
       case 'iotlbFrame':
         return this.#iotlbFrame(r.frameType, r.length);
+      case 'foreign':
+        return this.#foreign(r.call);
     }
   }
 

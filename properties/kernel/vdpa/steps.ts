@@ -13,7 +13,7 @@ export function vdpaStep(r: VdpaRequest): VdpaStep {
 const OPS: ReadonlySet<string> = new Set<VdpaRequest['op']>([
   'reopen', 'openSecond', 'setOwner', 'query', 'setBackendFeatures', 'setFeatures', 'getStatus', 'setStatus', 'setVringNum', 'setVringBase',
   'getVringBase', 'setVringAddr', 'setVringFile', 'setVringEnable', 'getVringGroup', 'setGroupAsid', 'getConfig', 'setConfig', 'setConfigCall',
-  'setLog', 'iotlb', 'iotlbFrame', 'suspend', 'resume',
+  'setLog', 'iotlb', 'iotlbFrame', 'suspend', 'resume', 'foreign',
 ]);
 
 /** The request a (possibly replayed) step carries; a step of another suite is a one-line error. */
@@ -56,7 +56,7 @@ const IOTLB_REQUIREMENT: Readonly<Record<number, string>> = {
   [VHOST_IOTLB_BATCH_END]: 'vhost-vdpa.iotlb.batch',
 };
 
-const OP_REQUIREMENT: Readonly<Record<Exclude<VdpaRequest['op'], 'query' | 'iotlb'>, string>> = {
+const OP_REQUIREMENT: Readonly<Record<Exclude<VdpaRequest['op'], 'query' | 'iotlb' | 'foreign'>, string>> = {
   reopen: 'vhost-vdpa.open-release-reset',
   openSecond: 'vhost-vdpa.open-exclusive',
   setOwner: 'vhost.owner.exclusive',
@@ -81,6 +81,12 @@ const OP_REQUIREMENT: Readonly<Record<Exclude<VdpaRequest['op'], 'query' | 'iotl
   resume: 'vhost-vdpa.resume',
 };
 
+const FOREIGN_REQUIREMENT = {
+  setOwner: 'vhost.owner.exclusive',
+  setVringNum: 'vhost.owner.required',
+  iotlbUpdate: 'vhost-vdpa.iotlb.owner-required',
+} as const;
+
 const QUERY_REQUIREMENT = {
   deviceId: 'vhost-vdpa.device-id',
   vqsCount: 'vhost-vdpa.vqs-count',
@@ -97,5 +103,6 @@ export function vdpaRequirementOf(step: KernelStep): string {
   const r = requestOf(step);
   if (r.op === 'query') return QUERY_REQUIREMENT[r.what];
   if (r.op === 'iotlb') return IOTLB_REQUIREMENT[r.type] ?? 'vhost.iotlb.msg-type';
+  if (r.op === 'foreign') return FOREIGN_REQUIREMENT[r.call];
   return OP_REQUIREMENT[r.op];
 }

@@ -9,7 +9,8 @@ import { requirementById } from '../../../spec/requirements/index.ts';
 import { VHOST_VDPA_REQUIREMENTS } from '../../../spec/requirements/vhostVdpa.ts';
 import type { KernelProfile } from '../types.ts';
 import { vdpaDevice } from './probe.ts';
-import { requestOf } from './steps.ts';
+import { judgedCase } from './case.ts';
+import { requestOf, vdpaStep } from './steps.ts';
 import { VDPA_SUITES } from './suites.ts';
 import { UNJUDGEABLE } from './unjudgeable.ts';
 
@@ -68,6 +69,15 @@ describe('vdpa suites', () => {
     const suspend = VDPA_SUITES.find((s) => s.name === 'vdpa-suspend')!;
     expect(suspend.unsupported!(PROFILES[1]!)).toMatch(/VHOST_BACKEND_F_SUSPEND/);
     expect(suspend.unsupported!(PROFILES[0]!)).toBeNull();
+  });
+
+  it('a guest that crashed or stopped answering is thrown to the runner (run.ts charges it), never judged as an answer', async () => {
+    const dev = vdpaDevice(PROFILES[0]!);
+    const kcase = judgedCase(dev, {
+      run: () => Promise.reject(new Error('VHOST_SET_OWNER: the guest agent did not answer in time')),
+      close: () => Promise.resolve(),
+    });
+    await expect(kcase.exec(vdpaStep({ op: 'setOwner' }))).rejects.toThrow(/did not answer/);
   });
 
   it('a step of another family is a one-line error', () => {

@@ -8,6 +8,12 @@ import { openVdpaCase } from './case.ts';
 import { vdpaDevice } from './probe.ts';
 import { formatVdpaStep, vdpaRequirementOf } from './steps.ts';
 
+// Steps per case. A case adds and deletes its vdpa device (about 75 ms under TCG) while a step is one
+// agent round trip (about 0.3 ms): long cases keep the device busy rather than the vdpa tool.
+const CONTROL_STEPS = 160;
+const IOTLB_STEPS = 200;
+const SUSPEND_STEPS = 120;
+
 function offeredFeatures(p: KernelProfile): bigint {
   const f = p.facts.features;
   if (typeof f !== 'bigint') throw new Error('the vhost-vdpa profile lacks features (probe the device with probeVdpa first)');
@@ -55,7 +61,7 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
   {
     ...common,
     name: 'vdpa-control',
-    description: 'vhost-vdpa ioctls: identity, ownership, status, features, config space, vring setup, ASID groups, log and suspend refusals, exclusive open and reopen',
+    description: 'vhost-vdpa ioctls: identity, ownership (also against a second process), status, features, config space, vring setup, ASID groups, log and suspend refusals, exclusive open and reopen',
     requirements: [
       ...SESSION,
       ...VRING,
@@ -71,9 +77,10 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
       'vhost-vdpa.asid.set-group-asid',
       'vhost.vring.addr-checked',
       'vhost.vring.file-unbind',
+      'vhost-vdpa.iotlb.owner-required',
     ],
-    maxSteps: 60,
-    scenario: (p) => controlScenario(vdpaDevice(p), offeredFeatures(p), 60),
+    maxSteps: CONTROL_STEPS,
+    scenario: (p) => controlScenario(vdpaDevice(p), offeredFeatures(p), CONTROL_STEPS),
   },
   {
     ...common,
@@ -95,19 +102,19 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
       'vhost.iotlb.msg-size-mismatch',
       'vhost.iotlb.msg-type',
     ],
-    maxSteps: 80,
-    scenario: (p) => iotlbScenario(vdpaDevice(p), 80),
+    maxSteps: IOTLB_STEPS,
+    scenario: (p) => iotlbScenario(vdpaDevice(p), IOTLB_STEPS),
   },
   {
     ...common,
     name: 'vdpa-suspend',
     description: 'VHOST_VDPA_SUSPEND and RESUME on a device at DRIVER_OK: vring bases kept and readable, status unchanged, vring setup allowed only while suspended',
     requirements: [...SESSION, ...VRING, ...SUSPEND],
-    maxSteps: 60,
+    maxSteps: SUSPEND_STEPS,
     unsupported: (p) => {
       const offered = vdpaDevice(p).backendFeatures;
       return (offered >> BigInt(VHOST_BACKEND_F_SUSPEND)) & 1n ? null : `the parent does not offer VHOST_BACKEND_F_SUSPEND (GET_BACKEND_FEATURES 0x${offered.toString(16)})`;
     },
-    scenario: (p) => suspendScenario(vdpaDevice(p), offeredFeatures(p), 60),
+    scenario: (p) => suspendScenario(vdpaDevice(p), offeredFeatures(p), SUSPEND_STEPS),
   },
 ];
