@@ -7,6 +7,7 @@
 // with ASID != 0 and at the 64-bit edge.
 import fc from 'fast-check';
 import type { AddrRef, ControlStep, RegionRef } from './steps.ts';
+import { withFocus } from './focus.ts';
 import { WINDOW_SIZE } from './session.ts';
 
 type Body<T> = T extends unknown ? Omit<T, 't'> : never;
@@ -96,26 +97,6 @@ const readyRings: ControlStep[] = [
   ...[0, 1].flatMap((i) => [S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: w(RING_AT[i]!.desc), avail: w(RING_AT[i]!.avail), used: w(RING_AT[i]!.used), log: w(0n) })]),
 ];
 
-/**
- * Free steps with focus blocks spliced in, each with probability 2/3 and at a place of its own: the
- * free mix reaches some ids only rarely (a 65-region table, a size-0 UPDATE), and a requirement a
- * suite lists must be judged in a run of the default 20 cases (the free mix alone missed some ids in
- * all 20; a block misses a case with chance 1/3, all 20 with 3^-20). Each block sets up what it needs,
- * wherever it lands.
- */
-function withFocus(free: fc.Arbitrary<ControlStep[]>, focus: readonly fc.Arbitrary<ControlStep[]>[]): fc.Arbitrary<ControlStep[]> {
-  const picked = fc.tuple(...focus.map((f) => fc.option(f, { freq: 3, nil: null })));
-  const places = fc.array(fc.nat(), { minLength: focus.length, maxLength: focus.length });
-  return fc.tuple(free, picked, places).map(([steps, blocks, at]) => {
-    // Blocks go between free steps, never into one another.
-    const before = steps.map((): ControlStep[] => []).concat([[]]);
-    blocks.forEach((b, i) => {
-      if (b) before[at[i]! % before.length]!.push(...b);
-    });
-    return before.flatMap((b, i) => (i < steps.length ? [...b, steps[i]!] : b));
-  });
-}
-
 /** A running ring 0 over the window: the block the running-ring rules (num-immutable, base-busy) need, from any state. */
 const runningRing0: ControlStep[] = [
   S({ op: 'setOwner' }),
@@ -125,7 +106,7 @@ const runningRing0: ControlStep[] = [
   S({ op: 'setBackend', index: 0, attach: true }),
 ];
 
-/** Focus blocks of the control suite, one per id the free mix reaches in fewer than half the cases. */
+/** Focus blocks (focus.ts) of the control suite, one per id the free mix reaches in fewer than half the cases. */
 const controlFocus: readonly fc.Arbitrary<ControlStep[]>[] = [
   // vhost.mem.region-limit: padding, or one region more than the default max_mem_regions (64).
   fc.constantFrom(
@@ -150,8 +131,9 @@ const controlFocus: readonly fc.Arbitrary<ControlStep[]>[] = [
 export function controlScenario(offeredBackend: bigint, maxSteps: number): fc.Arbitrary<ControlStep[]> {
   const owner = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
   const first = fc.tuple(owner, fc.boolean()).map(([o, ready]) => (ready ? [...o, ...readyRings] : o));
-  const free = fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2 - readyRings.length, size: 'max' });
-  return fc.tuple(first, withFocus(free, controlFocus)).map(([a, b]) => [...a, ...b]);
+  const rest = maxSteps - 2 - readyRings.length;
+  const free = fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: rest, size: 'max' });
+  return fc.tuple(first, withFocus(free, controlFocus, rest)).map(([a, b]) => [...a, ...b]);
 }
 
 // ------------------------------------------------------------------ IOTLB
@@ -207,7 +189,7 @@ const update = (iova: bigint, size: bigint, perm: number, uaddr: AddrRef = w(iov
 const invalidate = (iova: bigint, size: bigint): ControlStep => S({ op: 'iotlbWrite', ...V2, type: 3, iova, size, uaddr: w(0n), perm: 0 });
 
 /**
- * Focus blocks of the IOTLB suite, one per id the free mix reaches in fewer than half the cases. A ring
+ * Focus blocks (focus.ts) of the IOTLB suite, one per id the free mix reaches in fewer than half the cases. A ring
  * is stopped and the IOVA space emptied first where the block needs to know what is mapped.
  */
 const iotlbFocus: readonly fc.Arbitrary<ControlStep[]>[] = [
@@ -236,5 +218,5 @@ export function iotlbScenario(maxSteps: number): fc.Arbitrary<ControlStep[]> {
     setup.push(S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: { abs: r.desc }, avail: { abs: r.avail }, used: { abs: r.used }, log: { abs: 0n } }), S({ op: 'setVringFile', which: 'kick', index: i, unbind: false }));
   }
   const free = fc.array(iotlbStep(), { minLength: 1, maxLength: maxSteps - setup.length, size: 'max' });
-  return withFocus(free, iotlbFocus).map((rest) => [...setup, ...rest]);
+  return withFocus(free, iotlbFocus, maxSteps - setup.length).map((rest) => [...setup, ...rest]);
 }
