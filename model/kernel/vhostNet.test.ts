@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../spec/codec.ts';
 import { vhost_msg_v2 } from '../../spec/vhost/types.ts';
-import { afterKick, initialState, judgeAnswer, messageFindings, missPermFinding, predict, type VhostNetAnswer, type VhostNetFacts, type VhostNetRequest, type VhostNetState } from './vhostNet.ts';
+import { afterKick, initialState, judgeAnswer, messageFindings, missPermFinding, predict, readOnlyUsedFlags, type VhostNetAnswer, type VhostNetFacts, type VhostNetRequest, type VhostNetState } from './vhostNet.ts';
 
 const FACTS: VhostNetFacts = { offeredBackendFeatures: 2n, maxMemRegions: 64 };
 const W = 0x7f00_0000_0000n;
@@ -167,6 +167,16 @@ describe('device IOTLB messages', () => {
     const s2 = judge(s1, { op: 'iotlbWrite', bytes: v2({ kind: 3, iova: W, size: 0x2_0000n }) }, wrote()).next;
     expect(afterKick(s2, 1).misses.due).toBe(1);
     expect(judge(afterKick(s2, 1), { op: 'iotlbRead', length: 8 }, { kind: 'ok', ret: 72, out: new Uint8Array(72) })).toMatchObject({ verdict: 'NON_STRICT', requirement: 'vhost.iotlb.read-short-buffer' });
+  });
+  it('used->flags is to be left alone at start only under one mapping without write permission', () => {
+    const laid = after([table, ...ring(1)], iotlb());
+    const map = (s: VhostNetState, iova: bigint, perm: number) => judge(s, { op: 'iotlbWrite', bytes: v2({ iova, size: 0x1000n, uaddr: W + 0x1_1000n, perm }) }, wrote()).next;
+    const ro = map(laid, W + 0x1_1000n, 1);
+    expect(readOnlyUsedFlags(ro, 1)).toEqual({ uaddr: W + 0x1_1000n, perm: 1 });
+    expect(readOnlyUsedFlags(map(laid, W + 0x1_1000n, 3), 1)).toBeNull();
+    expect(readOnlyUsedFlags(laid, 1)).toBeNull(); // nothing mapped: a miss, not a write
+    expect(readOnlyUsedFlags(map(ro, W + 0x1_1000n, 3), 1)).toBeNull(); // overlapping UPDATEs: which wins is not said
+    expect(readOnlyUsedFlags(ro, 0)).toBeNull(); // ring 0 was never laid out
   });
   it('a message read back: type 1 under MSG_V2 breaks vhost.iotlb.msg-v2, a stray byte vhost.iotlb.no-info-leak', () => {
     const good = v2({ kind: 1, size: 0n, uaddr: 0n, perm: 1 });

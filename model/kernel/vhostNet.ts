@@ -327,6 +327,20 @@ export function afterKick(s: VhostNetState, index: number): VhostNetState {
   return s;
 }
 
+/**
+ * Where used->flags of a stopped ring sits in user memory when the device IOTLB maps it, unambiguously,
+ * without write permission: starting the ring must then leave it alone (vhost.iotlb.perm-enforced;
+ * vhost_vq_init_access() → vhost_update_used_flags() writes it). Null when no such mapping holds it.
+ */
+export function readOnlyUsedFlags(s: VhostNetState, index: number): { readonly uaddr: bigint; readonly perm: number } | null {
+  const vq = s.vqs[index];
+  const used = vq?.addr?.used;
+  if (!s.iotlb || !vq || used === undefined || vq.running) return null;
+  const m = s.iotlb.find((x) => x.iova <= used && used + 1n <= x.last);
+  if (!m || iotlbCovers(s.iotlb, used, 2n, 2).ambiguous || m.perm & 2) return null;
+  return { uaddr: m.uaddr + (used - m.iova), perm: m.perm };
+}
+
 export function hex(v: bigint | number): string {
   return `0x${v.toString(16)}`;
 }

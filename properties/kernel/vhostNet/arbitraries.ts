@@ -7,6 +7,7 @@
 // with ASID != 0 and at the 64-bit edge.
 import fc from 'fast-check';
 import type { AddrRef, ControlStep, RegionRef } from './steps.ts';
+import { withFocus } from './focus.ts';
 import { WINDOW_SIZE } from './session.ts';
 
 type Body<T> = T extends unknown ? Omit<T, 't'> : never;
@@ -96,11 +97,43 @@ const readyRings: ControlStep[] = [
   ...[0, 1].flatMap((i) => [S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: w(RING_AT[i]!.desc), avail: w(RING_AT[i]!.avail), used: w(RING_AT[i]!.used), log: w(0n) })]),
 ];
 
-/** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused; half the time the rings are made ready next. */
+/** A running ring 0 over the window: the block the running-ring rules (num-immutable, base-busy) need, from any state. */
+const runningRing0: ControlStep[] = [
+  S({ op: 'setOwner' }),
+  S({ op: 'setMemTable', padding: 0, regions: goodTable }),
+  S({ op: 'setLogBase', base: w(LOG_AT) }),
+  ...readyRings.slice(1, 3),
+  S({ op: 'setBackend', index: 0, attach: true }),
+];
+
+/** Focus blocks (focus.ts) of the control suite, one per id the free mix reaches in fewer than half the cases. */
+const controlFocus: readonly fc.Arbitrary<ControlStep[]>[] = [
+  // vhost.mem.region-limit: padding, or one region more than the default max_mem_regions (64).
+  fc.constantFrom(
+    [S({ op: 'setMemTable', padding: 1, regions: goodTable })],
+    [S({ op: 'setMemTable', padding: 0, regions: Array.from({ length: 65 }, (_, i) => region(BigInt(i) * 0x1000n, 0x1000n, w(BigInt(i) * 0x1000n))) })],
+  ),
+  // vhost.vring.num-immutable, vhost.vring.base-busy: resizing and moving a running ring.
+  fc.constantFrom(128, 256).map((n) => [...runningRing0, S({ op: 'setVringNum', index: 0, num: n }), S({ op: 'setVringBase', index: 0, num: 0 })]),
+  // vhost.vring.get-base, vhost.vring.endian, vhost.vring.index-range.
+  fc.constantFrom(0, 1).map((i) => [S({ op: 'getVringBase', index: i })]),
+  fc.record({ index: fc.constantFrom(0, 1), num: fc.constantFrom(0, 1, 2) }).map((r) => [S({ op: 'setVringEndian', ...r })]),
+  fc.constantFrom(2, 0xffff, 0xffff_ffff).map((i) => [S({ op: 'setVringNum', index: i, num: 256 })]),
+  // vhost.log.base-checked: a log base that cannot be user memory.
+  fc.constantFrom<AddrRef>({ abs: KERNEL }, { abs: EDGE }).map((b) => [S({ op: 'setLogBase', base: b })]),
+  // vhost.vring.file-unbind.
+  fc.record({ which: fc.constantFrom('kick' as const, 'call' as const, 'err' as const), index: fc.constantFrom(0, 1) }).map((r) => [S({ op: 'setVringFile', ...r, unbind: true })]),
+  // vhost.owner.reset, and vhost.owner.required in the steps after it.
+  fc.constant([S({ op: 'resetOwner' })]),
+];
+
+/** A case: usually SET_OWNER first (vhost.h), sometimes a step before it to see it refused; half the time the rings are made ready next; focus blocks anywhere after. */
 export function controlScenario(offeredBackend: bigint, maxSteps: number): fc.Arbitrary<ControlStep[]> {
   const owner = fc.oneof({ weight: 9, arbitrary: fc.constant<ControlStep[]>([S({ op: 'setOwner' })]) }, { weight: 1, arbitrary: controlStep(offeredBackend).map((s) => [s, S({ op: 'setOwner' })]) });
   const first = fc.tuple(owner, fc.boolean()).map(([o, ready]) => (ready ? [...o, ...readyRings] : o));
-  return fc.tuple(first, fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: maxSteps - 2 - readyRings.length, size: 'max' })).map(([a, b]) => [...a, ...b]);
+  const rest = maxSteps - 2 - readyRings.length;
+  const free = fc.array(controlStep(offeredBackend), { minLength: 1, maxLength: rest, size: 'max' });
+  return fc.tuple(first, withFocus(free, controlFocus, rest)).map(([a, b]) => [...a, ...b]);
 }
 
 // ------------------------------------------------------------------ IOTLB
@@ -150,12 +183,40 @@ function iotlbStep(): fc.Arbitrary<ControlStep> {
   );
 }
 
-/** SET_OWNER, both rings laid out in IOVA space with an (empty) memory table, then IOTLB traffic. */
+const V2 = { msgType: 2, asid: 0, type: 2, length: 72 } as const;
+const update = (iova: bigint, size: bigint, perm: number, uaddr: AddrRef = w(iova - IOVA_BASE)): ControlStep => S({ op: 'iotlbWrite', ...V2, iova, size, uaddr, perm });
+/** INVALIDATE of [iova, iova + size): its uaddr and perm are not read. */
+const invalidate = (iova: bigint, size: bigint): ControlStep => S({ op: 'iotlbWrite', ...V2, type: 3, iova, size, uaddr: w(0n), perm: 0 });
+
+/**
+ * Focus blocks (focus.ts) of the IOTLB suite, one per id the free mix reaches in fewer than half the cases. A ring
+ * is stopped and the IOVA space emptied first where the block needs to know what is mapped.
+ */
+const iotlbFocus: readonly fc.Arbitrary<ControlStep[]>[] = [
+  // vhost.iotlb.update-zero-size-rejected.
+  fc.constantFrom(...IOVA_RING.map((r) => r.used)).map((iova) => [update(iova, 0n, 3)]),
+  // vhost.iotlb.invalidate-zero-size: at a non-zero iova, where a kernel that takes it removes nothing (iova + 0 - 1
+  // is below iova) — the model's state is then right whichever answer the kernel gives.
+  fc.constantFrom(...IOVA_RING.map((r) => r.desc)).map((iova) => [invalidate(iova, 0n)]),
+  // vhost.iotlb.update-uaddr-checked: a uaddr in the kernel's half, or one whose range wraps.
+  fc.constantFrom<AddrRef>({ abs: KERNEL }, { abs: EDGE }).map((uaddr) => [update(IOVA_BASE, 0x2000n, 3, uaddr)]),
+  // vhost.iotlb.msg-size-mismatch, vhost.iotlb.read-short-buffer.
+  fc.constantFrom(0, 3, 39).map((length) => [S({ op: 'iotlbWrite', ...V2, iova: IOVA_BASE, size: IOVA_SPAN, uaddr: w(0n), perm: 3, length })]),
+  fc.constantFrom(0, 8, 71).map((length) => [S({ op: 'iotlbRead', length })]),
+  // vhost.iotlb.perm-enforced: ring i's used ring mapped read-only, then the ring started.
+  fc.constantFrom(0, 1).map((i) => [S({ op: 'setBackend', index: i, attach: false }), invalidate(IOVA_BASE, IOVA_SPAN), update(IOVA_RING[i]!.used, 0x1000n, 1), S({ op: 'setBackend', index: i, attach: true })]),
+  // vhost.iotlb.miss-on-unmapped, vhost.iotlb.msg-v2, vhost.iotlb.no-info-leak: a ring started over nothing
+  // mapped must ask for its used ring, and the MISS is read.
+  fc.constantFrom(0, 1).map((i) => [S({ op: 'setBackend', index: i, attach: false }), invalidate(IOVA_BASE, IOVA_SPAN), S({ op: 'setBackend', index: i, attach: true }), S({ op: 'iotlbRead', length: 72 })]),
+];
+
+/** SET_OWNER, both rings laid out in IOVA space with an (empty) memory table, then IOTLB traffic with focus blocks. */
 export function iotlbScenario(maxSteps: number): fc.Arbitrary<ControlStep[]> {
   const setup: ControlStep[] = [S({ op: 'setOwner' }), S({ op: 'setMemTable', padding: 0, regions: [] })];
   for (const i of [0, 1]) {
     const r = IOVA_RING[i]!;
     setup.push(S({ op: 'setVringNum', index: i, num: 256 }), S({ op: 'setVringAddr', index: i, flags: 0, desc: { abs: r.desc }, avail: { abs: r.avail }, used: { abs: r.used }, log: { abs: 0n } }), S({ op: 'setVringFile', which: 'kick', index: i, unbind: false }));
   }
-  return fc.array(iotlbStep(), { minLength: 1, maxLength: maxSteps - setup.length, size: 'max' }).map((rest) => [...setup, ...rest]);
+  const free = fc.array(iotlbStep(), { minLength: 1, maxLength: maxSteps - setup.length, size: 'max' });
+  return withFocus(free, iotlbFocus, maxSteps - setup.length).map((rest) => [...setup, ...rest]);
 }

@@ -1,7 +1,7 @@
 // A case of the control-plane and IOTLB suites: every step is predicted by the
 // model (model/kernel/vhostNet.ts), issued to the kernel, and judged; the model
 // follows the kernel's answer when more than one is allowed.
-import { afterKick, iotlbCovers, initialState, judgeAnswer, messageFindings, missPermFinding, predict, type Prediction, type VhostNetAnswer, type VhostNetFacts, type VhostNetState } from '../../../model/kernel/vhostNet.ts';
+import { afterKick, initialState, judgeAnswer, messageFindings, missPermFinding, predict, type Prediction, readOnlyUsedFlags, type VhostNetAnswer, type VhostNetFacts, type VhostNetState } from '../../../model/kernel/vhostNet.ts';
 import { violation } from '../../../model/outcome.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelProfile, KernelStep } from '../types.ts';
 import { type ControlStep, toRequest } from './steps.ts';
@@ -99,16 +99,10 @@ export class ControlCase implements KernelCase {
    * the flags are poisoned first, and read back after.
    */
   async #poisonReadOnlyUsed(index: number): Promise<{ at: bigint; perm: number } | null> {
-    const s = this.#state;
-    const used = s.vqs[index]?.addr?.used;
-    if (!s.iotlb || used === undefined || s.vqs[index]!.running || index >= s.vqs.length) return null;
-    const c = iotlbCovers(s.iotlb, used, 2n, 2);
-    const m = s.iotlb.find((x) => x.iova <= used && used + 1n <= x.last);
-    if (!m || c.ambiguous || m.perm & 2) return null;
-    const at = m.uaddr + (used - m.iova);
-    if (at < this.session.windowBase || at + 2n > this.session.windowBase + WINDOW_SIZE) return null;
-    replyOf(await this.session.guest.agent.memWrite(at, POISON), 'poison used->flags');
-    return { at, perm: m.perm };
+    const ro = readOnlyUsedFlags(this.#state, index);
+    if (!ro || ro.uaddr < this.session.windowBase || ro.uaddr + 2n > this.session.windowBase + WINDOW_SIZE) return null;
+    replyOf(await this.session.guest.agent.memWrite(ro.uaddr, POISON), 'poison used->flags');
+    return { at: ro.uaddr, perm: ro.perm };
   }
 
   async #readOnlyUsedKept(k: KernelStep, p: { at: bigint; perm: number }): Promise<KernelObservation> {

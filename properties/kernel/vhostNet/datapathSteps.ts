@@ -7,6 +7,7 @@
 // IOTLB, pages unmapped, read-only or write-only under the buffers.
 import fc from 'fast-check';
 import type { KernelStep } from '../types.ts';
+import { withFocus } from './focus.ts';
 
 /** Buffer pages the chains use: device address DA_BUF + 4096 * page, backed by window page (page ^ 1) — never adjacent in memory to the next one. */
 export const BUF_PAGES = 16;
@@ -69,10 +70,14 @@ function buffers(total: number, write: boolean, n: number): fc.Arbitrary<BufSpec
 
 function chain(total: number, write: boolean): fc.Arbitrary<ChainPart[]> {
   const direct = fc.integer({ min: 1, max: 4 }).chain((n) => buffers(total, write, n)).map((bs) => bs.map((b): ChainPart => ({ kind: 'buf', ...b })));
-  const indirect = fc
+  return fc.oneof({ weight: 3, arbitrary: direct }, { weight: 1, arbitrary: indirect(total, write).map((t): ChainPart[] => [t]) });
+}
+
+/** A chain of one indirect descriptor: a table of 1-4 entries at a slot of the tables' page. */
+function indirect(total: number, write: boolean): fc.Arbitrary<ChainPart & { kind: 'ind' }> {
+  return fc
     .record({ n: fc.integer({ min: 1, max: 4 }), slot: fc.integer({ min: 0, max: PAGE / 16 - 8 }) })
-    .chain(({ n, slot }) => buffers(total, write, n).map((entries): ChainPart[] => [{ kind: 'ind', page: TABLE_PAGE, off: slot * 16, entries, flaw: 'none' }]));
-  return fc.oneof({ weight: 3, arbitrary: direct }, { weight: 1, arbitrary: indirect });
+    .chain(({ n, slot }) => buffers(total, write, n).map((entries) => ({ kind: 'ind' as const, page: TABLE_PAGE, off: slot * 16, entries, flaw: 'none' as const })));
 }
 
 const frameLen = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 60, max: 400 }) }, { weight: 1, arbitrary: fc.constantFrom(60, 1514) });
@@ -112,8 +117,22 @@ function dataStep(iotlb: boolean): fc.Arbitrary<DataStep> {
   return fc.oneof(...arbs);
 }
 
+/**
+ * Focus blocks (focus.ts): the hostile chains the free mix makes in fewer than half the cases — an avail
+ * idx run more than num ahead (vhost.desc.avail-runaway) and a flawed indirect table
+ * (vhost.desc.indirect-checked), each one step, TX or RX.
+ */
+function datapathFocus(): fc.Arbitrary<DataStep[]>[] {
+  const op = fc.constantFrom('tx' as const, 'rx' as const);
+  const runaway = fc.tuple(op, frameLen).chain(([o, len]) => chain(12 + len, o === 'rx').map((parts): DataStep[] => [{ t: 'kernel', op: o, frameLen: len, parts, hostile: 'runaway' }]));
+  const flawed = fc.tuple(op, frameLen, fc.constantFrom<IndirectSpec['flaw']>('odd-len', 'nested', 'run-on')).chain(([o, len, flaw]) =>
+    indirect(12 + len, o === 'rx').map((t): DataStep[] => [{ t: 'kernel', op: o, frameLen: len, parts: [{ ...t, flaw }], hostile: 'none' }]),
+  );
+  return [runaway, flawed];
+}
+
 export function datapathScenario(iotlb: boolean, maxSteps: number): fc.Arbitrary<DataStep[]> {
-  return fc.array(dataStep(iotlb), { minLength: 1, maxLength: maxSteps, size: 'max' });
+  return withFocus(fc.array(dataStep(iotlb), { minLength: 1, maxLength: maxSteps, size: 'max' }), datapathFocus(), maxSteps);
 }
 
 export function datapathRequirementOf(k: KernelStep): string {

@@ -4,7 +4,7 @@ import { VHOST_BACKEND_F_IOTLB_ASID, VHOST_BACKEND_F_IOTLB_MSG_V2, VHOST_NET_F_V
 import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1 } from '../../../spec/virtio/features.ts';
 import type { KernelProfile, KernelSuite } from '../types.ts';
 import { controlScenario, iotlbScenario } from './arbitraries.ts';
-import { ControlCase } from './controlCase.ts';
+import { ControlCase, type Negotiation } from './controlCase.ts';
 import { datapathSuites } from './datapathSuite.ts';
 import { controlRequirementOf, formatControlStep } from './steps.ts';
 
@@ -15,6 +15,15 @@ const offeredBackend = (p: KernelProfile): bigint => BigInt(p.facts.backendFeatu
 export function baseFeatures(p: KernelProfile): bigint {
   return offered(p) & (bit(VIRTIO_F_VERSION_1) | (1n << BigInt(VHOST_NET_F_VIRTIO_NET_HDR)));
 }
+
+/** What the control suite negotiates after SET_OWNER: the base features, and v2 IOTLB messages when offered. */
+export const controlNegotiation = (p: KernelProfile): Negotiation => ({ features: baseFeatures(p), backendFeatures: offeredBackend(p) & bit(VHOST_BACKEND_F_IOTLB_MSG_V2) });
+
+/** The IOTLB suite's: ACCESS_PLATFORM on top (a device IOTLB), v2 messages, and ASIDs when offered. */
+export const iotlbNegotiation = (p: KernelProfile): Negotiation => ({
+  features: baseFeatures(p) | bit(VIRTIO_F_ACCESS_PLATFORM),
+  backendFeatures: offeredBackend(p) & (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_ASID)),
+});
 
 const CONTROL_REQUIREMENTS = [
   'vhost.owner.required',
@@ -64,7 +73,7 @@ const CONTROL_SUITE: KernelSuite = {
   deviceTypes: ['net'],
   maxSteps: 40,
   scenario: (p) => controlScenario(offeredBackend(p), 40),
-  open: (ctx) => ControlCase.open(ctx, { features: baseFeatures(ctx.profile), backendFeatures: offeredBackend(ctx.profile) & bit(VHOST_BACKEND_F_IOTLB_MSG_V2) }),
+  open: (ctx) => ControlCase.open(ctx, controlNegotiation(ctx.profile)),
   requirementOf: controlRequirementOf,
   formatStep: formatControlStep,
 };
@@ -82,11 +91,7 @@ const IOTLB_SUITE: KernelSuite = {
     return null;
   },
   scenario: () => iotlbScenario(40),
-  open: (ctx) =>
-    ControlCase.open(ctx, {
-      features: baseFeatures(ctx.profile) | bit(VIRTIO_F_ACCESS_PLATFORM),
-      backendFeatures: offeredBackend(ctx.profile) & (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_ASID)),
-    }),
+  open: (ctx) => ControlCase.open(ctx, iotlbNegotiation(ctx.profile)),
   requirementOf: controlRequirementOf,
   formatStep: formatControlStep,
 };
