@@ -27,6 +27,7 @@ import { type TargetFactory, targetFactory } from './targets.ts';
 import type { TargetInfo } from '../implementations/target.ts';
 import { KERNEL_SUITES } from '../properties/kernel/index.ts';
 import { runKernelSteps } from '../properties/kernel/run.ts';
+import type { OfferedWords } from './offered.ts';
 import type { KernelProfile, KernelStep, KernelSuite } from '../properties/kernel/types.ts';
 import { type CoverageSuite, covers, type SuiteStatus, unjudged } from './unjudged.ts';
 import { FEATURES } from '../spec/features.ts';
@@ -468,6 +469,14 @@ function kernelTargetName(factory: TargetFactory): string {
   return `linux ${factory.kernel!.family} (${formatTargetSpec(factory.spec)})`;
 }
 
+/** The feature words the target reported: the driver-step probe's, else the kernel probe's `features` and `backendFeatures`. */
+function offeredWords(profile: Profile | undefined, kernel: KernelProfile | undefined): OfferedWords {
+  const fact = (name: string) => (typeof kernel?.facts[name] === 'bigint' ? (kernel.facts[name] as bigint) : undefined);
+  const features = profile?.offeredFeatures ?? fact('features');
+  const backendFeatures = fact('backendFeatures');
+  return { ...(features !== undefined && { features }), ...(backendFeatures !== undefined && { backendFeatures }) };
+}
+
 /** The kernel profile as the report records it: the family, the kernel, then every answer the probe got. */
 function kernelProfileRecord(k: KernelProfile): Record<string, string | number | boolean> {
   const facts = Object.entries(k.facts).map(([key, v]) => [key, typeof v === 'bigint' ? `0x${v.toString(16)}` : v] as const);
@@ -560,6 +569,8 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
       : []),
     ...(info.kind === 'socket' ? [{ name: RAW_SUITE, requirements: rawRequirements, status: ctx.status.get(RAW_SUITE)! }] : []),
   ];
+  // What the kernel suites of this target say cannot apply to this device, with why.
+  const inapplicable = new Map(kernels.flatMap((k) => Object.entries(k.notApplicable?.(kernelProfile!) ?? {})));
   const results: RequirementResult[] = [];
   for (const req of selected) {
     const t = ledger.byId.get(req.id);
@@ -568,9 +579,11 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
     } else if (t) {
       const deviations = [...t.deviations.values()].sort((a, b) => (worstVerdict(a.verdict, b.verdict) === a.verdict ? -1 : 1));
       results.push({ id: req.id, verdict: t.verdict, suites: [...t.suites], ...(t.detail && { detail: t.detail }), ...(deviations.length && { deviations }), ...(t.failure && { failure: t.failure }), unexpected: false });
+    } else if (inapplicable.has(req.id)) {
+      results.push({ id: req.id, verdict: 'SKIP', category: 'not-applicable', suites: [], detail: inapplicable.get(req.id)!, unexpected: false });
     } else {
       const children = ALL_REQUIREMENTS.filter((r) => r.id !== req.id && covers([req.id], r.id)).map((r) => r.id);
-      results.push({ id: req.id, suites: [], ...unjudged(req, { kind: info.kind, deviceType: info.deviceType, ...(kernelProfile && { family: kernelProfile.family }) }, coverage, children), unexpected: false });
+      results.push({ id: req.id, suites: [], ...unjudged(req, { kind: info.kind, deviceType: info.deviceType, offered: offeredWords(profile, kernelProfile), ...(kernelProfile && { family: kernelProfile.family }) }, coverage, children), unexpected: false });
     }
   }
   // An id the catalogue lacks is the suite's own fault: report it rather than lose the observation.

@@ -6,6 +6,7 @@ import type { Requirement } from '../spec/requirements/types.ts';
 import type { RequirementResult } from './results.ts';
 import { KERNEL_SUITES, UNJUDGEABLE } from '../properties/kernel/index.ts';
 import type { KernelFamily } from '../properties/kernel/types.ts';
+import { featuresNotOffered, type OfferedWords } from './offered.ts';
 
 /** What became of one suite in this run. */
 export type SuiteStatus =
@@ -50,7 +51,7 @@ export function covers(listed: readonly string[], id: string): boolean {
 type Unjudged = Pick<RequirementResult, 'verdict' | 'category' | 'detail'>;
 
 /** `children`: ids in the catalogue below this one (a split catch-all judges through them). */
-export function unjudged(req: Requirement, target: { kind: TargetKind; deviceType: string; family?: KernelFamily }, suites: readonly CoverageSuite[], children: readonly string[] = []): Unjudged {
+export function unjudged(req: Requirement, target: { kind: TargetKind; deviceType: string; family?: KernelFamily; offered?: OfferedWords }, suites: readonly CoverageSuite[], children: readonly string[] = []): Unjudged {
   const na = (detail: string): Unjudged => ({ verdict: 'SKIP', category: 'not-applicable', detail });
   if (req.role === 'driver' || req.role === 'frontend') return na(`a ${req.role} rule: the suite itself follows it; a ${target.kind} target is not judged against it`);
   if (target.kind !== 'kernel' && KERNEL_FAMILIES.some((f) => covers([f], req.id))) {
@@ -66,6 +67,9 @@ export function unjudged(req: Requirement, target: { kind: TargetKind; deviceTyp
     const why = UNJUDGEABLE[target.family][req.id];
     if (why !== undefined) return { verdict: 'SKIP', category: 'not-covered', detail: `cannot be judged from user space on this target: ${why}` };
   }
+  // A rule for a feature the target reported it does not offer cannot apply to it (virtio 1.2 §2.2: features are offered, then negotiated).
+  const notOffered = featuresNotOffered(req.features, target.offered ?? {});
+  if (notOffered.length > 0) return { verdict: 'UNSUPPORTED', category: 'unsupported', detail: `the target does not offer ${notOffered.join(', ')}, which this rule needs` };
   const device = DEVICE_FAMILIES.find((d) => covers([`virtio.${d}`], req.id));
   if (device && device !== target.deviceType) return na(`a virtio-${device} rule: the target is a ${target.deviceType} device`);
   if (children.length > 0) return { verdict: 'SKIP', category: 'not-covered', detail: `judged through its more specific rules: ${children.join(', ')}` };

@@ -71,6 +71,11 @@ export interface KernelSuite {
    * or null when it can: every requirement it judges is then UNSUPPORTED with this reason.
    */
   unsupported?(p: KernelProfile): string | null;
+  /**
+   * Requirements the suite lists that cannot apply to this device, each with why (a rule about parents
+   * without SUSPEND, on a parent that has it): reported as not applicable instead of "never exercised".
+   */
+  notApplicable?(p: KernelProfile): Readonly<Record<string, string>>;
   scenario(p: KernelProfile): fc.Arbitrary<KernelStep[]>;
   open(ctx: KernelContext): Promise<KernelCase>;
   /** The requirement a crash, hang or error during `step` is charged to. */
