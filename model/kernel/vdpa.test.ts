@@ -182,6 +182,62 @@ describe('vhost-vdpa model: vrings, every kernel version accepted', () => {
     expect(judged(NET, s, { op: 'setVringNum', index: 0, num: 512 }, e('EINVAL')).verdict).toBe('PASS');
   });
 
+  describe('vhost.vring.num-immutable: SET_VRING_NUM on a running ring (DRIVER_OK, not suspended, vq enabled)', () => {
+    const DRIVER_OK = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+    const resize: VdpaRequest = { op: 'setVringNum', index: 1, num: 64 };
+    const enable = (index: number, on = true): [VdpaRequest, VdpaAnswer] => [{ op: 'setVringEnable', index, enable: on }, OK];
+    const driverOk: [VdpaRequest, VdpaAnswer] = [{ op: 'setStatus', status: DRIVER_OK }, OK];
+    const running = () => run(NET, [[{ op: 'setOwner' }, OK], enable(1), driverOk]);
+
+    it('taken is a breach (MUST_NOT: FAIL); any refusal passes', () => {
+      expect(judged(NET, running(), resize, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost.vring.num-immutable' });
+      for (const errno of ['EBUSY', 'EINVAL', 'EPERM']) expect(judged(NET, running(), resize, e(errno))).toEqual({ verdict: 'PASS', requirement: 'vhost.vring.num-immutable' });
+      // Above GET_VRING_NUM it is still a resize of the running ring; num validity is judged first.
+      expect(judged(NET, running(), { ...resize, num: 512 }, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost.vring.num-immutable' });
+      expect(judged(NET, running(), { ...resize, num: 3 }, OK)).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost.vring.num-valid' });
+      // Enabled with ENABLE_AFTER_DRIVER_OK acked, after DRIVER_OK: running too.
+      const late = run(NET, [[{ op: 'setOwner' }, OK], [{ op: 'setBackendFeatures', features: bit(6) }, OK], driverOk, enable(1)]);
+      expect(judged(NET, late, resize, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost.vring.num-immutable' });
+    });
+
+    it('a ring not running gets no num-immutable verdict: before DRIVER_OK, another vq enabled, suspended, after a reset or reopen', () => {
+      const owner: [VdpaRequest, VdpaAnswer] = [{ op: 'setOwner' }, OK];
+      const idle = [
+        run(NET, [owner]),
+        run(NET, [owner, enable(1)]),
+        run(NET, [owner, enable(0), driverOk]),
+        run(NET, [[{ op: 'suspend' }, OK]], running()),
+        run(NET, [[{ op: 'setStatus', status: 0 }, OK]], running()),
+        run(NET, [[{ op: 'reopen' }, OK], owner, driverOk], running()),
+      ];
+      for (const s of idle) {
+        const j = judged(NET, s, resize, OK);
+        expect(j).toEqual({ verdict: 'PASS', requirement: 'vhost.vring.num-valid' });
+      }
+      // Nothing is enabled or live: a refusal of a valid size is still wrong. At DRIVER_OK with the vq off, or
+      // suspended, refusing is stricter than the header (as SET_VRING_BASE/ADDR are refused then) and passes.
+      expect(judged(NET, idle[0]!, resize, e('EBUSY')).verdict).toBe('NON_STRICT');
+      expect(judged(NET, idle[2]!, resize, e('EINVAL')).verdict).toBe('PASS');
+      expect(judged(NET, idle[3]!, resize, e('EINVAL')).verdict).toBe('PASS');
+      // After RESUME the ring runs again.
+      expect(judged(NET, run(NET, [[{ op: 'suspend' }, OK], [{ op: 'resume' }, OK]], running()), resize, OK)).toEqual({ verdict: 'FAIL', requirement: 'vhost.vring.num-immutable' });
+    });
+
+    it("'maybe' running (a late enable without ENABLE_AFTER_DRIVER_OK, a disable, a failed reset) accepts both answers", () => {
+      const maybes = [
+        run(NET, [[{ op: 'setOwner' }, OK], driverOk, enable(1)]),
+        run(NET, [enable(1, false)], running()),
+        run(NET, [[{ op: 'setStatus', status: 0 }, e('EIO')], driverOk], running()),
+        // An older kernel's SUSPEND before DRIVER_OK, then DRIVER_OK: the parent may hold it suspended.
+        { ...running(), suspended: 'maybe' as const },
+      ];
+      for (const s of maybes) {
+        expect(judged(NET, s, resize, OK)).toEqual({ verdict: 'PASS', requirement: 'vhost.vring.num-valid' });
+        expect(judged(NET, s, resize, e('EBUSY')).verdict).toBe('PASS');
+      }
+    });
+  });
+
   it('vhost.vring.get-base: GET_VRING_BASE reads back the base set; another value FAILs', () => {
     const s = run(NET, [
       [{ op: 'setOwner' }, OK],

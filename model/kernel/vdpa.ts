@@ -166,6 +166,11 @@ export interface VdpaState {
   readonly bases: readonly (number | null)[];
   /** The requirement a base read-back judges while not suspended: RESUME's promise once it returned. */
   readonly basesWhy: string;
+  /**
+   * Whether each vq is enabled (VHOST_VDPA_SET_VRING_ENABLE → set_vq_ready): 'maybe' where the parent may or
+   * may not have acted on the request (a late enable without ENABLE_AFTER_DRIVER_OK, a disable, a failed reset).
+   */
+  readonly ready: readonly (boolean | 'maybe')[];
   readonly spaces: readonly AddressSpace[];
   readonly batch: { readonly asid: number; readonly certain: boolean } | null;
 }
@@ -201,6 +206,8 @@ export function initialVdpaState(dev: VdpaDevice): VdpaState {
     packedMaybe: false,
     bases: Array.from({ length: dev.vqs }, () => null),
     basesWhy: 'vhost.vring.get-base',
+    // vhost_vdpa_open() resets the device: every queue_enable reads 0 after a reset (virtio 1.2 §4.1.4.3).
+    ready: Array.from({ length: dev.vqs }, () => false),
     spaces: [],
     batch: null,
   };
@@ -240,6 +247,7 @@ function afterReset(s: VdpaState, why: string): VdpaState {
     suspended: false,
     bases: s.bases.map(() => null),
     basesWhy: 'vhost.vring.get-base',
+    ready: s.ready.map(() => false),
     spaces: s.spaces.map((a) => ({ ...a, maps: a.maps.map((m) => ({ ...m, certain: false })) })),
     batch: s.batch ? { ...s.batch, certain: false } : null,
   };
@@ -407,7 +415,8 @@ export function learnStatus(s: VdpaState, r: VdpaRequest, a: VdpaAnswer): VdpaSt
 function setStatus(s: VdpaState, status: number): Expectation {
   if (status === 0) {
     // vhost_vdpa_set_status(): 0 resets through the parent (_compat_vdpa_reset); a failed reset is returned.
-    return expect('vhost-vdpa.status.reset', [ok(afterReset(s, 'vhost-vdpa.status.reset'), 'reset'), err('any', { ...afterReset(s, 'vhost-vdpa.status.reset'), statuses: null }, 'the reset failed')]);
+    const failed: VdpaState = { ...afterReset(s, 'vhost-vdpa.status.reset'), statuses: null, ready: s.ready.map((v) => (v === false ? false : 'maybe')) };
+    return expect('vhost-vdpa.status.reset', [ok(afterReset(s, 'vhost-vdpa.status.reset'), 'reset'), err('any', failed, 'the reset failed')]);
   }
   // vhost_vdpa_set_status(): a non-zero status that clears a bit the device holds is EINVAL.
   const olds = s.statuses ?? [];
@@ -461,6 +470,29 @@ function suspendResume(dev: VdpaDevice, s: VdpaState, op: 'suspend' | 'resume'):
 
 // ------------------------------------------------------------------- vrings
 
+/**
+ * Whether vq `index` is certainly running (true), certainly not (false), or may be: DRIVER_OK set, not
+ * suspended ("the device must not process more virtqueue descriptors", vhost_vdpa_suspend()), and enabled.
+ */
+function ringRunning(s: VdpaState, index: number): boolean | 'maybe' {
+  const ready = s.ready[index]!;
+  if (!mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK) || s.suspended === true || ready === false) return false;
+  return mustHave(s, VIRTIO_CONFIG_S_DRIVER_OK) && s.suspended === false && ready === true ? true : 'maybe';
+}
+
+/** A vq's enable state after SET_VRING_ENABLE `enable` was taken. */
+function readyAfter(s: VdpaState, was: boolean | 'maybe', enable: boolean): boolean | 'maybe' {
+  if (was === enable) return was;
+  // Disabling: virtio 1.2 §4.1.4.3.2 "The driver MUST NOT write a 0 to queue_enable", so a parent (vp_vdpa
+  // writes the register) may ignore it; set_vq_ready() returns nothing to say whether it did.
+  if (!enable) return 'maybe';
+  // Before DRIVER_OK, enabling is the driver's ordinary step (virtio 1.2 §3.1.1 step 7). After it, only
+  // ENABLE_AFTER_DRIVER_OK promises the parent acts on it (vhost_types.h), and while suspended "writing to
+  // queue_enable with a value of 1 will not make the device start processing buffers" (vhost_vdpa_suspend()).
+  if (!mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK)) return true;
+  return has(s.backend, VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK) && s.suspended === false ? true : 'maybe';
+}
+
 type VringRequest = Extract<VdpaRequest, { op: 'setVringNum' | 'setVringBase' | 'getVringBase' | 'setVringAddr' | 'setVringFile' | 'setVringEnable' | 'getVringGroup' | 'setGroupAsid' }>;
 
 function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
@@ -474,9 +506,24 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
     case 'setVringNum': {
       // 6.12 vhost_vdpa_vring_ioctl / older vhost_vring_set_num: 0, > 0xffff or not a power of two → EINVAL.
       if (r.num === 0 || r.num > 0xffff || (r.num & (r.num - 1)) !== 0) return expect('vhost.vring.num-valid', [err(['EINVAL'], s, `num ${r.num} is not a ring size`)]);
+      // vhost.h VHOST_SET_VRING_NUM: "This parameter can not be modified while ring is running (bound to a
+      // device)". A vdpa ring is bound once DRIVER_OK is set with the vq enabled, until SUSPEND (which stops
+      // the device processing it). The header names no errno (vhost_vring_set_num says EBUSY, vhost-vdpa's
+      // own running-ring refusals of SET_VRING_BASE/ADDR say EINVAL): any refusal keeps the rule.
+      const ring = ringRunning(s, index);
+      // Taking it resizes a ring the device is walking: the device and the driver's memory then disagree on
+      // where the ring ends, and used entries land where the driver laid out none.
+      if (ring === true) return expect('vhost.vring.num-immutable', [err('any', s, 'the ring is running: DRIVER_OK, not suspended, vq enabled')], 'corruption');
+      // Where the ring may be running, or a stricter kernel may refuse as it refuses SET_VRING_BASE/ADDR after
+      // DRIVER_OK (or a vq already enabled, virtio 1.2 §4.1.4.3.2: fields are set before queue_enable), a
+      // refusal passes too.
+      const refusable = running || s.ready[index] !== false;
+      const why = ring === 'maybe' ? 'the ring may be running' : 'refusing a live device or an enabled vq is stricter';
       // Above GET_VRING_NUM: 6.12.118 refuses (v->vq_num_max), older kernels pass it to the parent.
-      if (r.num > dev.vringNum) return expect('vhost-vdpa.vring.num-max', [ok(s, 'older kernels pass it on'), err(['EINVAL'], s, 'above the maximum')]);
-      return expect('vhost.vring.num-valid', [ok(s, 'a power of two within the maximum')]);
+      if (r.num > dev.vringNum) return expect('vhost-vdpa.vring.num-max', [ok(s, 'older kernels pass it on'), refusable ? err('any', s, `above the maximum, or ${why}`) : err(['EINVAL'], s, 'above the maximum')]);
+      const accept = [ok(s, 'a power of two within the maximum')];
+      if (refusable) accept.push(err('any', s, why));
+      return expect('vhost.vring.num-valid', accept);
     }
     case 'setVringBase': {
       // vhost_vring_ioctl: a split ring's base > 0xffff is EINVAL (a packed ring takes 2×16 bits).
@@ -515,7 +562,9 @@ function vring(dev: VdpaDevice, s: VdpaState, r: VringRequest): Expectation {
     case 'setVringEnable': {
       // vhost_vdpa_vring_ioctl → set_vq_ready. Enabling after DRIVER_OK is promised only with ENABLE_AFTER_DRIVER_OK.
       const late = mayHave(s, VIRTIO_CONFIG_S_DRIVER_OK) && !has(s.backend, VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK);
-      return expect('vhost-vdpa.enable-after-driver-ok', late ? [ok(s, 'taken'), err(['EINVAL'], s, 'late enable refused')] : [ok(s, 'taken')]);
+      const taken: VdpaState = { ...s, ready: s.ready.map((v, i) => (i === index ? readyAfter(s, v, r.enable) : v)) };
+      // A refused late enable (EINVAL) returns before set_vq_ready: the vq is as it was.
+      return expect('vhost-vdpa.enable-after-driver-ok', late ? [ok(taken, 'taken'), err(['EINVAL'], s, 'late enable refused')] : [ok(taken, 'taken')]);
     }
     case 'getVringGroup': {
       if (dev.vqGroups === null) return expect('vhost-vdpa.asid.get-vring-group', [err(['EOPNOTSUPP'], s, 'no get_vq_group, as probed')]);

@@ -141,8 +141,24 @@ function vringRequest(dev: VdpaDevice): fc.Arbitrary<VdpaRequest> {
   );
 }
 
-function controlRequest(dev: VdpaDevice, offered: bigint): fc.Arbitrary<VdpaRequest> {
-  return weighted<VdpaRequest>(
+const RUNNING = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+
+/**
+ * A ring brought up and then resized (vhost.h: SET_VRING_NUM "can not be modified while ring is running"):
+ * reset, the vq enabled before DRIVER_OK (certainly running) or after it (running only if the parent took the
+ * late enable), then SET_VRING_NUM. Random steps rarely line these up on one vq.
+ */
+function runningRingResize(dev: VdpaDevice): fc.Arbitrary<VdpaRequest[]> {
+  const num = weighted<number>([4, pick(1, 64, dev.vringNum, dev.vringNum * 2)], [1, ringSize(dev)]);
+  return fc.record({ index: fc.integer({ min: 0, max: dev.vqs - 1 }), num, late: fc.boolean() }).map(({ index, num, late }): VdpaRequest[] => {
+    const enable: VdpaRequest = { op: 'setVringEnable', index, enable: true };
+    const driverOk: VdpaRequest = { op: 'setStatus', status: RUNNING };
+    return [{ op: 'setStatus', status: 0 }, ...(late ? [driverOk, enable] : [enable, driverOk]), { op: 'setVringNum', index, num }];
+  });
+}
+
+function controlRequest(dev: VdpaDevice, offered: bigint): fc.Arbitrary<VdpaRequest[]> {
+  const one = weighted<VdpaRequest>(
     [2, fc.constant({ op: 'setOwner' })],
     [2, pick(...queryNames).map((what): VdpaRequest => ({ op: 'query', what }))],
     [2, backendWord(dev).map((features): VdpaRequest => ({ op: 'setBackendFeatures', features }))],
@@ -158,6 +174,7 @@ function controlRequest(dev: VdpaDevice, offered: bigint): fc.Arbitrary<VdpaRequ
     [1, pick<VdpaRequest>({ op: 'openSecond' }, { op: 'reopen' })],
     [1, pick<'setOwner' | 'setVringNum' | 'iotlbUpdate'>('setOwner', 'setVringNum', 'iotlbUpdate').map((call): VdpaRequest => ({ op: 'foreign', call }))],
   );
+  return weighted<VdpaRequest[]>([10, one.map((r) => [r])], [2, runningRingResize(dev)]);
 }
 
 function iotlbRequest(dev: VdpaDevice): fc.Arbitrary<VdpaRequest> {
@@ -170,13 +187,14 @@ function iotlbRequest(dev: VdpaDevice): fc.Arbitrary<VdpaRequest> {
 }
 
 /**
- * The preamble, then up to `maxSteps` body steps. A `reopen` in the body starts a new session, so the
- * preamble follows it again: the steps after it exercise the device rather than the missing owner.
+ * The preamble, then up to `maxSteps` body entries (a sequence that brings a ring up counts as one). A
+ * `reopen` in the body starts a new session, so the preamble follows it again: the steps after it exercise
+ * the device rather than the missing owner.
  */
-const steps = (preamble: readonly VdpaRequest[], body: fc.Arbitrary<VdpaRequest>, maxSteps: number) =>
+const steps = (preamble: readonly VdpaRequest[], body: fc.Arbitrary<VdpaRequest | VdpaRequest[]>, maxSteps: number) =>
   fc
     .array(body, { minLength: 1, maxLength: Math.max(1, maxSteps - preamble.length), size: 'max' })
-    .map((rs) => [...preamble, ...rs.flatMap((r) => (r.op === 'reopen' ? [r, ...preamble] : [r]))].map(vdpaStep));
+    .map((rs) => [...preamble, ...rs.flat().flatMap((r) => (r.op === 'reopen' ? [r, ...preamble] : [r]))].map(vdpaStep));
 
 /** Ownership, status, features, config and vring ioctls, before and after SET_OWNER and DRIVER_OK. */
 export function controlScenario(dev: VdpaDevice, offered: bigint, maxSteps: number): fc.Arbitrary<VdpaStep[]> {

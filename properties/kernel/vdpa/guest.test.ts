@@ -1,8 +1,9 @@
 // The vdpa suites against the real kernel in the QEMU guest (skipped with a
 // reason when the guest is not built): each suite for fixed seeds on
-// vdpa_sim net and blk, with use_va on and off, must judge every answer PASS;
-// and each oracle family, fed one wrong answer by a lying runner, must say
-// FAIL or NON_STRICT at the requirement that answer breaks.
+// vdpa_sim net and blk, with use_va on and off, must judge every answer PASS
+// but the known finding (reproduced on its own below); and each oracle family,
+// fed one wrong answer by a lying runner, must say FAIL or NON_STRICT at the
+// requirement that answer breaks.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { guestKernelArgs, type GuestTargetSpec, parseGuestTarget } from '../../../implementations/guest/spec.ts';
@@ -22,6 +23,16 @@ const image = await builtGuest('vhost-vdpa suites');
 const SEEDS = [1, 2];
 const notPass = (o: KernelObservation) => o.verdict !== 'PASS';
 
+/**
+ * Real 6.12.118 findings (reproduced, reported): vhost-vdpa takes VHOST_SET_VRING_NUM on a running ring
+ * (DRIVER_OK, vq enabled, not suspended), which vhost.h forbids. vhost_vdpa_vring_ioctl() (drivers/vhost/vdpa.c)
+ * refuses it only when vq->private_data is set, a field vhost-vdpa never sets, while it refuses SET_VRING_BASE
+ * and SET_VRING_ADDR at DRIVER_OK unless suspended. Set aside (the accepted resize changes nothing the model
+ * tracks) so the rest of each case is still judged.
+ */
+const KNOWN = [{ requirement: 'vhost.vring.num-immutable', verdict: 'FAIL', trigger: 'kernel:setVringNum/ok' }];
+const known = (o: KernelObservation) => KNOWN.some((k) => k.requirement === o.requirement && k.verdict === o.verdict && k.trigger === o.trigger);
+
 function spec(text: string): GuestTargetSpec {
   const s = parseGuestTarget(text);
   if ('problem' in s) throw new Error(s.problem);
@@ -36,9 +47,10 @@ const VARIANTS = [
 for (const variant of VARIANTS) {
   describe.skipIf(!image)(`vdpa suites on the real kernel, vdpa_sim ${variant.options}`, () => {
     const guest = sharedGuest(image, { append: guestKernelArgs(spec(`vdpa-sim-net,${variant.options}`)) });
+    const suite = (name: string) => VDPA_SUITES.find((s) => s.name === name)!;
 
     for (const name of variant.targets) {
-      it(`${name}: every suite, seeds ${SEEDS.join(', ')}, judges every answer PASS`, async () => {
+      it(`${name}: every suite, seeds ${SEEDS.join(', ')}, judges every answer PASS but the known finding`, async () => {
         const target = spec(`${name},${variant.options}`);
         const profile = await probeVdpa(guest(), target);
         expect(profile.kernelRelease).toBe(image!.manifest.kernelRelease);
@@ -48,7 +60,7 @@ for (const variant of VARIANTS) {
           for (const seed of SEEDS) {
             const [steps] = fc.sample(suite.scenario(profile), { seed, numRuns: 1 });
             const started = performance.now();
-            const out = await runKernelSteps(suite, ctx, steps!, notPass);
+            const out = await runKernelSteps(suite, ctx, steps!, (o) => notPass(o) && !known(o));
             const perSecond = Math.round(steps!.length / ((performance.now() - started) / 1000));
             const failure = out.failure ? `${out.failure.observation.requirement} ${out.failure.observation.verdict}: ${out.failure.observation.detail}` : '';
             expect(failure, `${suite.name} seed ${seed} (${steps!.length} steps, ${perSecond} steps/s)`).toBe('');
@@ -56,6 +68,19 @@ for (const variant of VARIANTS) {
           }
         }
       }, 60_000);
+
+      it(`${name}: the finding, SET_VRING_NUM on a running ring is taken (FAIL at vhost.vring.num-immutable)`, async () => {
+        const target = spec(`${name},${variant.options}`);
+        const ctx: KernelContext = { guest: guest(), agent: guest().agent, target, profile: await probeVdpa(guest(), target) };
+        const running: VdpaRequest[] = [{ op: 'setOwner' }, { op: 'setVringEnable', index: 0, enable: true }, { op: 'setStatus', status: 0xf }];
+        const then = (r: VdpaRequest) => [...running, r].map(vdpaStep);
+        const resize = await runKernelSteps(suite('vdpa-control'), ctx, then({ op: 'setVringNum', index: 0, num: 1 }), notPass);
+        expect(resize.failure?.observation).toMatchObject({ requirement: 'vhost.vring.num-immutable', verdict: 'FAIL', trigger: 'kernel:setVringNum/ok' });
+        // The same kernel refuses the other ring-setup ioctls there (EINVAL): only the size check is missing.
+        const base = await runKernelSteps(suite('vdpa-control'), ctx, then({ op: 'setVringBase', index: 0, base: 1 }), notPass);
+        expect(base.failure).toBeUndefined();
+        expect(base.observations.at(-2)).toMatchObject({ requirement: 'vhost.vring.base-busy', verdict: 'PASS', trigger: 'kernel:setVringBase/EINVAL' });
+      }, 30_000);
     }
 
     if (variant.options !== 'use_va=1') return;
@@ -82,7 +107,6 @@ for (const variant of VARIANTS) {
       return o ? { requirement: o.requirement, verdict: o.verdict } : null;
     }
 
-    const suite = (name: string) => VDPA_SUITES.find((s) => s.name === name)!;
     const v2 = 1n << BigInt(VHOST_BACKEND_F_IOTLB_MSG_V2);
     const update = (iova: bigint): VdpaRequest => ({ op: 'iotlb', frame: 'v2', asid: 0, type: VHOST_IOTLB_UPDATE, iova, size: 0x2000n, uaddrOff: 0n, perm: VHOST_ACCESS_RW });
 

@@ -65,6 +65,26 @@ describe('vdpa suites', () => {
     }
   });
 
+  it('vdpa-control resizes a certainly running ring in most cases at the CLI defaults (20 cases, seed 1)', () => {
+    const control = VDPA_SUITES.find((s) => s.name === 'vdpa-control')!;
+    for (const profile of PROFILES) {
+      const dev = vdpaDevice(profile);
+      const cases = fc.sample(control.scenario(profile), { seed: 1, numRuns: 20 });
+      // Each case answered as a device that takes whatever the model allows it to take (its first answer).
+      const reaching = cases.filter((steps) => {
+        let s = initialVdpaState(dev);
+        let reached = false;
+        for (const step of steps) {
+          const e = stepVdpa(dev, s, requestOf(step));
+          reached ||= e.requirement === 'vhost.vring.num-immutable';
+          s = e.accept[0]!.next;
+        }
+        return reached;
+      });
+      expect(reaching.length, profile.deviceType).toBeGreaterThanOrEqual(15);
+    }
+  });
+
   it('vdpa-suspend is UNSUPPORTED, naming the backend feature, on a parent without suspend', () => {
     const suspend = VDPA_SUITES.find((s) => s.name === 'vdpa-suspend')!;
     expect(suspend.unsupported!(PROFILES[1]!)).toMatch(/VHOST_BACKEND_F_SUSPEND/);

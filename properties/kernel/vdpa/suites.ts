@@ -61,7 +61,7 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
   {
     ...common,
     name: 'vdpa-control',
-    description: 'vhost-vdpa ioctls: identity, ownership (also against a second process), status, features, config space, vring setup, ASID groups, log and suspend refusals, exclusive open and reopen',
+    description: 'vhost-vdpa ioctls: identity, ownership (also against a second process), status, features, config space, vring setup (and resizing a running ring), ASID groups, log and suspend refusals, exclusive open and reopen',
     requirements: [
       ...SESSION,
       ...VRING,
@@ -77,6 +77,7 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
       'vhost-vdpa.asid.set-group-asid',
       'vhost.vring.addr-checked',
       'vhost.vring.file-unbind',
+      'vhost.vring.num-immutable',
       'vhost-vdpa.iotlb.owner-required',
     ],
     maxSteps: CONTROL_STEPS,
