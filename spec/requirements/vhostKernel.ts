@@ -37,7 +37,7 @@ export const VHOST_KERNEL_REQUIREMENTS: readonly Requirement[] = [
   code('vhost.vring.index-range', 'vhost_vring_ioctl() (idx >= d->nvqs)',
     'A vring ioctl whose 32-bit index is >= the number of vqs fails with ENOBUFS.'),
   uapi('vhost.vring.num-immutable', 'vhost.h: VHOST_SET_VRING_NUM', 'MUST_NOT', 'backend',
-    'The ring size cannot change while the ring is running (bound to a backend): SET_VRING_NUM then fails with EBUSY.'),
+    'The ring size cannot change while the ring is running (bound to a device): SET_VRING_NUM then fails (the vhost core gives EBUSY; vhost.h names no errno).'),
   code('vhost.vring.num-valid', 'vhost_vring_set_num()',
     'SET_VRING_NUM with num 0, num > 0xffff or num not a power of two fails with EINVAL.'),
   uapi('vhost.vring.addr-alignment', 'vhost_types.h: struct vhost_vring_addr', 'MUST', 'frontend',
