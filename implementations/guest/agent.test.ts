@@ -3,7 +3,7 @@
 // not answer in time, and a forced kernel panic reported as a crash.
 import { describe, expect, it } from 'vitest';
 import { errnoName, GuestFlags } from './agent.ts';
-import { Op, body } from './protocol.ts';
+import { Op, PROTOCOL_VERSION, body } from './protocol.ts';
 import { builtGuest, sharedGuest } from './testGuest.ts';
 
 const image = await builtGuest('guest agent tests');
@@ -12,7 +12,7 @@ describe.skipIf(!image)('guest agent (real QEMU guest)', () => {
   const guest = sharedGuest(image);
 
   it('greets with its protocol version and the kernel it runs', () => {
-    expect(guest().agent.hello).toBe(`vhostcheck-agent 1 ${image!.manifest.kernelRelease}`);
+    expect(guest().agent.hello).toBe(`vhostcheck-agent ${PROTOCOL_VERSION} ${image!.manifest.kernelRelease}`);
     expect(guest().agent.bootMs).toBeGreaterThan(0);
   });
 
@@ -94,7 +94,7 @@ describe.skipIf(!image)('guest agent (real QEMU guest)', () => {
     expect(guest().agent.timeouts).toBe(1);
     expect(guest().agent.stuck).toBe(true);
     const next = await guest().agent.request(Op.hello, Buffer.alloc(0), 5000);
-    expect(next.kind === 'ok' && next.result).toBe(1);
+    expect(next.kind === 'ok' && next.result).toBe(PROTOCOL_VERSION);
     expect(guest().agent.stuck).toBe(false);
   });
 });
