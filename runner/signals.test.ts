@@ -13,6 +13,7 @@ import { TESTPMD_PATH } from '../implementations/vhost-user/peers/dpdk.ts';
 import { peerInstalled } from '../implementations/vhost-user/peers/peerInstalled.ts';
 import { QSD_PATH } from '../implementations/vhost-user/peers/qsd.ts';
 import { VIRTIOFSD_PATH } from '../implementations/vhost-user/peers/virtiofsd.ts';
+import { builtGuest, withGuestLock } from '../implementations/guest/testGuest.ts';
 
 const BIN = new URL('../bin/vhostcheck.js', import.meta.url).pathname;
 
@@ -139,3 +140,33 @@ describe('Ctrl-C (to the whole process group) during a run against a spawned bac
     }, 60_000);
   }
 });
+
+const guestImage = await builtGuest('Ctrl-C test against a guest: target');
+
+describe.skipIf(!guestImage)('Ctrl-C (to the whole process group) during a run against a guest: target', () => {
+  it('exits 130, writes partial reports, and leaves no QEMU behind', () =>
+    withGuestLock(async () => {
+      const out = await mkdtemp(join(tmpdir(), 'vhostcheck-sigint-'));
+      let run: ReturnType<typeof startRun> | undefined;
+      try {
+        run = startRun(['--target', 'guest:vhost-net', '--seed', '1', '--runs', '1000', '--report-dir', out, '--regression-dir', join(out, 'regs')]);
+        // Wait until the guest is up and a suite is running, then note QEMU's pid.
+        const deadline = Date.now() + 60_000;
+        while (!/vhost-control|vhost-iotlb/.test(run.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        const seen = startedBy(run.pid, 'qemu-system').map((p) => p.pid);
+        expect(seen.length, `no QEMU appeared: ${run.stderr()}`).toBeGreaterThan(0);
+        run.ctrlC();
+        const { code } = await run.exited;
+        expect(code, run.stderr()).toBe(130);
+        const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as IndexJson;
+        expect(index.interrupted).toBe(true);
+        await new Promise((r) => setTimeout(r, 300));
+        const alive = seen.filter((pid) => existsSync(`/proc/${pid}`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+        expect(alive, 'QEMU left running').toEqual([]);
+      } finally {
+        run?.cleanUp();
+        await rm(out, { recursive: true, force: true });
+      }
+    }), 120_000);
+});
+
