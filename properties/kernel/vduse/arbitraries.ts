@@ -155,11 +155,13 @@ export function createScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
   const api = fc.constantFrom(0n, 1n, 2n, 2n ** 64n - 1n).map((version) => [k({ op: 'getApiVersion' }), k({ op: 'setApiVersion', version })]);
   // A device with a vq but no VQ_SETUP yet: vdpa dev add must refuse it.
   const attachEarly = fc.constant<KernelStep[]>([k({ op: 'openDev' }), k({ op: 'attach' })]);
+  // Open (or no such name): DESTROY_DEV must refuse.
+  const destroyBusy = fc.constant<KernelStep[]>([k({ op: 'openDev' }), k({ op: 'destroy', known: true }), k({ op: 'destroy', known: false })]);
   // Detached and closed (created again if a step destroyed it; EEXIST otherwise): DESTROY_DEV must succeed.
   const destroyIdle = valid.map((c) => [k({ op: 'detach' }), k({ op: 'closeDev' }), k({ op: 'create', ...c }), k({ op: 'destroy', known: true })]);
   const first = fc.oneof({ arbitrary: valid.map((c) => k({ op: 'create', ...c })), weight: 4 }, { arbitrary: createStep(t, pageSize), weight: 1 });
   return fc
-    .tuple(someOf([...breaking, api]), first, fc.boolean(), someOf([attachEarly]), fc.array(step, { minLength: 3, maxLength: 16 }), someOf([destroyIdle]))
+    .tuple(someOf([...breaking, api]), first, fc.boolean(), someOf([attachEarly, destroyBusy]), fc.array(step, { minLength: 3, maxLength: 16 }), someOf([destroyIdle]))
     .map(([focus, main, open, early, rest, end]) => [...focus, main, ...(open ? [k({ op: 'openDev' })] : []), ...early, ...rest, ...end]);
 }
 
@@ -210,7 +212,8 @@ export function messagesScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.uint8Array({ minLength: 1, maxLength: 4 }).map((bytes) => [k({ op: 'driverConfigWrite', offset: 0, bytes })]),
     fc.constant<KernelStep[]>([k({ op: 'reconnect' })]),
     fc.constant<KernelStep[]>([k({ op: 'setStatus', status: ack!, answer: 'failed' })]),
-    fc.constant<KernelStep[]>([k({ op: 'mapIotlb', page: 1, pages: 1, iova: 0x1000n, perm: 3, answer: 'ok' }), k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1fffn })]),
+    // Read-write or read-only: the fd IOTLB_GET_FD hands out must allow what the region's perm allows.
+    fc.constantFrom(3, 1).map((perm) => [k({ op: 'mapIotlb', page: 1, pages: 1, iova: 0x1000n, perm, answer: 'ok' }), k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1fffn })]),
     // A kick on a ready vq with no kickfd is remembered and signalled when one is installed (vduse_vq_kick, vduse_kickfd_setup).
     fc.constant<KernelStep[]>([k({ op: 'enableVring', index: 0, ready: true }), k({ op: 'setupKickfd', index: 0, arg: 'deassign' }), k({ op: 'kick', index: 0 }), k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })]),
     // Needs the device to offer RING_PACKED: the prefix then always offers it.
@@ -218,10 +221,11 @@ export function messagesScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     // DEV_GET_FEATURES is defined once FEATURES_OK is set (vduse.h).
     fc.constant<KernelStep[]>([k({ op: 'setFeatures', features: validDeviceFeatures(t) }), ...[ack!, drv!, fok!].map((status) => k({ op: 'setStatus', status, answer: 'ok' })), k({ op: 'getFeatures' })]),
   ]);
-  // A reset left unanswered breaks the device for good, so it comes last; it costs msg_timeout (1 s), hence 2 cases in 5.
-  const lost = fc.nat(4).map((roll) => (canTimeOut && roll >= 3 ? [k({ op: 'setStatus', status: 0, answer: 'none' })] : []));
+  // A reset left unanswered breaks the device for good, so it comes last; it costs msg_timeout (1 s), hence 1 case in 4,
+  // and it is drawn first so that shrinking drops it first (each attempt that kept it would wait out the timeout).
+  const lost = fc.nat(3).map((roll) => (canTimeOut && roll === 3 ? [k({ op: 'setStatus', status: 0, answer: 'none' })] : []));
   const setup = fc.record({ create: validConfig(t, pageSize, fc.constantFrom(1, 2)), maxSize: fc.constantFrom(64, 128, 256), packed: fc.boolean() });
-  return fc.tuple(setup, focus, fc.array(step, { minLength: 4, maxLength: 24 }), lost).map(([{ create, maxSize, packed }, first, rest, end]) => {
+  return fc.tuple(lost, setup, focus, fc.array(step, { minLength: 4, maxLength: 24 })).map(([end, { create, maxSize, packed }, first, rest]) => {
     const offerPacked = packed || first.some((s) => s.op === 'getVringBasePacked');
     const prefix = [
       k({ op: 'create', ...create, features: create.features | (offerPacked ? bit(VIRTIO_F_RING_PACKED) : 0n) }),
