@@ -277,7 +277,6 @@ export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     k({ op: 'setStatus', status: dok!, answer: 'ok' }),
   ]);
   const request = fc.record({ write: fc.boolean(), sector: fc.integer({ min: 0, max: 7 }), fill: fc.integer({ min: 0, max: 255 }) }).map((a) => k({ op: 'blkRequest', ...a }));
-  const getVqState = fc.record({ result: fc.constantFrom('ok' as const, 'failed' as const), avail: fc.constantFrom(0, 3, 0xffff) }).map((a) => k({ op: 'getVringBase', index: 0, ...a }));
   // With the kickfd gone a kick is remembered, and signalled when the next one is installed (vduse.vq.kick-pending).
   const kickPending: KernelStep[] = [k({ op: 'setupKickfd', index: 0, arg: 'deassign' }), k({ op: 'kick', index: 0 }), k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })];
   const other = fc.oneof(
@@ -286,7 +285,7 @@ export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.constant(k({ op: 'injectConfigIrq' })),
     fc.constant(k({ op: 'vqInjectIrq', index: 0 })),
     fc.constant(k({ op: 'kick', index: 0 })),
-    getVqState,
+    fc.record({ result: fc.constantFrom('ok' as const, 'failed' as const), avail: fc.constantFrom(0, 3, 0xffff) }).map((a) => k({ op: 'getVringBase', index: 0, ...a })),
     fc.constant(k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1000n })),
     fc.constant(k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })),
     fc.constant(kickPending),
