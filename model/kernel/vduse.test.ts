@@ -250,6 +250,26 @@ describe('messages', () => {
     expect(verdicts(M.judgeRoundTrip(driving(), { ...good, driverSaw: false }).findings)).toContain('vduse.iotlb.get-fd FAIL');
     expect(verdicts(M.judgeRoundTrip(driving(), { ...good, irq: false }).findings)).toContain('vduse.vq.inject-irq FAIL');
   });
+  it('after a reset vhost-vdpa still reads the vq state as packed (its acked features outlive it): no split verdict until it is reopened', () => {
+    const packed = M.judgeSetFeatures(driving(), FEATURES | bit(34), ok()).next;
+    const reset = M.judgeSetStatus(packed, 0, 'ok', observed({ messages: [0], after: ok(0) })).next;
+    expect(reset.dev!.driverFeatures).toBe(0n);
+    // 6.12: the split answer 0x7fff read through the packed bitfields comes back as 0xbfff.
+    expect(M.judgeGetVringBase(reset, 0, { result: 'ok', avail: 0x7fff }, [0], ok(0xbfff)).findings).toEqual([]);
+    const reopened = M.vdpaOpened(M.vdpaClosed(reset, []));
+    expect(verdicts(M.judgeGetVringBase(reopened, 0, { result: 'ok', avail: 0x7fff }, [0], ok(0xbfff)).findings)).toEqual(['vduse.msg.get-vq-state FAIL']);
+    const split = M.judgeSetFeatures(reset, FEATURES, ok()).next;
+    expect(verdicts(M.judgeGetVringBase(split, 0, { result: 'ok', avail: 0x7fff }, [0], ok(0x7fff)).findings)).toEqual(['vduse.msg.get-vq-state PASS']);
+  });
+  it('an invalidate that drops nothing still sends UPDATE_IOTLB; a FAILED answer leaves the device\'s map unknown (vduse_domain_clear_map)', () => {
+    const mapped = M.judgeIotlbUpdate(driving(), region, 'ok', { write: ok(72), messages: [[0n, 2n ** 64n - 1n]] }).next;
+    const failed = M.judgeIotlbInvalidate(mapped, 0n, 0xfffn, 'failed', { write: ok(72), messages: [[0n, 2n ** 64n - 1n]] });
+    expect(failed.findings).toEqual([]);
+    expect(M.judgeIotlbGetFd(failed.next, 0x2000n, 0x2000n, err('EINVAL')).findings.map((x) => x.verdict)).toEqual(['PASS']);
+    // Answered OK, the domain still holds the region: a refusal then is a FAIL.
+    const answered = M.judgeIotlbInvalidate(mapped, 0n, 0xfffn, 'ok', { write: ok(72), messages: [[0n, 2n ** 64n - 1n]] }).next;
+    expect(verdicts(M.judgeIotlbGetFd(answered, 0x2000n, 0x2000n, err('EINVAL')).findings)).toEqual(['vduse.iotlb.get-fd FAIL']);
+  });
   it('packed vq state is masked before vhost-vdpa packs it', () => {
     const s = M.judgeSetFeatures(driving(), FEATURES | bit(34), ok()).next;
     expect(verdicts(M.judgeGetVringBasePacked(s, 0, [2, 0x8005, 1, 0x8009], ok(0x80090005)).findings)).toEqual(['vduse.msg.get-vq-state-masked PASS']);

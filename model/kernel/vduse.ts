@@ -77,6 +77,12 @@ export interface DeviceState {
   readonly broken: boolean;
   readonly status: number;
   readonly driverFeatures: bigint;
+  /**
+   * What vhost-vdpa acked on its vqs (the last VHOST_SET_FEATURES since the node was opened): a device reset does
+   * not clear it (vhost_vdpa_set_features copies it into vq->acked_features; only vhost_dev_init and cleanup reset
+   * that), and VHOST_GET_VRING_BASE reads the vq state as split or packed by it (vhost_vdpa_vring_ioctl).
+   */
+  readonly vhostFeatures: bigint;
   readonly featuresCleared: boolean;
   readonly vqs: readonly VqView[];
   readonly configCall: boolean;
@@ -244,7 +250,7 @@ function withNewDevice(s: VduseState, c: CreateConfig, config: readonly number[]
     ...s,
     dev: {
       deviceId: c.deviceId, features: c.features, vqNum, config, vqMax: new Array<number>(vqNum).fill(0),
-      fdOpen: false, attached: false, vdpaOpen: false, broken: false, status: 0, driverFeatures: 0n, featuresCleared: true,
+      fdOpen: false, attached: false, vdpaOpen: false, broken: false, status: 0, driverFeatures: 0n, vhostFeatures: 0n, featuresCleared: true,
       vqs: new Array(vqNum).fill(null).map(() => blankVq()), configCall: false, driverMaps: [], deviceMaps: [], stale: [],
     },
   };
@@ -554,12 +560,12 @@ export function judgeAttach(s: VduseState, ok: boolean, detail: string): Judged 
 
 /** vdpa dev del: the device leaves the bus; its IOTLB domain lives until DESTROY_DEV (vduse_destroy_dev). */
 export function detach(s: VduseState): VduseState {
-  return s.dev ? withDev(reset0(s), { attached: false, vdpaOpen: false, deviceMaps: null }) : s;
+  return s.dev ? withDev(reset0(s), { attached: false, vdpaOpen: false, vhostFeatures: 0n, deviceMaps: null }) : s;
 }
 
 /** Opening /dev/vhost-vdpa-N resets the device (vhost_vdpa_open → vhost_vdpa_reset). */
 export function vdpaOpened(s: VduseState): VduseState {
-  return { ...s, dev: { ...reset(s.dev!), vdpaOpen: true } };
+  return { ...s, dev: { ...reset(s.dev!), vdpaOpen: true, vhostFeatures: 0n } };
 }
 
 /**
@@ -572,7 +578,7 @@ export function vdpaClosed(s: VduseState, updates: readonly (readonly [bigint, b
   const d = s.dev!;
   const held = d.deviceMaps ?? d.driverMaps;
   const told = held.every((m) => updates.some(([a, b]) => a <= m.start && b >= m.last));
-  return { ...s, dev: { ...reset(d), vdpaOpen: false, driverMaps: [], deviceMaps: told ? [] : null, stale: told ? d.stale : [...d.stale, ...held] } };
+  return { ...s, dev: { ...reset(d), vdpaOpen: false, vhostFeatures: 0n, driverMaps: [], deviceMaps: told ? [] : null, stale: told ? d.stale : [...d.stale, ...held] } };
 }
 
 function reset0(s: VduseState): VduseState {
@@ -665,7 +671,7 @@ export function judgeBrokenAfterTimeout(ioctl: Res<unknown>, pollErr: boolean): 
 export function judgeSetFeatures(s: VduseState, features: bigint, r: Res): Judged {
   // vhost_vdpa_set_features() refuses after FEATURES_OK (EBUSY) and may refuse others: vhost-vdpa's rules, not VDUSE's.
   if (!r.ok) return { next: s, findings: [] };
-  return { next: withDev(s, { driverFeatures: features, featuresCleared: false }), findings: [] };
+  return { next: withDev(s, { driverFeatures: features, vhostFeatures: features, featuresCleared: false }), findings: [] };
 }
 
 export interface VringSetup {
@@ -722,8 +728,9 @@ export interface VqStateAnswer {
 /** VHOST_GET_VRING_BASE: a GET_VQ_STATE request to the device, whose answer becomes the driver's value. */
 export function judgeGetVringBase(s: VduseState, index: number, a: VqStateAnswer, messages: readonly number[], r: Res<number>): Judged {
   const d = s.dev!;
-  // A split answer means nothing on a packed vq (judgeGetVringBasePacked covers it).
-  if (index >= d.vqNum || d.driverFeatures & bit(VIRTIO_F_RING_PACKED)) return { next: s, findings: [] };
+  // A split answer means nothing on a packed vq (judgeGetVringBasePacked covers it); nor when vhost-vdpa still reads
+  // the state as packed after a reset cleared VDUSE's driver features (its acked features outlive the reset).
+  if (index >= d.vqNum || (d.driverFeatures | d.vhostFeatures) & bit(VIRTIO_F_RING_PACKED)) return { next: s, findings: [] };
   if (d.broken) return { next: s, findings: [messages.length ? broke('vduse.msg.timeout-broken', 'a broken device was sent GET_VQ_STATE', ['EIO at once']) : passed('vduse.msg.timeout-broken', 'no GET_VQ_STATE to a broken device')] };
   const findings: Finding[] = [];
   const sid = 'vduse.msg.get-vq-state';
@@ -795,7 +802,9 @@ export function judgeIotlbUpdate(s: VduseState, m: Mapping, answer: 'ok' | 'fail
 export function judgeIotlbInvalidate(s: VduseState, start: bigint, last: bigint, answer: 'ok' | 'failed', o: IotlbUpdateObserved): Judged {
   const d = s.dev!;
   const driverMaps = d.driverMaps.filter((x) => !(x.start <= last && x.last >= start));
-  if (driverMaps.length === d.driverMaps.length) return { next: s, findings: [] };
+  // Nothing dropped: vhost_vdpa_unmap() still calls set_map (outside a batch); a FAILED answer to the UPDATE_IOTLB
+  // that follows makes vduse_vdpa_set_map() clear the whole domain (vduse_domain_clear_map).
+  if (driverMaps.length === d.driverMaps.length) return { next: answer === 'failed' && o.messages.length ? withDev(s, { deviceMaps: null }) : s, findings: [] };
   const id = 'vduse.msg.update-iotlb';
   if (d.broken) return { next: withDev(s, { driverMaps, deviceMaps: null }), findings: [] };
   const covered = o.messages.some(([a, b]) => a <= start && b >= last);

@@ -48,26 +48,63 @@ function validConfig(t: DeviceType, pageSize: number, vqNums: fc.Arbitrary<numbe
   }));
 }
 
-/** A valid config with at most one vduse_validate_config() / features_is_valid() edge applied. */
+type Edit = (c: CreateStepConfig) => CreateStepConfig;
+
+/**
+ * One edit per rule of vduse_validate_config() / features_is_valid() / vduse_create_dev(), by the requirement it
+ * breaks: applied to a valid config, each breaks that rule alone (at API version 0, where reserved[0] is ngroups).
+ */
+function breakingEdits(t: DeviceType, pageSize: number): Readonly<Record<string, fc.Arbitrary<Edit>>> {
+  return {
+    'vduse.create.name': fc.constant((c: CreateStepConfig) => ({ ...c, emptyName: true })),
+    'vduse.create.device-type': fc.constantFrom(0, 3, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
+    'vduse.create.features-access-platform': fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_ACCESS_PLATFORM) })),
+    'vduse.create.features-readonly-config':
+      t === 'net'
+        ? fc.oneof(
+            fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features | bit(VIRTIO_NET_F_CTRL_VQ) })),
+            fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_VERSION_1) })),
+          )
+        : fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features | bit(VIRTIO_BLK_F_CONFIG_WCE) })),
+    'vduse.create.vq-num-limit': fc.constantFrom(0x10000, 0xffffffff).map((n) => (c: CreateStepConfig) => ({ ...c, vqNum: n })),
+    'vduse.create.config-size-limit': fc.oneof(
+      fc.constantFrom(pageSize + 1, 2 * pageSize).map((a) => (c: CreateStepConfig) => ({ ...c, vqAlign: a })),
+      fc.constant((c: CreateStepConfig) => ({ ...c, config: new Uint8Array(pageSize + 1) })),
+    ),
+    'vduse.create.ngroups': fc.constant((c: CreateStepConfig) => ({ ...c, reservedWord: 0 })),
+    // Word 1 is nas in the API v1 header (legal there); every other word is reserved at every version.
+    'vduse.create.reserved-zero': fc.integer({ min: 1, max: 12 }).map((w) => (c: CreateStepConfig) => ({ ...c, reservedWord: w })),
+  };
+}
+
+/** Unusual values no rule forbids (a kernel may still refuse some, see model mayBeRefused), and the other device ids. */
+function legalEdits(pageSize: number): fc.Arbitrary<Edit>[] {
+  return [
+    fc.constantFrom(VIRTIO_ID_NET, VIRTIO_ID_BLOCK, VIRTIO_ID_FS).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
+    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_VERSION_1) })),
+    fc.constantFrom(0, 0xffff).map((n) => (c: CreateStepConfig) => ({ ...c, vqNum: n })),
+    fc.constantFrom(0, 1).map((a) => (c: CreateStepConfig) => ({ ...c, vqAlign: a })),
+    fc.constantFrom(0, pageSize).map((n) => (c: CreateStepConfig) => ({ ...c, config: new Uint8Array(n) })),
+  ];
+}
+
+/** A valid config with at most one edge applied. */
 function createConfig(t: DeviceType, pageSize: number): fc.Arbitrary<CreateStepConfig> {
   const base = validConfig(t, pageSize, fc.constantFrom(1, 2));
-  const edge = fc.oneof(
-    fc.constant((c: CreateStepConfig) => c),
-    fc.constant((c: CreateStepConfig) => ({ ...c, emptyName: true })),
-    fc.constantFrom(0, 3, VIRTIO_ID_NET, VIRTIO_ID_BLOCK, VIRTIO_ID_FS, 0xffffffff).map((id) => (c: CreateStepConfig) => ({ ...c, deviceId: id })),
-    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_ACCESS_PLATFORM) })),
-    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features | bit(t === 'net' ? VIRTIO_NET_F_CTRL_VQ : VIRTIO_BLK_F_CONFIG_WCE) })),
-    fc.constant((c: CreateStepConfig) => ({ ...c, features: c.features & ~bit(VIRTIO_F_VERSION_1) })),
-    fc.constantFrom(0, 0xffff, 0x10000, 0xffffffff).map((n) => (c: CreateStepConfig) => ({ ...c, vqNum: n })),
-    fc.constantFrom(0, 1, pageSize + 1, 2 * pageSize).map((a) => (c: CreateStepConfig) => ({ ...c, vqAlign: a })),
-    fc.constantFrom(0, pageSize, pageSize + 1).map((n) => (c: CreateStepConfig) => ({ ...c, config: new Uint8Array(n) })),
-    fc.integer({ min: 0, max: 12 }).map((w) => (c: CreateStepConfig) => ({ ...c, reservedWord: w })),
-  );
+  const edge = fc.oneof(fc.constant((c: CreateStepConfig) => c), ...Object.values(breakingEdits(t, pageSize)), ...legalEdits(pageSize));
   return fc.tuple(base, edge).map(([c, e]) => e(c));
 }
 
+/**
+ * Each block kept with probability 3/5, in the order given (shrinking drops them): a requirement whose steps
+ * the free mix rarely lines up is then exercised in most cases of every seed, not left to chance.
+ */
+function someOf(blocks: readonly fc.Arbitrary<KernelStep[]>[]): fc.Arbitrary<KernelStep[]> {
+  return fc.tuple(...blocks.map((b) => fc.tuple(fc.nat(4), b))).map((picked) => picked.flatMap(([roll, steps]) => (roll >= 2 ? steps : [])));
+}
+
 const createStep = (t: DeviceType, pageSize: number) => createConfig(t, pageSize).map((c) => k({ op: 'create', ...c }));
-const validCreate = (t: DeviceType, pageSize: number, vqNums = fc.constantFrom(1, 2)) => validConfig(t, pageSize, vqNums).map((c) => k({ op: 'create', ...c }));
+const validCreate = (t: DeviceType, pageSize: number, vqNums: fc.Arbitrary<number>) => validConfig(t, pageSize, vqNums).map((c) => k({ op: 'create', ...c }));
 
 /** An index around vq_num: inside, just past, and far past. */
 const vqIndex = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 2 }), weight: 4 }, { arbitrary: fc.constantFrom(3, 0xffff, 0x10000, 0xffffffff), weight: 1 });
@@ -109,7 +146,23 @@ export function createScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.record({ len: fc.constantFrom(6, 8, 10, 11, 12), bytes: fc.uint8Array({ minLength: 12, maxLength: 12 }) }).map(({ len, bytes }) => k({ op: 'netConfigShow', config: bytes.subarray(0, len) })),
   ];
   const step = fc.oneof(...control.map((arbitrary, i) => ({ arbitrary, weight: i === 2 || i === 5 ? 3 : 1 })), ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 2 })));
-  return fc.tuple(fc.oneof({ arbitrary: validCreate(t, pageSize), weight: 4 }, { arbitrary: createStep(t, pageSize), weight: 1 }), fc.boolean(), fc.array(step, { minLength: 3, maxLength: 16 })).map(([first, open, rest]) => [first, ...(open ? [k({ op: 'openDev' })] : []), ...rest]);
+  const valid = validConfig(t, pageSize, fc.constantFrom(1, 2));
+  // Before the main device exists, so each breaks its own rule alone (no EEXIST in the way). ngroups is a rule of API version 0.
+  const backToV0 = BigInt(p.facts.apiVersion ?? 0) >= 1n ? [k({ op: 'setApiVersion', version: 0n })] : [];
+  const breaking = Object.entries(breakingEdits(t, pageSize)).map(([id, edit]) =>
+    fc.tuple(valid, edit).map(([c, e]) => [...(id === 'vduse.create.ngroups' ? backToV0 : []), k({ op: 'create', ...e(c) })]),
+  );
+  const api = fc.constantFrom(0n, 1n, 2n, 2n ** 64n - 1n).map((version) => [k({ op: 'getApiVersion' }), k({ op: 'setApiVersion', version })]);
+  // A device with a vq but no VQ_SETUP yet: vdpa dev add must refuse it.
+  const attachEarly = fc.constant<KernelStep[]>([k({ op: 'openDev' }), k({ op: 'attach' })]);
+  // Open (or no such name): DESTROY_DEV must refuse.
+  const destroyBusy = fc.constant<KernelStep[]>([k({ op: 'openDev' }), k({ op: 'destroy', known: true }), k({ op: 'destroy', known: false })]);
+  // Detached and closed (created again if a step destroyed it; EEXIST otherwise): DESTROY_DEV must succeed.
+  const destroyIdle = valid.map((c) => [k({ op: 'detach' }), k({ op: 'closeDev' }), k({ op: 'create', ...c }), k({ op: 'destroy', known: true })]);
+  const first = fc.oneof({ arbitrary: valid.map((c) => k({ op: 'create', ...c })), weight: 4 }, { arbitrary: createStep(t, pageSize), weight: 1 });
+  return fc
+    .tuple(someOf([...breaking, api]), first, fc.boolean(), someOf([attachEarly, destroyBusy]), fc.array(step, { minLength: 3, maxLength: 16 }), someOf([destroyIdle]))
+    .map(([focus, main, open, early, rest, end]) => [...focus, main, ...(open ? [k({ op: 'openDev' })] : []), ...early, ...rest, ...end]);
 }
 
 const STATUSES = [0, ...STATUS_INIT_SEQUENCE, 0x80, 0x40 | 0xf];
@@ -151,12 +204,39 @@ export function messagesScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     { arbitrary: fc.constant(k({ op: 'openVdpa' })), weight: 1 },
   ];
   const step = fc.oneof(...driver, ...deviceSteps().map((arbitrary) => ({ arbitrary, weight: 1 })));
-  const prefix = fc.record({ create: validCreate(t, pageSize, fc.constantFrom(1, 2)), maxSize: fc.constantFrom(64, 128, 256), packed: fc.boolean() }).map(({ create, maxSize, packed }) => {
-    const vqNum = (create as unknown as { vqNum: number }).vqNum;
-    const features = (create as unknown as { features: bigint }).features | (packed ? bit(VIRTIO_F_RING_PACKED) : 0n);
-    return [{ ...create, features }, k({ op: 'openDev' }), ...Array.from({ length: vqNum }, (_, index) => k({ op: 'vqSetup', index, maxSize, reserved: false })), k({ op: 'attach' }), k({ op: 'openVdpa' }), k({ op: 'setCalls' })];
+  const [ack, drv, fok] = STATUS_INIT_SEQUENCE;
+  // Right after the prefix (status 0, no kickfd, driver features 0), each block exercises its requirement on a healthy device.
+  const focus = someOf([
+    fc.constantFrom(0, 1, 0x7fff, 0xffff).map((avail) => [k({ op: 'getVringBase', index: 0, result: 'ok', avail })]),
+    fc.constant<KernelStep[]>([k({ op: 'getVringBase', index: 0, result: 'failed', avail: 0 })]),
+    fc.uint8Array({ minLength: 1, maxLength: 4 }).map((bytes) => [k({ op: 'driverConfigWrite', offset: 0, bytes })]),
+    fc.constant<KernelStep[]>([k({ op: 'reconnect' })]),
+    fc.constant<KernelStep[]>([k({ op: 'setStatus', status: ack!, answer: 'failed' })]),
+    // Read-write or read-only: the fd IOTLB_GET_FD hands out must allow what the region's perm allows.
+    fc.constantFrom(3, 1).map((perm) => [k({ op: 'mapIotlb', page: 1, pages: 1, iova: 0x1000n, perm, answer: 'ok' }), k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1fffn })]),
+    // A kick on a ready vq with no kickfd is remembered and signalled when one is installed (vduse_vq_kick, vduse_kickfd_setup).
+    fc.constant<KernelStep[]>([k({ op: 'enableVring', index: 0, ready: true }), k({ op: 'setupKickfd', index: 0, arg: 'deassign' }), k({ op: 'kick', index: 0 }), k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })]),
+    // Needs the device to offer RING_PACKED: the prefix then always offers it.
+    fc.tuple(fc.constantFrom(0, 1, 2, 0xffff), fc.constantFrom(0, 5, 0x8005, 0xffff), fc.constantFrom(0, 1, 0xfffe), fc.constantFrom(0, 9, 0x8009)).map((state) => [k({ op: 'setFeatures', features: offered }), k({ op: 'getVringBasePacked', index: 0, state })]),
+    // DEV_GET_FEATURES is defined once FEATURES_OK is set (vduse.h).
+    fc.constant<KernelStep[]>([k({ op: 'setFeatures', features: validDeviceFeatures(t) }), ...[ack!, drv!, fok!].map((status) => k({ op: 'setStatus', status, answer: 'ok' })), k({ op: 'getFeatures' })]),
+  ]);
+  // A reset left unanswered breaks the device for good, so it comes last; it costs msg_timeout (1 s), hence 1 case in 4,
+  // and it is drawn first so that shrinking drops it first (each attempt that kept it would wait out the timeout).
+  const lost = fc.nat(3).map((roll) => (canTimeOut && roll === 3 ? [k({ op: 'setStatus', status: 0, answer: 'none' })] : []));
+  const setup = fc.record({ create: validConfig(t, pageSize, fc.constantFrom(1, 2)), maxSize: fc.constantFrom(64, 128, 256), packed: fc.boolean() });
+  return fc.tuple(lost, setup, focus, fc.array(step, { minLength: 4, maxLength: 24 })).map(([end, { create, maxSize, packed }, first, rest]) => {
+    const offerPacked = packed || first.some((s) => s.op === 'getVringBasePacked');
+    const prefix = [
+      k({ op: 'create', ...create, features: create.features | (offerPacked ? bit(VIRTIO_F_RING_PACKED) : 0n) }),
+      k({ op: 'openDev' }),
+      ...Array.from({ length: create.vqNum }, (_, index) => k({ op: 'vqSetup', index, maxSize, reserved: false })),
+      k({ op: 'attach' }),
+      k({ op: 'openVdpa' }),
+      k({ op: 'setCalls' }),
+    ];
+    return [...prefix, ...first, ...atMostOneMissingAnswer([...rest, ...end])];
   });
-  return fc.tuple(prefix, fc.array(step, { minLength: 4, maxLength: 24 })).map(([pre, rest]) => [...pre, ...atMostOneMissingAnswer(rest)]);
 }
 
 /** A missing answer breaks the device for good (vduse_dev_broken): one per case, and the rest answered. */
@@ -197,6 +277,8 @@ export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     k({ op: 'setStatus', status: dok!, answer: 'ok' }),
   ]);
   const request = fc.record({ write: fc.boolean(), sector: fc.integer({ min: 0, max: 7 }), fill: fc.integer({ min: 0, max: 255 }) }).map((a) => k({ op: 'blkRequest', ...a }));
+  // With the kickfd gone a kick is remembered, and signalled when the next one is installed (vduse.vq.kick-pending).
+  const kickPending: KernelStep[] = [k({ op: 'setupKickfd', index: 0, arg: 'deassign' }), k({ op: 'kick', index: 0 }), k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })];
   const other = fc.oneof(
     fc.constant(k({ op: 'vqGetInfo', index: 0 })),
     fc.constant(k({ op: 'getFeatures' })),
@@ -206,9 +288,16 @@ export function datapathScenario(p: KernelProfile): fc.Arbitrary<KernelStep[]> {
     fc.record({ result: fc.constantFrom('ok' as const, 'failed' as const), avail: fc.constantFrom(0, 3, 0xffff) }).map((a) => k({ op: 'getVringBase', index: 0, ...a })),
     fc.constant(k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1000n })),
     fc.constant(k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })),
-    // With the kickfd gone a kick is remembered, and signalled when the next one is installed (vduse.vq.kick-pending).
-    fc.constant([k({ op: 'setupKickfd', index: 0, arg: 'deassign' }), k({ op: 'kick', index: 0 }), k({ op: 'setupKickfd', index: 0, arg: 'eventfd' })]),
+    fc.constant(kickPending),
   ).map((x) => (Array.isArray(x) ? x : [x]));
+  // Each device-side check at DRIVER_OK in most cases, whatever the mix of requests draws.
+  const focus = someOf([
+    fc.constant<KernelStep[]>([k({ op: 'getFeatures' }), k({ op: 'vqGetInfo', index: 0 })]),
+    fc.constant<KernelStep[]>([k({ op: 'injectConfigIrq' }), k({ op: 'iotlbGetFd', start: 0x1000n, last: 0x1000n })]),
+    fc.constantFrom(0, 3, 0xffff).map((avail) => [k({ op: 'getVringBase', index: 0, result: 'ok', avail })]),
+    fc.constant<KernelStep[]>([k({ op: 'getVringBase', index: 0, result: 'failed', avail: 0 })]),
+    fc.constant(kickPending),
+  ]);
   const step = fc.oneof({ arbitrary: request.map((r) => [r]), weight: 4 }, { arbitrary: other, weight: 1 });
-  return fc.tuple(prefix, fc.array(step, { minLength: 3, maxLength: 14 })).map(([pre, rest]) => [...pre, ...rest.flat()]);
+  return fc.tuple(prefix, focus, fc.array(step, { minLength: 3, maxLength: 14 })).map(([pre, first, rest]) => [...pre, ...first, ...rest.flat()]);
 }
