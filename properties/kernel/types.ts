@@ -67,8 +67,8 @@ export interface KernelSuite {
   readonly deviceTypes: readonly ('net' | 'blk')[];
   readonly maxSteps: number;
   /**
-   * Why the suite cannot run on this device (a missing backend feature, an ioctl the parent lacks),
-   * or null when it can: every requirement it judges is then UNSUPPORTED with this reason.
+   * The feature the device lacks for this suite to run (e.g. `VHOST_BACKEND_F_SUSPEND`), or null when it
+   * can run: every requirement it judges is then UNSUPPORTED, naming the feature.
    */
   unsupported?(p: KernelProfile): string | null;
   /**

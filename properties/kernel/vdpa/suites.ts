@@ -2,6 +2,7 @@
 // suspend/resume where the parent offers it. Each opens its own vdpa device
 // per case and judges every answer with model/kernel/vdpa.ts.
 import { VHOST_BACKEND_F_SUSPEND } from '../../../spec/vhost/types.ts';
+import { VHOST_BACKEND_F_RESUME } from '../../../model/kernel/vdpaUapi.ts';
 import type { KernelProfile, KernelSuite } from '../types.ts';
 import { controlScenario, iotlbScenario, suspendScenario } from './arbitraries.ts';
 import { openVdpaCase } from './case.ts';
@@ -49,8 +50,15 @@ const VRING = [
   'vhost-vdpa.config.zero-init',
 ] as const;
 
+const offers = (p: KernelProfile, bit: number) => ((vdpaDevice(p).backendFeatures >> BigInt(bit)) & 1n) === 1n;
+
 const common = {
   families: ['vhost-vdpa'],
+  // The ".unsupported" rules are about parents without SUSPEND / RESUME (vhost_vdpa_suspend(), vhost_vdpa_resume()).
+  notApplicable: (p: KernelProfile) => ({
+    ...(offers(p, VHOST_BACKEND_F_SUSPEND) && { 'vhost-vdpa.suspend.unsupported': 'the parent offers VHOST_BACKEND_F_SUSPEND: the rule is about parents without it' }),
+    ...(offers(p, VHOST_BACKEND_F_RESUME) && { 'vhost-vdpa.resume.unsupported': 'the parent offers VHOST_BACKEND_F_RESUME: the rule is about parents without it' }),
+  }),
   deviceTypes: ['net', 'blk'],
   open: (ctx: Parameters<KernelSuite['open']>[0]) => openVdpaCase(ctx, vdpaDevice(ctx.profile)),
   requirementOf: vdpaRequirementOf,
@@ -112,10 +120,7 @@ export const VDPA_SUITES: readonly KernelSuite[] = [
     description: 'VHOST_VDPA_SUSPEND and RESUME on a device at DRIVER_OK: vring bases kept and readable, status unchanged, vring setup allowed only while suspended',
     requirements: [...SESSION, ...VRING, ...SUSPEND],
     maxSteps: SUSPEND_STEPS,
-    unsupported: (p) => {
-      const offered = vdpaDevice(p).backendFeatures;
-      return (offered >> BigInt(VHOST_BACKEND_F_SUSPEND)) & 1n ? null : `the parent does not offer VHOST_BACKEND_F_SUSPEND (GET_BACKEND_FEATURES 0x${offered.toString(16)})`;
-    },
+    unsupported: (p) => (offers(p, VHOST_BACKEND_F_SUSPEND) ? null : 'VHOST_BACKEND_F_SUSPEND'),
     scenario: (p) => suspendScenario(vdpaDevice(p), offeredFeatures(p), SUSPEND_STEPS),
   },
 ];

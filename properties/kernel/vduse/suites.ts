@@ -9,7 +9,7 @@ import { formatVduseStep, requirementOfVduseStep } from './steps.ts';
 /** Why no VDUSE suite can run: the kernel refused to create the target's device type (probe fact). */
 function refusedDevice(p: KernelProfile): string | null {
   if (p.facts.deviceAllowed === true) return null;
-  return `this kernel's VDUSE refused to create a ${p.deviceType} device (VDUSE_CREATE_DEV: ${String(p.facts.deviceRefusal || 'error')})`;
+  return `${p.deviceType} devices (VDUSE_CREATE_DEV refused one: ${String(p.facts.deviceRefusal || 'error')})`;
 }
 
 function settings(p: KernelProfile, driverMemory: boolean) {

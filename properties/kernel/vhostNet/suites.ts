@@ -86,8 +86,8 @@ const IOTLB_SUITE: KernelSuite = {
   deviceTypes: ['net'],
   maxSteps: 40,
   unsupported(p) {
-    if (!(offered(p) & bit(VIRTIO_F_ACCESS_PLATFORM))) return 'VIRTIO_F_ACCESS_PLATFORM not offered: no device IOTLB';
-    if (!(offeredBackend(p) & bit(VHOST_BACKEND_F_IOTLB_MSG_V2))) return 'VHOST_BACKEND_F_IOTLB_MSG_V2 not offered';
+    if (!(offered(p) & bit(VIRTIO_F_ACCESS_PLATFORM))) return 'VIRTIO_F_ACCESS_PLATFORM (no device IOTLB without it)';
+    if (!(offeredBackend(p) & bit(VHOST_BACKEND_F_IOTLB_MSG_V2))) return 'VHOST_BACKEND_F_IOTLB_MSG_V2';
     return null;
   },
   scenario: () => iotlbScenario(40),
