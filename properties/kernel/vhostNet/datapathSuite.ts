@@ -35,7 +35,7 @@ export function datapathSuites(baseFeatures: (p: KernelProfile) => bigint): Kern
       description: 'the same frames through the device IOTLB: pages invalidated, read-only or write-only under the buffers, misses answered while the ring waits',
       requirements: [...CHAIN_REQUIREMENTS, 'vhost.iotlb.perm-enforced', 'vhost.iotlb.miss-on-unmapped', 'vhost.iotlb.update-resumes', 'vhost.iotlb.invalidate-removes', 'vhost.iotlb.msg-v2'],
       unsupported: (p) =>
-        !(BigInt(p.facts.features ?? 0) & bit(VIRTIO_F_ACCESS_PLATFORM)) ? 'VIRTIO_F_ACCESS_PLATFORM not offered: no device IOTLB' : !(BigInt(p.facts.backendFeatures ?? 0) & bit(VHOST_BACKEND_F_IOTLB_MSG_V2)) ? 'VHOST_BACKEND_F_IOTLB_MSG_V2 not offered' : null,
+        !(BigInt(p.facts.features ?? 0) & bit(VIRTIO_F_ACCESS_PLATFORM)) ? 'VIRTIO_F_ACCESS_PLATFORM (no device IOTLB without it)' : !(BigInt(p.facts.backendFeatures ?? 0) & bit(VHOST_BACKEND_F_IOTLB_MSG_V2)) ? 'VHOST_BACKEND_F_IOTLB_MSG_V2' : null,
       scenario: () => datapathScenario(true, MAX_STEPS),
       open: (ctx) => DatapathCase.open(ctx, { iotlb: true, features: baseFeatures(ctx.profile) }),
     },
