@@ -299,11 +299,24 @@ describe('a polling back-end that dies after the last step', () => {
       },
     };
   }
-  const open = async () => {
+  const open = async (transport: Profile['transport'] = 'vhost-user') => {
     let t: ReturnType<typeof killable> | undefined;
-    const h = await harness((inner) => (t = killable(inner)), { transport: 'vhost-user' }, 20, undefined, 'net');
+    const h = await harness((inner) => (t = killable(inner)), { transport }, 20, undefined, 'net');
     return { h, kill: () => t!.kill() };
   };
+
+  it('is probed over ioctls too (a hardware vDPA parent may run its rings without a kick): CRASH when dead, PASS when alive', async () => {
+    const steps = [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT } as const];
+    const dead = await open('ioctl');
+    for (const s of steps) await dead.h.exec(s);
+    dead.kill();
+    await dead.h.finish();
+    expect(bad(dead.h)).toEqual(['CRASH virtio.robust.survives.polled']);
+    const alive = await open('ioctl');
+    for (const s of steps) await alive.h.exec(s);
+    await alive.h.finish();
+    expect(alive.h.observations.filter((o) => o.requirement === 'virtio.robust.survives.polled').map((o) => o.verdict)).toEqual(['PASS']);
+  });
 
   it('is a CRASH of the session that held its chains', async () => {
     const { h, kill } = await open();
@@ -318,6 +331,7 @@ describe('a polling back-end that dies after the last step', () => {
     for (const s of [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT } as const]) await h.exec(s);
     await h.finish();
     expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.robust.survives.polled', verdict: 'PASS' }));
     const idle = await open();
     await idle.h.exec(SETUP);
     idle.kill();
@@ -643,5 +657,41 @@ describe('a back-end that acknowledges a message it refuses, then drops the sess
     ];
     for (const s of steps) await h.exec(s);
     expect(bad(h)).toEqual([]);
+  });
+});
+
+describe('a chain holding a zero-length descriptor (virtio.robust.zero-len-desc)', () => {
+  const steps: Step[] = [SETUP, { t: 'hostile', queue: 0, indirect: false, zeroLen: true }, { t: 'kick', queue: 0 }];
+  const zeroLen = (h: Harness) => h.observations.filter((o) => o.requirement === 'virtio.robust.zero-len-desc').map((o) => o.verdict);
+
+  it('passes when the device uses it and still answers', async () => {
+    const h = await harness((t) => t, {}, 0);
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(zeroLen(h)).toEqual(['PASS']);
+  });
+
+  it('is a TIMEOUT, and no pass, when the device hangs on it (mutant zero-len-hang)', async () => {
+    const h = await harness((t) => t, {}, 0, 'zero-len-hang');
+    for (const s of steps) await h.exec(s);
+    expect(zeroLen(h)).toEqual(['TIMEOUT']);
+  });
+});
+
+describe('used len of a net TX buffer on a split ring (virtio.split.used.len-written)', () => {
+  const steps: Step[] = [SETUP, { t: 'netRx', size: 1526, layout: NET_LAYOUT }, { t: 'netTx', frame: frame(60, 3), layout: NET_LAYOUT }, { t: 'kick', queue: 1 }];
+  const lenWritten = (h: Harness) => h.observations.filter((o) => o.requirement === 'virtio.split.used.len-written').map((o) => o.verdict);
+
+  it('passes len 0: the chain has no device-writable buffer to have written', async () => {
+    const h = await harness((t) => t, {}, 0, undefined, 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(lenWritten(h)).toContain('PASS');
+  });
+
+  it('fails a device that counts the readable bytes as written (mutant used-len-includes-readable)', async () => {
+    const h = await harness((t) => t, {}, 0, 'used-len-includes-readable', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(lenWritten(h)).toContain('FAIL');
   });
 });

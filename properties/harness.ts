@@ -1049,16 +1049,20 @@ export class Harness {
   }
 
   /**
-   * After the last step. A back-end that takes published chains without a kick (DPDK polls its rings) may
-   * die on one after every step has returned: probed now, the death is charged to this session, whose
-   * chains it held, rather than to the next session's set-up.
+   * After the last step. A device that takes published chains without a kick (DPDK polls its rings; a hardware
+   * vDPA parent runs its rings on its own from DRIVER_OK) may die on one after every step has returned: probed
+   * now, the death is charged to this session, whose chains it held, rather than to the next session's set-up.
+   * Only a session that left chains on active rings of an asynchronous device is probed, on every transport
+   * (VHOST_GET_FEATURES answers at any time over ioctls too); one that still answers passes.
    */
   async finish(): Promise<void> {
-    if (this.sessionOver || this.profile.transport !== 'vhost-user' || !this.asynchronous) return;
-    const holding = [...this.queues.entries()].some(([q, qs]) => qs.outstanding.size > 0 && this.session.vrings[q] !== undefined && ringActive(this.session.vrings[q]));
-    if (!holding) return;
+    if (this.sessionOver || !this.asynchronous) return;
+    const held = [...this.queues.entries()].reduce((n, [q, qs]) => n + (this.session.vrings[q] !== undefined && ringActive(this.session.vrings[q]) ? qs.outstanding.size : 0), 0);
+    if (held === 0) return;
     const probe = await this.target.send({ op: 'getFeatures' });
+    const before = this.observations.length;
     await this.checkAlive(SURVIVES_POLLED, probe, 'finish');
+    if (this.observations.length === before && 'ok' in probe && probe.ok) this.record(pass(SURVIVES_POLLED, `${held} chain(s) left on active rings after the last step, and the device still answers`));
   }
 
   /**
@@ -1252,6 +1256,10 @@ export class Harness {
     // An id the driver never made available (already recorded): there is no buffer to check.
     if (!p) return;
     qs.outstanding.delete(u.id);
+    // A chain holding a zero-length descriptor came back, and the device answered the liveness check after this kick
+    // (kickAndCollect: checkAlive before judgeQueue): it caused no hang or fault (virtio.robust.zero-len-desc). Its len
+    // and the bytes around it are judged below like any chain's. A crash or hang is charged by crashCharge.
+    if (p.shape.buffers.some((b) => b.len === 0) && !this.sessionOver) this.record(pass(ZERO_LEN, 'a chain with a zero-length descriptor was used, and the device still answers'));
     const mem = this.target.memory;
     this.record(checkUnchanged(mem, p.fixed, WRITE_BOUND, 'readable buffer or canary gap'));
     // Memory that may or may not be mapped: a refusal (len 0) is as right as processing it.
@@ -1282,12 +1290,14 @@ export class Harness {
     }
     if (!p.cls.valid && p.kind === 'hostile' && p.frame && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, null);
     if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {
-      expectedLen = 0;
       // A frame taken early, while TX was still enabled, may loop back: the loopback oracle tolerates lost frames, not unknown ones.
       if (p.frame && !p.looped && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, p.frame);
       qs.driver instanceof SplitRingDriver ? qs.driver.release(p.descs) : undefined;
       this.releaseSlot(p.slot);
-      for (const o of checkUsedLen(ids, p.cls, u.len, null)) this.record(o);
+      // Split ring (§2.7.8.2): "The device MUST write at least len bytes to descriptor, beginning at the first
+      // device-writable buffer": a chain with none can only be returned with len 0. A packed used descriptor's
+      // length is "reserved for used descriptors without the VIRTQ_DESC_F_WRITE flag" (§2.8.4): not judged there.
+      for (const o of checkUsedLen(ids, p.cls, u.len, ids === SPLIT_USED ? 0 : null)) this.record(o);
       return;
     }
     if (p.cls.valid && p.kind === 'netRx') {
