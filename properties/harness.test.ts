@@ -695,3 +695,30 @@ describe('used len of a net TX buffer on a split ring (virtio.split.used.len-wri
     expect(lenWritten(h)).toContain('FAIL');
   });
 });
+
+describe('a buffer an asynchronous device uses, and signals, while the driver drains a stray call', () => {
+  /**
+   * Kicks reach the device only when the driver next waits for a call, and any kick runs TX (as vdpasim_net_work()
+   * does, whichever queue was kicked): the device uses the TX buffer and signals right then.
+   */
+  function usesWhileDraining(inner: Target): Target {
+    const due: number[] = [];
+    return {
+      info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(), send: (req) => inner.send(req),
+      kick: async (q) => {
+        due.push(q);
+      },
+      waitCall: async (q, ms) => {
+        if (due.splice(0).length > 0) await inner.kick(1);
+        return inner.waitCall(q, ms);
+      },
+    };
+  }
+
+  it('keeps that signal for the batch that collects the buffer: no missing notification (virtio.split.notify.flags-must-notify)', async () => {
+    const h = await harness(usesWhileDraining, {}, 20, undefined, 'net');
+    for (const s of [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT }, { t: 'kick', queue: 0 }, { t: 'kick', queue: 1 }] as Step[]) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.split.notify.flags-must-notify', verdict: 'PASS' }));
+  });
+});

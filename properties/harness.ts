@@ -1191,8 +1191,14 @@ export class Harness {
    * is carried to the batch that collects them.
    */
   private async consumeCall(sn: QueueSnapshot, window: number): Promise<boolean> {
-    const ahead = sn.qs.driver.hasNewUsed;
+    let ahead = sn.qs.driver.hasNewUsed;
     const signalled = await this.target.waitCall(sn.q, window);
+    // The device signals after it publishes the used entry (§2.7.7.2 "after adding a used entry"): one used while the
+    // signal was awaited shows in the ring once a mirrored memory is brought up to date, and the signal is its.
+    if (signalled && !ahead) {
+      await this.target.sync?.();
+      ahead = sn.qs.driver.hasNewUsed;
+    }
     if (signalled && ahead) this.carriedCalls.add(sn.q);
     return signalled;
   }
