@@ -722,3 +722,28 @@ describe('a buffer an asynchronous device uses, and signals, while the driver dr
     expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.split.notify.flags-must-notify', verdict: 'PASS' }));
   });
 });
+
+describe('refused chains after the driver ran the avail idx away (virtio.robust.avail-idx-runaway)', () => {
+  const setup: SetupStep = { ...SETUP, num: 16 };
+  const bad16: Step = { t: 'hostile', queue: 0, indirect: false, defect: 'head-out-of-range' };
+  // Shrunk from a guest:vdpa-sim-blk run at seed 1 (vringh takes a runaway avail idx as well).
+  const lateRead: Step = { ...READ, sector: 0x4001n, readLen: 2048, layout: { cuts: [], indirect: true, crossRegion: false, atRegionEnd: true } } as Step;
+  const steps: Step[] = [
+    setup, READ, { t: 'hostile', queue: 0, indirect: false, addr: 'overflow' }, { t: 'kick', queue: 0 }, { t: 'kick', queue: 0 }, { t: 'runaway', queue: 0, extra: 33 }, { t: 'kick', queue: 0 },
+    { t: 'hostile', queue: 0, indirect: true, defect: 'next-out-of-range' }, { t: 'runaway', queue: 0, extra: 32 }, bad16, bad16, lateRead, { ...bad16, indirect: true } as Step, { t: 'kick', queue: 0 },
+  ];
+
+  it('are not charged to their own rule on a device that takes the runaway (mutant avail-idx-runaway): stale heads are its consequence', async () => {
+    const h = await harness((t) => t, {}, 0, 'avail-idx-runaway');
+    for (const s of steps) await h.exec(s);
+    const charged = new Set(bad(h).map((b) => b.split(' ')[1]));
+    expect(charged.has('virtio.split.used.id-is-head')).toBe(true);
+    expect(charged.has('virtio.robust.desc-index-bound')).toBe(false);
+  });
+
+  it('a clean device shows no deviation on the same steps', async () => {
+    const h = await harness((t) => t, {}, 0);
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+  });
+});

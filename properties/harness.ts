@@ -1126,13 +1126,13 @@ export class Harness {
       }
     }
     const lastUsedSeq = Math.max(-1, ...used.map((u) => qs.outstanding.get(u.id)?.seq ?? -1));
-    for (const u of used) this.checkUsed(qs, u, ids);
+    for (const u of used) this.checkUsed(qs, u, ids, this.runawayQueues.has(q));
     this.discarding = false;
     // A refused chain left unused means the device may have stopped the queue (Linux vhost vq_err): allowed.
     // But devices take buffers in ring order (§2.7.13, §2.8 "MUST start processing driver descriptors in
     // the order in which they appear"): if a later buffer was used, the refused one was skipped and lost.
     for (const p of qs.outstanding.values()) {
-      if (!p.cls.valid && p.seq < lastUsedSeq) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
+      if (!p.cls.valid && p.seq < lastUsedSeq && !this.runawayQueues.has(q)) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
     }
     if ([...qs.outstanding.values()].some((p) => !p.cls.valid || p.cls.mayRefuse)) this.markBroken(q);
     if (!kicked) return;
@@ -1255,7 +1255,13 @@ export class Harness {
     return this.opts.settleMs > 0 || this.latency.asynchronous;
   }
 
-  private checkUsed(qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED): void {
+  /**
+   * `afterRunaway`: the driver moved this queue's avail idx past the ring (a runaway step). A device that takes it reads
+   * stale avail slots as heads, so a used id no longer says which chain the device walked: what comes back for, or past,
+   * a refused chain is the runaway's consequence (judged as virtio.split.used.id-is-head / virtio.robust.avail-idx-runaway),
+   * not evidence about that chain's own rule.
+   */
+  private checkUsed(qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED, afterRunaway: boolean): void {
     const outstandingIds = new Set(qs.outstanding.keys());
     this.record(checkUsedId(ids, u.id, outstandingIds));
     const p = qs.outstanding.get(u.id);
@@ -1335,7 +1341,7 @@ export class Harness {
         this.record(checkLoopback(hdr, first, received, u.len));
       } else this.record(fail('virtio.net.loopback-integrity', `an RX buffer was used (len ${u.len}) although no frame was sent`));
     }
-    for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);
+    if (p.cls.valid || !afterRunaway) for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);
     // Request and RX buffers only: their writable buffers are exactly the chain's, in order.
     if (p.cls.valid && u.len > 0 && (p.kind === 'blk' || p.kind === 'netRx') && this.dirtyLog() !== null) {
       const pages = writtenPages(p.writable, Math.min(u.len, p.cls.writable));
