@@ -747,3 +747,16 @@ describe('refused chains after the driver ran the avail idx away (virtio.robust.
     expect(bad(h)).toEqual([]);
   });
 });
+
+describe('notifications on a queue whose avail idx ran away', () => {
+  // After guest:vdpa-sim-net at seed 1 (kicks on RX there: vdpasim_net_work() runs TX on any kick; the simulated device
+  // runs only the kicked queue): vdpa_sim took the runaway, completed stale heads, and a notification was judged missing.
+  const steps: Step[] = [SETUP, { t: 'hostile', queue: 1, indirect: false, addr: 'tail-unmapped' }, { t: 'runaway', queue: 1, extra: 4 }, { t: 'kick', queue: 1 }, { t: 'kick', queue: 1 }, { t: 'kick', queue: 1 }];
+
+  it('are not judged once the device took the runaway (mutant avail-idx-runaway): only the runaway itself is charged', async () => {
+    const h = await harness((t) => t, {}, 20, 'avail-idx-runaway', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(h.observations.filter((o) => o.requirement.startsWith('virtio.split.notify.'))).toEqual([]);
+    expect(bad(h)).toContain('FAIL virtio.split.used.id-is-head');
+  });
+});

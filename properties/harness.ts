@@ -1164,7 +1164,10 @@ export class Harness {
     // they wait to be collected may be theirs, and counts for the batch that collects them. A batch that
     // may have been used before the driver changed its notification settings (the call notifier too:
     // the signal may have gone to the one replaced) is judged by no rule.
-    if (used.length === 0 || eitherSetting) {
+    // After a runaway avail idx (a runaway step on this queue) a device that took it completes stale heads and moves used
+    // idx past the ring (judged as virtio.split.used.id-is-head): the used positions the notification rules are stated
+    // in no longer say which entries this batch added, so the queue's notifications are drained and not judged.
+    if (used.length === 0 || eitherSetting || this.runawayQueues.has(sn.q)) {
       if (eitherSetting) this.carriedCalls.delete(sn.q);
       await this.consumeCall(sn, 0);
       return;
