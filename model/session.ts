@@ -569,12 +569,18 @@ function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepRes
  * must take. vhost_vdpa_process_iotlb_update(): a range overlapping a mapping of the ASID is -EEXIST
  * (vhost-vdpa.iotlb.overlap-rejected); the uaddr is resolved in the owner's mm (vhost_vdpa_va_map() find_vma, -EINVAL
  * where nothing is mapped; vhost_vdpa_pa_map() pin_user_pages), so only the front-end's own memory must be mappable.
+ * Only a mapping the model knows is there makes an overlap certain. A "maybe" entry may hold nothing:
+ * vhost_vdpa_va_map() skips (goto next) every VMA that is not a shared file mapping and still returns 0, and an
+ * INVALIDATE drops whole mappings (vhost_vdpa_iotlb_unmap), not just the range; overlapping only such entries, the
+ * UPDATE may be taken or refused.
  */
 function stepKernelIotlbUpdate(s: SessionModel, p: Profile, req: Extract<VhostRequest, { op: 'iotlbUpdate' }>): StepResult<SessionModel> | null {
   const last = req.iova + req.size - 1n;
-  const entry = { iova: req.iova, last, uaddr: req.uaddr, perm: req.perm & 3 };
-  if (s.iotlb.some((e) => e.iova <= last && req.iova <= e.last)) {
-    const requirement = 'vhost-vdpa.iotlb.overlap-rejected';
+  const own = (p.frontEndMemory ?? []).some((m) => req.uaddr >= m.uaddr && req.uaddr + req.size <= m.uaddr + m.size);
+  const entry = { iova: req.iova, last, uaddr: req.uaddr, perm: req.perm & 3, ...(own ? {} : { maybe: true }) };
+  const overlapped = s.iotlb.filter((e) => e.iova <= last && req.iova <= e.last);
+  const requirement = 'vhost-vdpa.iotlb.overlap-rejected';
+  if (overlapped.some((e) => !e.maybe)) {
     return {
       outcomes: [
         { kind: 'error', verdict: 'PASS', requirement, next: s, note: 'update overlapping a mapping refused' },
@@ -584,8 +590,10 @@ function stepKernelIotlbUpdate(s: SessionModel, p: Profile, req: Extract<VhostRe
       otherwise: { verdict: violation(requirement, 'hang'), requirement },
     };
   }
-  const own = (p.frontEndMemory ?? []).some((m) => req.uaddr >= m.uaddr && req.uaddr + req.size <= m.uaddr + m.size);
-  if (!own) return mayRefuse({ ...s, iotlb: [...s.iotlb, { ...entry, maybe: true }] }, s, 'vhost-vdpa.iotlb.update-range', 'uaddr outside the front-end\'s own memory: the kernel maps what it finds there, or refuses');
+  // Taken, the kernel found nothing in the range (vhost_iotlb_itree_first() was NULL): the possible entries there are gone.
+  const taken = { ...s, iotlb: [...iotlbInvalidate(s.iotlb, req.iova, req.size), entry] };
+  if (overlapped.length > 0) return mayRefuse(taken, s, requirement, 'update overlapping only a mapping that may not be there');
+  if (!own) return mayRefuse(taken, s, 'vhost-vdpa.iotlb.update-range', 'uaddr outside the front-end\'s own memory: the kernel maps what it finds there, or refuses');
   return null;
 }
 

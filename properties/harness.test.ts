@@ -299,11 +299,24 @@ describe('a polling back-end that dies after the last step', () => {
       },
     };
   }
-  const open = async () => {
+  const open = async (transport: Profile['transport'] = 'vhost-user') => {
     let t: ReturnType<typeof killable> | undefined;
-    const h = await harness((inner) => (t = killable(inner)), { transport: 'vhost-user' }, 20, undefined, 'net');
+    const h = await harness((inner) => (t = killable(inner)), { transport }, 20, undefined, 'net');
     return { h, kill: () => t!.kill() };
   };
+
+  it('is probed over ioctls too (a hardware vDPA parent may run its rings without a kick): CRASH when dead, PASS when alive', async () => {
+    const steps = [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT } as const];
+    const dead = await open('ioctl');
+    for (const s of steps) await dead.h.exec(s);
+    dead.kill();
+    await dead.h.finish();
+    expect(bad(dead.h)).toEqual(['CRASH virtio.robust.survives.polled']);
+    const alive = await open('ioctl');
+    for (const s of steps) await alive.h.exec(s);
+    await alive.h.finish();
+    expect(alive.h.observations.filter((o) => o.requirement === 'virtio.robust.survives.polled').map((o) => o.verdict)).toEqual(['PASS']);
+  });
 
   it('is a CRASH of the session that held its chains', async () => {
     const { h, kill } = await open();
@@ -318,6 +331,7 @@ describe('a polling back-end that dies after the last step', () => {
     for (const s of [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT } as const]) await h.exec(s);
     await h.finish();
     expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.robust.survives.polled', verdict: 'PASS' }));
     const idle = await open();
     await idle.h.exec(SETUP);
     idle.kill();
@@ -643,5 +657,106 @@ describe('a back-end that acknowledges a message it refuses, then drops the sess
     ];
     for (const s of steps) await h.exec(s);
     expect(bad(h)).toEqual([]);
+  });
+});
+
+describe('a chain holding a zero-length descriptor (virtio.robust.zero-len-desc)', () => {
+  const steps: Step[] = [SETUP, { t: 'hostile', queue: 0, indirect: false, zeroLen: true }, { t: 'kick', queue: 0 }];
+  const zeroLen = (h: Harness) => h.observations.filter((o) => o.requirement === 'virtio.robust.zero-len-desc').map((o) => o.verdict);
+
+  it('passes when the device uses it and still answers', async () => {
+    const h = await harness((t) => t, {}, 0);
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(zeroLen(h)).toEqual(['PASS']);
+  });
+
+  it('is a TIMEOUT, and no pass, when the device hangs on it (mutant zero-len-hang)', async () => {
+    const h = await harness((t) => t, {}, 0, 'zero-len-hang');
+    for (const s of steps) await h.exec(s);
+    expect(zeroLen(h)).toEqual(['TIMEOUT']);
+  });
+});
+
+describe('used len of a net TX buffer on a split ring (virtio.split.used.len-written)', () => {
+  const steps: Step[] = [SETUP, { t: 'netRx', size: 1526, layout: NET_LAYOUT }, { t: 'netTx', frame: frame(60, 3), layout: NET_LAYOUT }, { t: 'kick', queue: 1 }];
+  const lenWritten = (h: Harness) => h.observations.filter((o) => o.requirement === 'virtio.split.used.len-written').map((o) => o.verdict);
+
+  it('passes len 0: the chain has no device-writable buffer to have written', async () => {
+    const h = await harness((t) => t, {}, 0, undefined, 'net');
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(lenWritten(h)).toContain('PASS');
+  });
+
+  it('fails a device that counts the readable bytes as written (mutant used-len-includes-readable)', async () => {
+    const h = await harness((t) => t, {}, 0, 'used-len-includes-readable', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(lenWritten(h)).toContain('FAIL');
+  });
+});
+
+describe('a buffer an asynchronous device uses, and signals, while the driver drains a stray call', () => {
+  /**
+   * Kicks reach the device only when the driver next waits for a call, and any kick runs TX (as vdpasim_net_work()
+   * does, whichever queue was kicked): the device uses the TX buffer and signals right then.
+   */
+  function usesWhileDraining(inner: Target): Target {
+    const due: number[] = [];
+    return {
+      info: inner.info, memory: inner.memory, health: () => inner.health(), close: () => inner.close(), send: (req) => inner.send(req),
+      kick: async (q) => {
+        due.push(q);
+      },
+      waitCall: async (q, ms) => {
+        if (due.splice(0).length > 0) await inner.kick(1);
+        return inner.waitCall(q, ms);
+      },
+    };
+  }
+
+  it('keeps that signal for the batch that collects the buffer: no missing notification (virtio.split.notify.flags-must-notify)', async () => {
+    const h = await harness(usesWhileDraining, {}, 20, undefined, 'net');
+    for (const s of [SETUP, { t: 'netTx', frame: frame(14, 0), layout: NET_LAYOUT }, { t: 'kick', queue: 0 }, { t: 'kick', queue: 1 }] as Step[]) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+    expect(h.observations).toContainEqual(expect.objectContaining({ requirement: 'virtio.split.notify.flags-must-notify', verdict: 'PASS' }));
+  });
+});
+
+describe('refused chains after the driver ran the avail idx away (virtio.robust.avail-idx-runaway)', () => {
+  const setup: SetupStep = { ...SETUP, num: 16 };
+  const bad16: Step = { t: 'hostile', queue: 0, indirect: false, defect: 'head-out-of-range' };
+  // Shrunk from a guest:vdpa-sim-blk run at seed 1 (vringh takes a runaway avail idx as well).
+  const lateRead: Step = { ...READ, sector: 0x4001n, readLen: 2048, layout: { cuts: [], indirect: true, crossRegion: false, atRegionEnd: true } } as Step;
+  const steps: Step[] = [
+    setup, READ, { t: 'hostile', queue: 0, indirect: false, addr: 'overflow' }, { t: 'kick', queue: 0 }, { t: 'kick', queue: 0 }, { t: 'runaway', queue: 0, extra: 33 }, { t: 'kick', queue: 0 },
+    { t: 'hostile', queue: 0, indirect: true, defect: 'next-out-of-range' }, { t: 'runaway', queue: 0, extra: 32 }, bad16, bad16, lateRead, { ...bad16, indirect: true } as Step, { t: 'kick', queue: 0 },
+  ];
+
+  it('are not charged to their own rule on a device that takes the runaway (mutant avail-idx-runaway): stale heads are its consequence', async () => {
+    const h = await harness((t) => t, {}, 0, 'avail-idx-runaway');
+    for (const s of steps) await h.exec(s);
+    const charged = new Set(bad(h).map((b) => b.split(' ')[1]));
+    expect(charged.has('virtio.split.used.id-is-head')).toBe(true);
+    expect(charged.has('virtio.robust.desc-index-bound')).toBe(false);
+  });
+
+  it('a clean device shows no deviation on the same steps', async () => {
+    const h = await harness((t) => t, {}, 0);
+    for (const s of steps) await h.exec(s);
+    expect(bad(h)).toEqual([]);
+  });
+});
+
+describe('notifications on a queue whose avail idx ran away', () => {
+  // After guest:vdpa-sim-net at seed 1 (kicks on RX there: vdpasim_net_work() runs TX on any kick; the simulated device
+  // runs only the kicked queue): vdpa_sim took the runaway, completed stale heads, and a notification was judged missing.
+  const steps: Step[] = [SETUP, { t: 'hostile', queue: 1, indirect: false, addr: 'tail-unmapped' }, { t: 'runaway', queue: 1, extra: 4 }, { t: 'kick', queue: 1 }, { t: 'kick', queue: 1 }, { t: 'kick', queue: 1 }];
+
+  it('are not judged once the device took the runaway (mutant avail-idx-runaway): only the runaway itself is charged', async () => {
+    const h = await harness((t) => t, {}, 20, 'avail-idx-runaway', 'net');
+    for (const s of steps) await h.exec(s);
+    expect(h.observations.filter((o) => o.requirement.startsWith('virtio.split.notify.'))).toEqual([]);
+    expect(bad(h)).toContain('FAIL virtio.split.used.id-is-head');
   });
 });

@@ -1049,16 +1049,20 @@ export class Harness {
   }
 
   /**
-   * After the last step. A back-end that takes published chains without a kick (DPDK polls its rings) may
-   * die on one after every step has returned: probed now, the death is charged to this session, whose
-   * chains it held, rather than to the next session's set-up.
+   * After the last step. A device that takes published chains without a kick (DPDK polls its rings; a hardware
+   * vDPA parent runs its rings on its own from DRIVER_OK) may die on one after every step has returned: probed
+   * now, the death is charged to this session, whose chains it held, rather than to the next session's set-up.
+   * Only a session that left chains on active rings of an asynchronous device is probed, on every transport
+   * (VHOST_GET_FEATURES answers at any time over ioctls too); one that still answers passes.
    */
   async finish(): Promise<void> {
-    if (this.sessionOver || this.profile.transport !== 'vhost-user' || !this.asynchronous) return;
-    const holding = [...this.queues.entries()].some(([q, qs]) => qs.outstanding.size > 0 && this.session.vrings[q] !== undefined && ringActive(this.session.vrings[q]));
-    if (!holding) return;
+    if (this.sessionOver || !this.asynchronous) return;
+    const held = [...this.queues.entries()].reduce((n, [q, qs]) => n + (this.session.vrings[q] !== undefined && ringActive(this.session.vrings[q]) ? qs.outstanding.size : 0), 0);
+    if (held === 0) return;
     const probe = await this.target.send({ op: 'getFeatures' });
+    const before = this.observations.length;
     await this.checkAlive(SURVIVES_POLLED, probe, 'finish');
+    if (this.observations.length === before && 'ok' in probe && probe.ok) this.record(pass(SURVIVES_POLLED, `${held} chain(s) left on active rings after the last step, and the device still answers`));
   }
 
   /**
@@ -1122,13 +1126,13 @@ export class Harness {
       }
     }
     const lastUsedSeq = Math.max(-1, ...used.map((u) => qs.outstanding.get(u.id)?.seq ?? -1));
-    for (const u of used) this.checkUsed(qs, u, ids);
+    for (const u of used) this.checkUsed(qs, u, ids, this.runawayQueues.has(q));
     this.discarding = false;
     // A refused chain left unused means the device may have stopped the queue (Linux vhost vq_err): allowed.
     // But devices take buffers in ring order (§2.7.13, §2.8 "MUST start processing driver descriptors in
     // the order in which they appear"): if a later buffer was used, the refused one was skipped and lost.
     for (const p of qs.outstanding.values()) {
-      if (!p.cls.valid && p.seq < lastUsedSeq) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
+      if (!p.cls.valid && p.seq < lastUsedSeq && !this.runawayQueues.has(q)) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
     }
     if ([...qs.outstanding.values()].some((p) => !p.cls.valid || p.cls.mayRefuse)) this.markBroken(q);
     if (!kicked) return;
@@ -1160,7 +1164,10 @@ export class Harness {
     // they wait to be collected may be theirs, and counts for the batch that collects them. A batch that
     // may have been used before the driver changed its notification settings (the call notifier too:
     // the signal may have gone to the one replaced) is judged by no rule.
-    if (used.length === 0 || eitherSetting) {
+    // After a runaway avail idx (a runaway step on this queue) a device that took it completes stale heads and moves used
+    // idx past the ring (judged as virtio.split.used.id-is-head): the used positions the notification rules are stated
+    // in no longer say which entries this batch added, so the queue's notifications are drained and not judged.
+    if (used.length === 0 || eitherSetting || this.runawayQueues.has(sn.q)) {
       if (eitherSetting) this.carriedCalls.delete(sn.q);
       await this.consumeCall(sn, 0);
       return;
@@ -1187,8 +1194,14 @@ export class Harness {
    * is carried to the batch that collects them.
    */
   private async consumeCall(sn: QueueSnapshot, window: number): Promise<boolean> {
-    const ahead = sn.qs.driver.hasNewUsed;
+    let ahead = sn.qs.driver.hasNewUsed;
     const signalled = await this.target.waitCall(sn.q, window);
+    // The device signals after it publishes the used entry (§2.7.7.2 "after adding a used entry"): one used while the
+    // signal was awaited shows in the ring once a mirrored memory is brought up to date, and the signal is its.
+    if (signalled && !ahead) {
+      await this.target.sync?.();
+      ahead = sn.qs.driver.hasNewUsed;
+    }
     if (signalled && ahead) this.carriedCalls.add(sn.q);
     return signalled;
   }
@@ -1245,13 +1258,23 @@ export class Harness {
     return this.opts.settleMs > 0 || this.latency.asynchronous;
   }
 
-  private checkUsed(qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED): void {
+  /**
+   * `afterRunaway`: the driver moved this queue's avail idx past the ring (a runaway step). A device that takes it reads
+   * stale avail slots as heads, so a used id no longer says which chain the device walked: what comes back for, or past,
+   * a refused chain is the runaway's consequence (judged as virtio.split.used.id-is-head / virtio.robust.avail-idx-runaway),
+   * not evidence about that chain's own rule.
+   */
+  private checkUsed(qs: QueueState, u: { id: number; len: number }, ids: typeof SPLIT_USED, afterRunaway: boolean): void {
     const outstandingIds = new Set(qs.outstanding.keys());
     this.record(checkUsedId(ids, u.id, outstandingIds));
     const p = qs.outstanding.get(u.id);
     // An id the driver never made available (already recorded): there is no buffer to check.
     if (!p) return;
     qs.outstanding.delete(u.id);
+    // A chain holding a zero-length descriptor came back, and the device answered the liveness check after this kick
+    // (kickAndCollect: checkAlive before judgeQueue): it caused no hang or fault (virtio.robust.zero-len-desc). Its len
+    // and the bytes around it are judged below like any chain's. A crash or hang is charged by crashCharge.
+    if (p.shape.buffers.some((b) => b.len === 0) && !this.sessionOver) this.record(pass(ZERO_LEN, 'a chain with a zero-length descriptor was used, and the device still answers'));
     const mem = this.target.memory;
     this.record(checkUnchanged(mem, p.fixed, WRITE_BOUND, 'readable buffer or canary gap'));
     // Memory that may or may not be mapped: a refusal (len 0) is as right as processing it.
@@ -1282,12 +1305,14 @@ export class Harness {
     }
     if (!p.cls.valid && p.kind === 'hostile' && p.frame && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, null);
     if (p.cls.valid && (p.kind === 'netTx' || (p.kind === 'hostile' && p.frame))) {
-      expectedLen = 0;
       // A frame taken early, while TX was still enabled, may loop back: the loopback oracle tolerates lost frames, not unknown ones.
       if (p.frame && !p.looped && (!this.discarding || p.mayRunEarly)) this.addFrame(p.seq, p.frame);
       qs.driver instanceof SplitRingDriver ? qs.driver.release(p.descs) : undefined;
       this.releaseSlot(p.slot);
-      for (const o of checkUsedLen(ids, p.cls, u.len, null)) this.record(o);
+      // Split ring (§2.7.8.2): "The device MUST write at least len bytes to descriptor, beginning at the first
+      // device-writable buffer": a chain with none can only be returned with len 0. A packed used descriptor's
+      // length is "reserved for used descriptors without the VIRTQ_DESC_F_WRITE flag" (§2.8.4): not judged there.
+      for (const o of checkUsedLen(ids, p.cls, u.len, ids === SPLIT_USED ? 0 : null)) this.record(o);
       return;
     }
     if (p.cls.valid && p.kind === 'netRx') {
@@ -1319,7 +1344,7 @@ export class Harness {
         this.record(checkLoopback(hdr, first, received, u.len));
       } else this.record(fail('virtio.net.loopback-integrity', `an RX buffer was used (len ${u.len}) although no frame was sent`));
     }
-    for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);
+    if (p.cls.valid || !afterRunaway) for (const o of checkUsedLen(ids, p.cls, u.len, expectedLen)) this.record(o);
     // Request and RX buffers only: their writable buffers are exactly the chain's, in order.
     if (p.cls.valid && u.len > 0 && (p.kind === 'blk' || p.kind === 'netRx') && this.dirtyLog() !== null) {
       const pages = writtenPages(p.writable, Math.min(u.len, p.cls.writable));

@@ -7,6 +7,7 @@ import type { Profile } from '../../model/profile.ts';
 import { encode } from '../../spec/codec.ts';
 import { virtio_blk_outhdr } from '../../spec/virtio/blk.ts';
 import { inflightAreaSize } from '../../spec/vhostUser/inflight.ts';
+import { VIRTIO_RING_F_INDIRECT_DESC } from '../../spec/virtio/features.ts';
 import { hostileArb, inflightArb, kickArb, ringStateArb, trafficArb } from './steps.ts';
 
 const base: Profile = {
@@ -50,5 +51,16 @@ describe('queues and sizes at the edges', () => {
       if (s.t !== 'control' || s.req.op !== 'getInflightFd' || s.req.numQueues > 5 || s.req.queueSize > 32768 || s.req.numQueues === 0) continue;
       expect(inflightAreaSize(s.req.numQueues, s.req.queueSize, true)).toBeLessThanOrEqual(4 << 20);
     }
+  });
+});
+
+describe('hostile chains the device can be judged on', () => {
+  const defects = (p: Profile) => new Set(fc.sample(hostileArb(p), { numRuns: 400, seed: 1 }).flatMap((s) => (s.t === 'hostile' && s.defect ? [s.defect] : [])));
+
+  it('indirect-table defects only when the device offers VIRTIO_RING_F_INDIRECT_DESC (vdpa_sim does not)', () => {
+    const withIndirect = { ...base, offeredFeatures: base.offeredFeatures | (1n << BigInt(VIRTIO_RING_F_INDIRECT_DESC)) };
+    const without = { ...base, offeredFeatures: base.offeredFeatures & ~(1n << BigInt(VIRTIO_RING_F_INDIRECT_DESC)) };
+    expect(defects(withIndirect)).toEqual(new Set(['loop', 'head-out-of-range', 'next-out-of-range', 'nested-indirect', 'indirect-len-invalid', 'indirect-loop']));
+    expect(defects(without)).toEqual(new Set(['loop', 'head-out-of-range', 'next-out-of-range']));
   });
 });
