@@ -963,6 +963,12 @@ export class Harness {
   }
 
   private readonly runawayQueues = new Set<number>();
+  /**
+   * Queues whose device took a runaway avail idx (it used ids never made available): its used ids no longer say which
+   * chain it walked, so refused-chain and notification verdicts on the queue are its consequence, not evidence. A device
+   * that refused the runaway keeps being judged on every later chain.
+   */
+  private readonly runawayTaken = new Set<number>();
   /** TX buffers used now are discarded, not looped back (disabled TX ring). */
   private discarding = false;
   /** Calls consumed while waiting for the device to finish count for the notification check. */
@@ -1126,13 +1132,15 @@ export class Harness {
       }
     }
     const lastUsedSeq = Math.max(-1, ...used.map((u) => qs.outstanding.get(u.id)?.seq ?? -1));
-    for (const u of used) this.checkUsed(qs, u, ids, this.runawayQueues.has(q));
+    // The device took the runaway: it used an id the driver has not made available (a stale avail slot read as a head).
+    if (this.runawayQueues.has(q) && used.some((u) => !qs.outstanding.has(u.id))) this.runawayTaken.add(q);
+    for (const u of used) this.checkUsed(qs, u, ids, this.runawayTaken.has(q));
     this.discarding = false;
     // A refused chain left unused means the device may have stopped the queue (Linux vhost vq_err): allowed.
     // But devices take buffers in ring order (§2.7.13, §2.8 "MUST start processing driver descriptors in
     // the order in which they appear"): if a later buffer was used, the refused one was skipped and lost.
     for (const p of qs.outstanding.values()) {
-      if (!p.cls.valid && p.seq < lastUsedSeq && !this.runawayQueues.has(q)) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
+      if (!p.cls.valid && p.seq < lastUsedSeq && !this.runawayTaken.has(q)) this.record(fail(p.cls.requirement, `refused chain (${p.cls.reason}) was neither returned nor did the queue stop: a later buffer was used, so this one is lost to the driver`));
     }
     if ([...qs.outstanding.values()].some((p) => !p.cls.valid || p.cls.mayRefuse)) this.markBroken(q);
     if (!kicked) return;
@@ -1167,7 +1175,7 @@ export class Harness {
     // After a runaway avail idx (a runaway step on this queue) a device that took it completes stale heads and moves used
     // idx past the ring (judged as virtio.split.used.id-is-head): the used positions the notification rules are stated
     // in no longer say which entries this batch added, so the queue's notifications are drained and not judged.
-    if (used.length === 0 || eitherSetting || this.runawayQueues.has(sn.q)) {
+    if (used.length === 0 || eitherSetting || this.runawayTaken.has(sn.q)) {
       if (eitherSetting) this.carriedCalls.delete(sn.q);
       await this.consumeCall(sn, 0);
       return;
@@ -1259,7 +1267,7 @@ export class Harness {
   }
 
   /**
-   * `afterRunaway`: the driver moved this queue's avail idx past the ring (a runaway step). A device that takes it reads
+   * `afterRunaway`: the driver moved this queue's avail idx past the ring and the device took it (runawayTaken). It reads
    * stale avail slots as heads, so a used id no longer says which chain the device walked: what comes back for, or past,
    * a refused chain is the runaway's consequence (judged as virtio.split.used.id-is-head / virtio.robust.avail-idx-runaway),
    * not evidence about that chain's own rule.
