@@ -1132,8 +1132,9 @@ export class Harness {
       }
     }
     const lastUsedSeq = Math.max(-1, ...used.map((u) => qs.outstanding.get(u.id)?.seq ?? -1));
-    // The device took the runaway: it used an id the driver has not made available (a stale avail slot read as a head).
-    if (this.runawayQueues.has(q) && used.some((u) => !qs.outstanding.has(u.id))) this.runawayTaken.add(q);
+    // The device took the runaway: it used an id the driver has not made available, or more buffers than are outstanding
+    // (stale avail slots read as heads).
+    if (this.runawayQueues.has(q) && (used.length > qs.outstanding.size || used.some((u) => !qs.outstanding.has(u.id)))) this.runawayTaken.add(q);
     for (const u of used) this.checkUsed(qs, u, ids, this.runawayTaken.has(q));
     this.discarding = false;
     // A refused chain left unused means the device may have stopped the queue (Linux vhost vq_err): allowed.
