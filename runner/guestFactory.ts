@@ -5,6 +5,7 @@
 // implementations/guest/qemu.ts cover signals and exits on top.
 import { bootGuest, type RunningGuest } from '../implementations/guest/boot.ts';
 import { guestKernelArgs } from '../implementations/guest/spec.ts';
+import { QEMU_BINARY, qemuInstalled } from '../implementations/guest/qemu.ts';
 import type { Target } from '../implementations/target.ts';
 import { familyOf, KERNEL_PROBES } from '../properties/kernel/index.ts';
 import type { KernelContext, KernelFamily, KernelProfile } from '../properties/kernel/types.ts';
@@ -66,6 +67,7 @@ export function guestFactory(spec: GuestSpec, opts: GuestFactoryOptions = {}): T
     if (guest && !unusable(guest)) return guest;
     if (booting) return booting;
     booting = (async () => {
+      if (!qemuInstalled()) throw new UsageError(`target 'guest:${spec.guest.target}' needs ${QEMU_BINARY} (Debian package qemu-system-x86), which is not on PATH`);
       if (guest) {
         note(`guest: ${guest.agent.crash || guest.qemu.crash ? 'crashed' : 'stopped answering'}; booting a fresh one`);
         await guest.close();

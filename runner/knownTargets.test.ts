@@ -11,9 +11,9 @@ const BIN = fileURLToPath(new URL('../bin/vhostcheck.js', import.meta.url));
 const CWD = mkdtempSync(join(tmpdir(), 'vhostcheck-known-targets-'));
 afterAll(() => rmSync(CWD, { recursive: true, force: true }));
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: CWD, env: { ...process.env, VHOSTCHECK_DEBUG: '' }, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: CWD, env: { ...process.env, VHOSTCHECK_DEBUG: '', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.killed ? -1 : Number(err.code)) : 0, stdout, stderr });
     });
   });
@@ -24,6 +24,12 @@ describe('guest: targets', () => {
     const r = await cli(['run', '--help']);
     expect(r.code).toBe(0);
     for (const form of ['guest:vdpa-sim-net|vdpa-sim-blk', 'guest:vhost-net', 'guest:vduse-blk|vduse-net']) expect(r.stdout).toContain(form);
+  });
+
+  it.concurrent('without QEMU on PATH, a run says so in one line and exits 2', async () => {
+    const r = await cli(['run', '--target', 'guest:vhost-net', '--report-dir', 'no-qemu'], { PATH: '/nonexistent' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe("vhostcheck: target 'guest:vhost-net' needs qemu-system-x86_64 (Debian package qemu-system-x86), which is not on PATH");
   });
 
   it('the factory the engine and replay use reaches each through its kernel interface, booting nothing until asked', async () => {

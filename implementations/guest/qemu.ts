@@ -21,6 +21,11 @@ import type { GuestImage } from './image/build.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
+/** Whether QEMU can be started from this PATH (Debian package qemu-system-x86). */
+export function qemuInstalled(): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, QEMU_BINARY)));
+}
+
 /** The port the agent opens (agent.c PORT_NAME). */
 const PORT_NAME = 'vhostcheck.0';
 const CONSOLE_LIMIT = 64 * 1024;

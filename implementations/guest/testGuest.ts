@@ -8,11 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { bootGuest, type RunningGuest } from './boot.ts';
 import { findGuest, type GuestImage, processAlive } from './image/build.ts';
-import { QEMU_BINARY } from './qemu.ts';
-
-function qemuInstalled(): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, QEMU_BINARY)));
-}
+import { QEMU_BINARY, qemuInstalled } from './qemu.ts';
 
 export async function builtGuest(what: string): Promise<GuestImage | undefined> {
   const image = qemuInstalled() ? await findGuest() : undefined;
