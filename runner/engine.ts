@@ -259,16 +259,16 @@ interface Runnable {
   stillAnswers(): Promise<boolean>;
 }
 
-function driverRunnable(suite: Suite, ctx: SuiteContext & { readonly profile: Profile }): Runnable {
-  return { name: suite.name, requirements: suite.requirements, arbitrary: suite.scenario(ctx.profile), stillAnswers: async () => !(await probeTarget(ctx.factory)).failure };
+function driverRunnable(suite: Suite, profile: Profile, factory: TargetFactory): Runnable {
+  return { name: suite.name, requirements: suite.requirements, arbitrary: suite.scenario(profile), stillAnswers: async () => !(await probeTarget(factory)).failure };
 }
 
-function kernelRunnable(suite: KernelSuite, kprofile: KernelProfile, ctx: SuiteContext): Runnable {
+function kernelRunnable(suite: KernelSuite, kprofile: KernelProfile, factory: TargetFactory): Runnable {
   return {
     name: suite.name,
     requirements: suite.requirements,
     arbitrary: suite.scenario(kprofile),
-    stillAnswers: async () => ctx.factory.kernel!.context().then(() => true, () => false),
+    stillAnswers: async () => factory.kernel!.context().then(() => true, () => false),
   };
 }
 
@@ -521,43 +521,27 @@ async function runWithFactory(opts: RunOptions, factory: TargetFactory, selected
   // A target the harness cannot drive (a kernel interface with no driver-step adapter) runs its kernel suites only.
   const driven = profile ? suites : [];
   for (const suite of suites) if (!profile) ctx.status.set(suite.name, { state: 'wrong-transport', transport: `${kernelProfile!.family} ioctls` });
-  for (const [i, suite] of driven.entries()) {
-    if (!suite.transports.includes(profile!.transport)) {
-      ctx.status.set(suite.name, { state: 'wrong-transport', transport: kernelProfile ? `${kernelProfile.family} ioctls` : profile!.transport });
-      continue;
-    }
-    if (!suite.deviceTypes.includes(profile!.deviceType)) {
-      ctx.status.set(suite.name, { state: 'wrong-device', deviceTypes: suite.deviceTypes });
-      continue;
-    }
-    const missing = missingFeatures(suite, profile!);
-    if (missing.length > 0) {
-      ctx.status.set(suite.name, { state: 'unsupported', missing });
-      continue;
-    }
+  // Records in ctx.status why a suite does not start (true), checked in the same order for both kinds of suite.
+  const heldBack = (name: string, transport: string | null, deviceTypes: readonly string[], deviceType: string, missing: readonly string[]): boolean => {
     const why = stopReason(ctx);
-    if (why) {
-      ctx.status.set(suite.name, { state: 'not-started', why });
-      continue;
-    }
-    suiteRuns.push(await runSuite(driverRunnable(suite, { ...ctx, profile: profile! }), ctx, i, total));
+    const status: SuiteStatus | null =
+      transport !== null ? { state: 'wrong-transport', transport }
+      : !deviceTypes.includes(deviceType) ? { state: 'wrong-device', deviceTypes }
+      : missing.length > 0 ? { state: 'unsupported', missing }
+      : why ? { state: 'not-started', why }
+      : null;
+    if (status) ctx.status.set(name, status);
+    return status !== null;
+  };
+  for (const [i, suite] of driven.entries()) {
+    const transport = suite.transports.includes(profile!.transport) ? null : kernelProfile ? `${kernelProfile.family} ioctls` : profile!.transport;
+    if (heldBack(suite.name, transport, suite.deviceTypes, profile!.deviceType, missingFeatures(suite, profile!))) continue;
+    suiteRuns.push(await runSuite(driverRunnable(suite, profile!, ctx.factory), ctx, i, total));
   }
   for (const [i, suite] of kernels.entries()) {
-    if (!suite.deviceTypes.includes(kernelProfile!.deviceType)) {
-      ctx.status.set(suite.name, { state: 'wrong-device', deviceTypes: suite.deviceTypes });
-      continue;
-    }
     const missing = suite.unsupported?.(kernelProfile!) ?? null;
-    if (missing !== null) {
-      ctx.status.set(suite.name, { state: 'unsupported', missing: [missing] });
-      continue;
-    }
-    const why = stopReason(ctx);
-    if (why) {
-      ctx.status.set(suite.name, { state: 'not-started', why });
-      continue;
-    }
-    suiteRuns.push(await runSuite(kernelRunnable(suite, kernelProfile!, ctx), ctx, driven.length + i, total));
+    if (heldBack(suite.name, null, suite.deviceTypes, kernelProfile!.deviceType, missing === null ? [] : [missing])) continue;
+    suiteRuns.push(await runSuite(kernelRunnable(suite, kernelProfile!, ctx.factory), ctx, driven.length + i, total));
   }
   const coverage: CoverageSuite[] = [
     // Suites `run --suite` left out are out of this run like unselected requirements: not a run cut short.

@@ -33,32 +33,29 @@ export async function runKernelSteps(
     }
     return undefined;
   };
+  // One step (or the end-of-case checks): its observations judged, or the guest's crash or hang charged to `step`,
+  // which ends the case (`ended`) whether or not the caller rejects it.
+  const attempt = async (step: KernelStep | undefined, index: number, work: () => Promise<readonly KernelObservation[]>): Promise<{ failure?: CheckFailure; ended: boolean }> => {
+    try {
+      const failure = judge(await work(), index);
+      return { ...(failure && { failure }), ended: failure !== undefined };
+    } catch (e) {
+      const fault = step ? guestFault(ctx, step, suite, e) : null;
+      if (!fault) throw e;
+      const failure = judge([fault], index);
+      return { ...(failure && { failure }), ended: true };
+    }
+  };
   let kcase: KernelCase | undefined;
   try {
-    kcase = await suite.open(ctx);
+    const open = (kcase = await suite.open(ctx));
     for (const [i, step] of steps.entries()) {
-      let os: readonly KernelObservation[];
-      try {
-        os = await kcase.exec(step);
-      } catch (e) {
-        const fault = guestFault(ctx, step, suite, e);
-        if (!fault) throw e;
-        const failure = judge([fault], i);
-        return failure ? { observations, failure } : { observations };
-      }
-      const failure = judge(os, i);
-      if (failure) return { observations, failure };
+      const r = await attempt(step, i, () => open.exec(step));
+      if (r.ended) return { observations, ...(r.failure && { failure: r.failure }) };
     }
     const last = Math.max(0, steps.length - 1);
-    try {
-      const failure = judge(await kcase.finish(), last);
-      return failure ? { observations, failure } : { observations };
-    } catch (e) {
-      const fault = steps.length ? guestFault(ctx, steps[last]!, suite, e) : null;
-      if (!fault) throw e;
-      const failure = judge([fault], last);
-      return failure ? { observations, failure } : { observations };
-    }
+    const r = await attempt(steps[last], last, () => open.finish());
+    return { observations, ...(r.failure && { failure: r.failure }) };
   } finally {
     if (kcase && !ctx.agent.crash && !ctx.agent.stuck) await kcase.close();
   }
