@@ -5,7 +5,7 @@
 import { FEATURES } from '../spec/features.ts';
 import { VHOST_BACKEND_F_IOTLB_ASID, VHOST_BACKEND_F_IOTLB_BATCH, VHOST_BACKEND_F_IOTLB_MSG_V2, VHOST_BACKEND_F_SUSPEND, VHOST_F_LOG_ALL } from '../spec/vhost/types.ts';
 import { hasFeature } from '../spec/virtio/features.ts';
-import { VHOST_BACKEND_F_RESUME } from '../model/kernel/vdpaUapi.ts';
+import { VHOST_BACKEND_F_RESUME } from '../spec/vhost/newerUapi.ts';
 
 export interface OfferedWords {
   /** The device feature word (GET_FEATURES), if known. */

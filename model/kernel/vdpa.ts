@@ -37,7 +37,7 @@ import {
 } from '../../spec/vhost/types.ts';
 import { VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET } from '../../spec/virtio/status.ts';
 import { VIRTIO_F_RING_PACKED } from '../../spec/virtio/features.ts';
-import { VHOST_BACKEND_F_DESC_ASID, VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK, VHOST_BACKEND_F_RESUME } from './vdpaUapi.ts';
+import { VHOST_BACKEND_F_DESC_ASID, VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK, VHOST_BACKEND_F_RESUME } from '../../spec/vhost/newerUapi.ts';
 
 const U64_MAX = (1n << 64n) - 1n;
 const PAGE = 0x1000n;

@@ -26,7 +26,7 @@ import {
 } from '../../../spec/vhost/types.ts';
 import { VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK } from '../../../spec/virtio/status.ts';
 import type { QueryName, VdpaDevice, VdpaRequest } from '../../../model/kernel/vdpa.ts';
-import { VHOST_BACKEND_F_RESUME } from '../../../model/kernel/vdpaUapi.ts';
+import { VHOST_BACKEND_F_RESUME } from '../../../spec/vhost/newerUapi.ts';
 import { type VdpaStep, vdpaStep } from './steps.ts';
 
 const U32_MAX = 0xffff_ffff;

@@ -6,8 +6,7 @@
 // returns the kernel's answer; a guest crash or timeout is thrown, never
 // turned into an answer (properties/kernel/run.ts charges it).
 import { encode } from '../../../spec/codec.ts';
-import { defineIoctls, noArg } from '../../../spec/ioctl.ts';
-import { VHOST_VIRTIO } from '../../../spec/vhost/ioctls.ts';
+import { VHOST_VDPA_RESUME } from '../../../spec/vhost/newerUapi.ts';
 import { VHOST_ACCESS_RW, VHOST_IOTLB_MSG, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_UPDATE, vhost_msg, vhost_msg_v2, vhost_vdpa_config, vhost_vdpa_iova_range, vhost_vring_state } from '../../../spec/vhost/types.ts';
 import type { AgentReply } from '../../../implementations/guest/agent.ts';
 import { errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
@@ -16,14 +15,7 @@ import { writeIotlb } from '../../../implementations/guest/iotlb.ts';
 import { ForkedCall } from '../../../implementations/guest/protocol.ts';
 import { GuestVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo, scalarOut } from '../../../implementations/guest/vhostIoctl.ts';
-import type { IoctlInfo } from '../../../spec/ioctl.ts';
 import type { QueryName, VdpaAnswer, VdpaRequest } from '../../../model/kernel/vdpa.ts';
-
-/**
- * VHOST_VDPA_RESUME, _IO(VHOST_VIRTIO, 0x7E): newer than the installed header (Linux 6.1), so not in
- * spec/vhost/ioctls.ts; from linux-source-6.12 include/uapi/linux/vhost.h line 214.
- */
-const VHOST_VDPA_RESUME: IoctlInfo = defineIoctls(VHOST_VIRTIO, { VHOST_VDPA_RESUME: { macro: '_IO', nr: 0x7e, arg: noArg } }).table[0]!;
 
 /** The shared memfd mapping IOTLB updates point into: 16 pages, small enough for RLIMIT_MEMLOCK when pinned (use_va=0). */
 export const SESSION_MEM_SIZE = 0x1_0000n;

@@ -2,7 +2,7 @@
 // suspend/resume where the parent offers it. Each opens its own vdpa device
 // per case and judges every answer with model/kernel/vdpa.ts.
 import { VHOST_BACKEND_F_SUSPEND } from '../../../spec/vhost/types.ts';
-import { VHOST_BACKEND_F_RESUME } from '../../../model/kernel/vdpaUapi.ts';
+import { VHOST_BACKEND_F_RESUME } from '../../../spec/vhost/newerUapi.ts';
 import type { KernelProfile, KernelSuite } from '../types.ts';
 import { controlScenario, iotlbScenario, suspendScenario } from './arbitraries.ts';
 import { openVdpaCase } from './case.ts';
