@@ -14,7 +14,11 @@
  * Memory requests are checked against the mappings the agent made itself, so
  * a bad address from the host is EFAULT, not a dead agent.
  *
- * Built static by the image builder with the host's gcc.
+ * Built static by the image builder with the host's gcc. The same source is
+ * built for the host by node-gyp (native/binding.gyp) for targets on this
+ * machine's own device nodes (vhost-vdpa:/dev/vhost-vdpa-N): started with
+ * `--channel-fd N`, it serves the same protocol over an inherited socket,
+ * and ends with its parent.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -30,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -108,7 +113,9 @@ static int read_exact(uint8_t *p, size_t n, int timeout_ms)
 		ssize_t r = read(port, p + got, n - got);
 		if (r < 0 && errno == EINTR) continue;
 		if (r < 0 && errno == EAGAIN) { usleep(1000); continue; }
-		if (r <= 0) { perror("vhostcheck-agent: read from port"); exit(1); }
+		/* End of file: the host closed its end, which ends the session. */
+		if (r == 0) exit(0);
+		if (r < 0) { perror("vhostcheck-agent: read from port"); exit(1); }
 		got += (size_t)r;
 	}
 	return 1;
@@ -592,10 +599,19 @@ static int open_port(void)
 	return -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
-	port = open_port();
+	if (argc == 3 && !strcmp(argv[1], "--channel-fd")) {
+		/* On the host: the channel is a socket the parent passed down, and the agent must not outlive the parent. */
+		port = atoi(argv[2]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL)) return 1;
+	} else if (argc == 1) {
+		port = open_port();
+	} else {
+		fprintf(stderr, "usage: vhostcheck-agent [--channel-fd N]\n");
+		return 2;
+	}
 	if (port < 0) { perror("vhostcheck-agent: virtio-serial port " PORT_NAME); return 1; }
 	static uint8_t req[MAX_FRAME];
 	reply_buf = malloc(REPLY_BUF_SIZE);
