@@ -1,7 +1,7 @@
 // The QEMU guest the kernel targets run in (issue 12 item 7), measured on this
 // machine: boot-to-ready (QEMU started → the agent answers, i.e. every module
 // loaded), the time to open guest:vdpa-sim-net on a ready guest, agent round
-// trips per second, GET_FEATURES per second through GuestVdpaTarget, and the
+// trips per second, GET_FEATURES per second through VhostVdpaTarget, and the
 // suite steps per second of a whole `vhostcheck run --target guest:vdpa-sim-net`
 // (every suite, the engine as the CLI runs it, seed 1). One QEMU at a time,
 // each closed before the next starts. Skipped, with the reason, when the guest
@@ -18,7 +18,7 @@ import { bootGuest, type RunningGuest } from '../implementations/guest/boot.ts';
 import { findGuest, type GuestImage } from '../implementations/guest/image/build.ts';
 import { Op } from '../implementations/guest/protocol.ts';
 import { QEMU_BINARY } from '../implementations/guest/qemu.ts';
-import { GuestVdpaTarget } from '../implementations/guest/vdpaTarget.ts';
+import { VhostVdpaTarget } from '../implementations/guest/vdpaTarget.ts';
 import { writeFileAtomic } from '../runner/atomicWrite.ts';
 import { median } from '../runner/mutants.ts';
 import { fmtInt, installSignalCleanup, machineFacts, onAbort, quantile, table } from './common.ts';
@@ -42,7 +42,7 @@ interface GuestBenchResult {
   readonly openTargetMedianMs?: number;
   /** Sequential agent `hello` requests, one in flight: the channel's own round trip. */
   readonly agentRoundTrips?: RateSample;
-  /** Sequential GuestVdpaTarget.send({ op: 'getFeatures' }): agent round trip plus VHOST_GET_FEATURES on /dev/vhost-vdpa-N. */
+  /** Sequential VhostVdpaTarget.send({ op: 'getFeatures' }): agent round trip plus VHOST_GET_FEATURES on /dev/vhost-vdpa-N. */
   readonly getFeatures?: RateSample;
   /** Steps per second of each suite of a run on guest:vdpa-sim-net (seed 1, `suiteRuns` cases per property), and overall. */
   readonly suiteSteps?: { readonly runsPerProperty: number; readonly wallS: number; readonly steps: number; readonly perSecond: number; readonly suites: readonly { readonly name: string; readonly steps: number; readonly perSecond: number }[] };
@@ -103,7 +103,7 @@ export async function measureGuest(opts: { readonly boots: number; readonly minS
     const last = i === opts.boots - 1;
     await withGuest(image, async (g, bootMs) => {
       const t0 = performance.now();
-      const target = await GuestVdpaTarget.open(g, 'net');
+      const target = await VhostVdpaTarget.open(g, { deviceType: 'net' });
       const openTargetMs = performance.now() - t0;
       boots.push({ bootToReadyMs: bootMs, agentFirstAnswerMs: g.agent.bootMs, openTargetMs });
       opts.log(`  boot ${i + 1}/${opts.boots}: ready in ${(bootMs / 1000).toFixed(2)} s, guest:vdpa-sim-net open in ${openTargetMs.toFixed(0)} ms`);
@@ -183,7 +183,7 @@ export function guestReport(r: GuestBenchResult): string[] {
   lines.push(
     table(
       ['one request in flight', 'n', 'wall s', 'per second', 'median µs', 'p99 µs'],
-      ([['agent round trip (hello)', r.agentRoundTrips!], ['GET_FEATURES via GuestVdpaTarget', r.getFeatures!]] as const).map(([what, s]) => [
+      ([['agent round trip (hello)', r.agentRoundTrips!], ['GET_FEATURES via VhostVdpaTarget', r.getFeatures!]] as const).map(([what, s]) => [
         what,
         fmtInt(s.n),
         (s.wallMs / 1000).toFixed(2),

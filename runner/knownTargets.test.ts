@@ -42,3 +42,20 @@ describe('guest: targets', () => {
     }
   });
 });
+
+describe('vhost-vdpa: a node of this host', () => {
+  it.concurrent('is listed, and reached through the host agent, starting nothing until asked', async () => {
+    expect((await cli(['run', '--help'])).stdout).toContain('vhost-vdpa:/dev/vhost-vdpa-N');
+    const factory = targetFactory(parseTargetSpec('vhost-vdpa:/dev/vhost-vdpa-0'));
+    expect(factory.kernel?.family).toBe('vhost-vdpa');
+    expect(factory.kernel?.drivesSteps).toBe(true);
+    expect(factory.kernel?.boots).toBe(0);
+    await factory.dispose();
+  });
+
+  it.concurrent('a node that does not open is one line and exit 2, with what to check', async () => {
+    const r = await cli(['run', '--target', 'vhost-vdpa:/dev/vhost-vdpa-4095', '--report-dir', 'no-node']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual(['vhostcheck: cannot open /dev/vhost-vdpa-4095: ENOENT: no such node (is vhost_vdpa loaded, and a vdpa device added with `vdpa dev add`?)']);
+  });
+});

@@ -10,6 +10,7 @@ export const TARGET_FORMS: readonly (readonly [form: string, what: string])[] = 
   ['simulated[:device=net|blk][,mutant=NAME]', 'the built-in device (default); a mutant re-creates a known bug'],
   ['vhost-user:PATH,device=blk|net|fs', 'an already listening vhost-user back-end socket'],
   ['vhost-user:spawn=PEER', 'qsd-blk, dpdk-net, virtiofsd or simulated, started and stopped by vhostcheck'],
+  ['vhost-vdpa:/dev/vhost-vdpa-N', "a vDPA device this host has (a vendor's driver), net or blk, as its device id says"],
   ['guest:vdpa-sim-net|vdpa-sim-blk[,use_va=0|1][,batch_mapping=0|1]', "Linux vhost-vdpa over vdpa_sim in a QEMU guest (built on first use)"],
   ['guest:vhost-net', 'Linux vhost-net with the device IOTLB, over a tap, in a QEMU guest'],
   ['guest:vduse-blk|vduse-net', 'Linux VDUSE: the suite plays the device and drives it through vhost-vdpa, in a QEMU guest'],

@@ -13,10 +13,10 @@ import { DpdkTestpmd } from '../implementations/vhost-user/peers/dpdk.ts';
 import { serveVhostUser } from '../implementations/vhost-user/backEnd.ts';
 import { QsdDaemon } from '../implementations/vhost-user/peers/qsd.ts';
 import { VirtiofsdDaemon } from '../implementations/vhost-user/peers/virtiofsd.ts';
-import type { RunningGuest } from '../implementations/guest/boot.ts';
-import { openVdpaSimFactory, type VdpaSimFactory } from '../implementations/guest/vdpaFactory.ts';
-import { guestFactory, type GuestSpec, type KernelAccess } from './guestFactory.ts';
+import { guestFactory } from './guestFactory.ts';
+import type { KernelAccess } from './kernelFactory.ts';
 import { type TargetSpec, formatTargetSpec } from './targetSpec.ts';
+import { hostVdpaFactory, vdpaSimFactory } from './vdpaTargets.ts';
 import { UsageError } from './usageError.ts';
 
 export interface TargetFactory {
@@ -24,7 +24,7 @@ export interface TargetFactory {
   open(): Promise<Target>;
   /** How long a kick may take to settle: in-process targets finish synchronously. */
   readonly settleMs: number;
-  /** A kernel target: its suites speak ioctls on a running guest (runner/guestFactory.ts). */
+  /** A kernel target: its suites speak ioctls through an agent, in a guest or on this host (runner/kernelFactory.ts). */
   readonly kernel?: KernelAccess;
   dispose(): Promise<void>;
 }
@@ -105,37 +105,14 @@ export function targetFactory(spec: TargetSpec, opts: FactoryOptions = {}): Targ
       }
     }
     case 'guest':
-      return guestTargetFactory(spec, opts);
+      // On vdpa_sim the harness's driver steps run too; the other guest targets run their kernel suites only.
+      if (spec.guest.target.startsWith('vdpa-sim-')) return vdpaSimFactory(spec, opts);
+      return guestFactory(spec, { ...(opts.note && { note: opts.note }) });
+    case 'vhost-vdpa':
+      return hostVdpaFactory(spec, opts);
     default:
       throw new UsageError(`target '${formatTargetSpec(spec)}' is not available in this version of vhostcheck`);
   }
-}
-
-/**
- * A `guest:` target. On vdpa_sim the harness's driver steps run too, each session on a fresh vdpa device
- * (implementations/guest/vdpaFactory.ts) in the guest of the moment: a guest booted again after a crash
- * gets a session factory of its own.
- */
-function guestTargetFactory(spec: GuestSpec, opts: FactoryOptions): TargetFactory {
-  const note = opts.note && { note: opts.note };
-  if (!spec.guest.target.startsWith('vdpa-sim-')) return guestFactory(spec, { ...note });
-  const sessions = new Map<RunningGuest, VdpaSimFactory>();
-  const factory = guestFactory(spec, {
-    ...note,
-    openTarget: async (guest) => {
-      let s = sessions.get(guest);
-      if (!s) sessions.set(guest, (s = openVdpaSimFactory(guest, spec.guest)));
-      return s.open();
-    },
-  });
-  return {
-    ...factory,
-    dispose: async () => {
-      for (const s of sessions.values()) await s.dispose().catch(() => undefined);
-      sessions.clear();
-      await factory.dispose();
-    },
-  };
 }
 
 /**

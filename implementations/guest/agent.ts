@@ -1,11 +1,13 @@
-// The host end of the agent protocol (protocol.ts): one connection to the
-// agent in one QEMU guest. Every request has a timeout; a guest crash (kernel
-// oops or panic, the agent ending, QEMU exiting) answers every pending and
-// later request with the crash and its console excerpt.
-import { connect, type Socket } from 'node:net';
+// The host end of the agent protocol (protocol.ts): one connection to one
+// agent, in a QEMU guest (qemu.ts) or in a process on this host for a device
+// node the host has itself (implementations/vhost-vdpa/localAgent.ts).
+// Every request has a timeout; a crash (kernel oops or panic, the agent
+// ending, QEMU exiting) answers every pending and later request with the
+// crash and its console excerpt.
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { body, encodeRequest, FLAG_CONCURRENT, Op, PROTOCOL_VERSION, ReplyReader, type ReplyFrame } from './protocol.ts';
-import type { GuestCrash, QemuGuest } from './qemu.ts';
+import type { GuestCrash } from './qemu.ts';
 
 /** Every request's default bound: the agent answers an ordinary syscall in well under a millisecond. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -41,6 +43,22 @@ export interface RequestOptions {
   readonly concurrent?: boolean;
 }
 
+/** Where an agent runs: what the client needs of it to connect and to tell a crash from a slow answer. */
+export interface AgentHost {
+  /** performance.now() when the machine (QEMU, or the local agent process) was started. */
+  readonly startedAt: number;
+  /** How it died, once it has (a kernel oops, the agent's end, QEMU's exit). */
+  readonly crash: GuestCrash | undefined;
+  /** How its process ended, once it has. */
+  readonly exitStatus: { readonly code: number | null; readonly signal: string | null } | undefined;
+  /** Calls `fn` once when it crashes (at once when it already has). */
+  onCrash(fn: (c: GuestCrash) => void): void;
+  /** The last lines of its console (or the agent's stderr), joined for a one-line message. */
+  consoleTail(lines: number): string;
+  /** Opens the byte stream the agent serves. */
+  connectChannel(): Promise<Socket>;
+}
+
 class AgentError extends Error {
   override readonly name = 'AgentError';
 }
@@ -59,15 +77,15 @@ export class AgentClient {
   /** Milliseconds from QEMU's start to the agent's first answer. */
   bootMs = 0;
 
-  private constructor(socket: Socket, readonly guest: QemuGuest) {
+  private constructor(socket: Socket, readonly host: AgentHost) {
     this.#socket = socket;
-    guest.onCrash((c) => this.#fail(c));
+    host.onCrash((c) => this.#fail(c));
   }
 
-  /** Connects to the guest's agent and waits (bounded) for it to announce itself. */
-  static async connect(guest: QemuGuest, bootTimeoutMs: number): Promise<AgentClient> {
-    const socket = await connectSoon(guest.socketPath);
-    const client = new AgentClient(socket, guest);
+  /** Connects to the agent and waits (bounded) for it to announce itself. */
+  static async connect(host: AgentHost, bootTimeoutMs: number): Promise<AgentClient> {
+    const socket = await host.connectChannel();
+    const client = new AgentClient(socket, host);
     const ready = new Promise<AgentReply>((resolve) => client.#pending.set(0, resolve));
     socket.on('data', (chunk: Buffer) => client.#onData(chunk));
     socket.on('error', () => {});
@@ -75,16 +93,21 @@ export class AgentClient {
     const first = await withTimeout(ready, bootTimeoutMs);
     if (first.kind !== 'ok') {
       client.close();
-      throw new AgentError(first.kind === 'crash' ? `${first.crash.summary}\n${first.crash.excerpt}` : `the guest agent did not start within ${bootTimeoutMs} ms: ${guest.consoleTail(5)}`);
+      throw new AgentError(first.kind === 'crash' ? `${first.crash.summary}\n${first.crash.excerpt}` : `the agent did not start within ${bootTimeoutMs} ms: ${host.consoleTail(5)}`);
     }
-    client.bootMs = Math.round(performance.now() - guest.startedAt);
+    client.bootMs = Math.round(performance.now() - host.startedAt);
     const hello = await client.request(Op.hello, Buffer.alloc(0));
     if (hello.kind !== 'ok' || hello.result !== PROTOCOL_VERSION) {
       client.close();
-      throw new AgentError(`the guest agent speaks protocol ${hello.kind === 'ok' ? hello.result : '?'}, the host ${PROTOCOL_VERSION} (rebuild the guest: vhostcheck guest build)`);
+      throw new AgentError(`the agent speaks protocol ${hello.kind === 'ok' ? hello.result : '?'}, the host ${PROTOCOL_VERSION} (rebuild it: vhostcheck guest build for a guest, npm run build:native for this host's agent)`);
     }
     client.hello = hello.body.toString();
     return client;
+  }
+
+  /** `uname -r` of the kernel the agent runs on, from its greeting ("vhostcheck-agent <protocol> <release>"). */
+  get kernelRelease(): string {
+    return this.hello.split(' ')[2] ?? '';
   }
 
   get crash(): GuestCrash | undefined {
@@ -106,7 +129,7 @@ export class AgentClient {
     try {
       frames = this.#reader.push(chunk);
     } catch (e) {
-      this.#fail({ kind: 'agent', summary: `guest agent sent garbage: ${(e as Error).message}`, excerpt: this.guest.consoleTail(10) });
+      this.#fail({ kind: 'agent', summary: `the agent sent garbage: ${(e as Error).message}`, excerpt: this.host.consoleTail(10) });
       return;
     }
     if (frames.length) this.#stuck = false;
@@ -121,8 +144,8 @@ export class AgentClient {
 
   #onClose(): void {
     if (this.#closed) return;
-    // The guest closed the port: only a dying guest does that. Give QEMU's exit a moment to say why.
-    setTimeout(() => this.#fail(this.guest.crash ?? { kind: 'exit', summary: 'guest closed the agent connection', excerpt: this.guest.consoleTail(10) }), 500).unref();
+    // The agent's end closed: only a dying guest or agent does that. Give its exit a moment to say why.
+    setTimeout(() => this.#fail(this.host.crash ?? { kind: 'exit', summary: 'the agent closed its connection', excerpt: this.host.consoleTail(10) }), 500).unref();
   }
 
   #fail(crash: GuestCrash): void {
@@ -233,23 +256,6 @@ export class AgentClient {
     this.#socket.destroy();
     for (const resolve of this.#pending.values()) resolve({ kind: 'crash', crash: { kind: 'exit', summary: 'agent connection closed', excerpt: '' } });
     this.#pending.clear();
-  }
-}
-
-/** QEMU binds the socket before it listens: a refused connection right after the file appears is retried briefly. */
-async function connectSoon(path: string, withinMs = 3_000): Promise<Socket> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const s = connect(path);
-        s.once('connect', () => resolve(s));
-        s.once('error', reject);
-      });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 }
 

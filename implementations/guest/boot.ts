@@ -7,12 +7,19 @@ import { QemuGuest, type QemuOptions } from './qemu.ts';
 /** Boot-to-ready under TCG is about 4–6 s on these machines; a loaded CI runner gets generous room. */
 const BOOT_TIMEOUT_MS = 60_000;
 
-export interface RunningGuest {
-  readonly qemu: QemuGuest;
+/**
+ * A kernel the suite reaches through an agent: a QEMU guest, or this host itself (a local agent process
+ * for the host's own device nodes, implementations/vhost-vdpa/localAgent.ts). Where it runs is `agent.host`.
+ */
+export interface KernelMachine {
   readonly agent: AgentClient;
-  readonly image: GuestImage;
-  /** Stops the guest: drops the agent connection and kills QEMU. Idempotent. */
+  /** Stops it: drops the agent connection and ends what runs the agent. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface RunningGuest extends KernelMachine {
+  readonly qemu: QemuGuest;
+  readonly image: GuestImage;
 }
 
 export async function bootGuest(opts: QemuOptions, bootTimeoutMs = BOOT_TIMEOUT_MS): Promise<RunningGuest> {

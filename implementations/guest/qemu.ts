@@ -15,8 +15,10 @@
 // from any exit that close() did not ask for.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AgentHost } from './agent.ts';
 import type { GuestImage } from './image/build.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -86,7 +88,7 @@ function installHooks(): void {
   }
 }
 
-export class QemuGuest {
+export class QemuGuest implements AgentHost {
   readonly socketPath: string;
   readonly startedAt: number;
   readonly #child: ChildProcess;
@@ -154,6 +156,26 @@ export class QemuGuest {
 
   get crash(): GuestCrash | undefined {
     return this.#crash;
+  }
+
+  /**
+   * Connects to the agent's virtio-serial port. QEMU binds the socket before it listens: a refused
+   * connection right after the file appears is retried briefly.
+   */
+  async connectChannel(withinMs = 3_000): Promise<Socket> {
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      try {
+        return await new Promise<Socket>((resolve, reject) => {
+          const s = connect(this.socketPath);
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   get exited(): boolean {

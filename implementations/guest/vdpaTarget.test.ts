@@ -17,7 +17,7 @@ import { BLK_CAPACITY_SECTORS } from './image/build.ts';
 import { guestKernelArgs, parseGuestTarget } from './spec.ts';
 import { body, Op } from './protocol.ts';
 import { builtGuest, sharedGuest } from './testGuest.ts';
-import { GUEST_NET_MAC, GuestVdpaTarget } from './vdpaTarget.ts';
+import { GUEST_NET_MAC, VhostVdpaTarget } from './vdpaTarget.ts';
 import type { IoctlOutcome } from './vhostIoctl.ts';
 
 const image = await builtGuest('guest:vdpa-sim smoke tests');
@@ -83,7 +83,7 @@ class GuestSplitRing {
  * Drives a fresh session to DRIVER_OK the way a vhost-vdpa front-end does: owner, IOTLB v2, status and
  * features, guest memory (one shared memfd mapping, at IOVA 0) through an IOTLB update, then each vq.
  */
-async function startDataPath(s: GuestVdpaTarget, agent: AgentClient, features: bigint, vqs: readonly number[]): Promise<{ at: (iova: number) => bigint; rings: GuestSplitRing[] }> {
+async function startDataPath(s: VhostVdpaTarget, agent: AgentClient, features: bigint, vqs: readonly number[]): Promise<{ at: (iova: number) => bigint; rings: GuestSplitRing[] }> {
   await expectOk(s.send({ op: 'setOwner' }));
   expect((await s.ioctl('VHOST_SET_BACKEND_FEATURES', bit(VHOST_BACKEND_F_IOTLB_MSG_V2))).kind).toBe('ok');
   await expectOk(s.send({ op: 'setStatus', status: VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER }));
@@ -121,9 +121,9 @@ function errno(o: IoctlOutcome | { ok: boolean; errno?: string } | object): stri
 
 describe.skipIf(!image)('guest:vdpa-sim-net control plane (real kernel)', () => {
   const guest = sharedGuest(image);
-  let t: GuestVdpaTarget;
+  let t: VhostVdpaTarget;
   beforeAll(async () => {
-    t = await GuestVdpaTarget.open(guest(), 'net');
+    t = await VhostVdpaTarget.open(guest(), { deviceType: 'net' });
   }, 30_000);
   afterAll(async () => {
     await t?.close();
@@ -215,7 +215,7 @@ describe.skipIf(!image)('guest:vdpa-sim-net control plane (real kernel)', () => 
   it('data path: a frame sent on TX comes back on RX (vdpasim_net_work loopback), through the IOTLB, use_va', async () => {
     // A fresh session: the tests above left the device owned and its status changed.
     await t.close();
-    const s = await GuestVdpaTarget.open(guest(), 'net');
+    const s = await VhostVdpaTarget.open(guest(), { deviceType: 'net' });
     const agent = guest().agent;
     try {
       // vdpasim_set_driver_features() refuses a driver without ACCESS_PLATFORM.
@@ -266,7 +266,7 @@ describe.skipIf(!image)('guest:vdpa-sim-blk,use_va=0,batch_mapping=0 control pla
   });
 
   it('device id 2, one vq (VDPASIM_BLK_VQ_NUM), VERSION_1 and ACCESS_PLATFORM, capacity as built', async () => {
-    const t = await GuestVdpaTarget.open(guest(), 'blk');
+    const t = await VhostVdpaTarget.open(guest(), { deviceType: 'blk' });
     try {
       expect(t.info).toMatchObject({ deviceType: 'blk', queues: 1, maxQueueSize: 256 });
       expect(u(await t.ioctl('VHOST_VDPA_GET_DEVICE_ID'), 4)).toBe(BigInt(VIRTIO_ID_BLOCK));
@@ -283,16 +283,16 @@ describe.skipIf(!image)('guest:vdpa-sim-blk,use_va=0,batch_mapping=0 control pla
   });
 
   it('close() deletes the vdpa device, so a new session can add it again', async () => {
-    const t = await GuestVdpaTarget.open(guest(), 'blk');
+    const t = await VhostVdpaTarget.open(guest(), { deviceType: 'blk' });
     await t.close();
     const list = await guest().agent.vdpa(['dev', 'show']);
     expect(list.kind === 'ok' && list.body.toString()).not.toMatch(/vhostcheck-blk/);
-    const again = await GuestVdpaTarget.open(guest(), 'blk');
+    const again = await VhostVdpaTarget.open(guest(), { deviceType: 'blk' });
     await again.close();
   });
 
   it('data path under use_va=0: a sector written reads back, a read past the capacity is IOERR (vdpasim_blk_handle_req)', async () => {
-    const s = await GuestVdpaTarget.open(guest(), 'blk');
+    const s = await VhostVdpaTarget.open(guest(), { deviceType: 'blk' });
     const agent = guest().agent;
     try {
       const { at, rings } = await startDataPath(s, agent, bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ACCESS_PLATFORM), [0]);

@@ -1,8 +1,11 @@
-// `guest:vdpa-sim-net` and `guest:vdpa-sim-blk`: the kernel's vDPA device
-// simulators behind vhost-vdpa, driven inside the QEMU guest through the
-// agent. A session adds a vdpa device with the guest's `vdpa` tool, opens the
-// /dev/vhost-vdpa-N the vhost_vdpa driver gives it, and speaks the vhost
-// ioctls of include/uapi/linux/vhost.h to it; close() undoes both.
+// A vhost-vdpa device driven through an agent: `guest:vdpa-sim-net` and
+// `guest:vdpa-sim-blk` (the kernel's vDPA device simulators inside the QEMU
+// guest), and `vhost-vdpa:/dev/vhost-vdpa-N` (a node this host has, through
+// the host's agent process, implementations/vhost-vdpa/localAgent.ts). On a
+// simulator a session adds a vdpa device with the guest's `vdpa` tool and
+// opens the /dev/vhost-vdpa-N the vhost_vdpa driver gives it; on a host node
+// it opens the node. Either way it speaks the vhost ioctls of
+// include/uapi/linux/vhost.h to it, and close() undoes what open did.
 //
 // Guest memory: `memory` is a host Buffer mirrored into one agent memfd mapped
 // MAP_SHARED in the guest (memoryMirror.ts). The device reaches it through the
@@ -24,7 +27,7 @@ import { bit, hasFeature } from '../../spec/virtio/features.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { GuestMemory, Health, Target, TargetInfo } from '../target.ts';
 import { type AgentClient, errnoName, GuestFlags, type RequestOptions } from './agent.ts';
-import type { RunningGuest } from './boot.ts';
+import type { KernelMachine } from './boot.ts';
 import { type IotlbMessage, type WriteOutcome, writeIotlb } from './iotlb.ts';
 import { MemoryMirror, type MirrorStats, type Run } from './memoryMirror.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, scalarOut, ioctlInfo } from './vhostIoctl.ts';
@@ -34,6 +37,15 @@ const MGMTDEV = { net: 'vdpasim_net', blk: 'vdpasim_blk' } as const;
 
 /** The MAC a net device is created with, so GET_CONFIG can be checked against what was asked for. */
 export const GUEST_NET_MAC = '52:54:00:76:68:63';
+
+/**
+ * The device a session drives: a node this host already has, or (no `node`) a fresh vdpa_sim device of
+ * `deviceType` added in the guest for the session, so no session sees another's state.
+ */
+export interface VdpaDeviceRef {
+  readonly deviceType: 'net' | 'blk';
+  readonly node?: string;
+}
 
 /** A struct argument; `spec` only makes the compiler check `value` against the layout the ioctl's table names. */
 function struct<S extends StructSpec>(_spec: S, value: StructValue<S>, trailing?: Uint8Array): IoctlArgValue {
@@ -64,7 +76,7 @@ const WANTED_BACKEND_FEATURES = bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BA
 /** Requests that let the device read guest memory (it starts at DRIVER_OK, a ready vq is processed): the mirror is pushed first. */
 const READS_MEMORY: ReadonlySet<VhostRequest['op']> = new Set(['setStatus', 'setVringEnable']);
 
-export class GuestVdpaTarget implements Target {
+export class VhostVdpaTarget implements Target {
   /** Each vring's size and descriptor / used areas as last set: what a poll for its completions scans. */
   readonly #rings = new Map<number, { num?: number; desc?: bigint; used?: bigint }>();
   readonly #kick = new Map<number, number>();
@@ -74,9 +86,10 @@ export class GuestVdpaTarget implements Target {
 
   private constructor(
     readonly info: TargetInfo,
-    readonly guest: RunningGuest,
-    /** The vdpa device's name, and the vhost-vdpa node open on it. */
-    readonly vdpaName: string,
+    readonly machine: KernelMachine,
+    /** The vdpa_sim device the session added (deleted at close), or undefined on a host's own node. */
+    readonly vdpaName: string | undefined,
+    /** The vhost-vdpa node open on it. */
     readonly devicePath: string,
     readonly fd: number,
     /** The guest memory the suite shares with the device, mirrored into `#mirror`'s guest mapping. */
@@ -89,25 +102,20 @@ export class GuestVdpaTarget implements Target {
   ) {}
 
   /**
-   * Adds a simulated vdpa device in the guest, opens its vhost-vdpa node, negotiates the backend features
-   * (IOTLB_MSG_V2, and IOTLB_BATCH if offered) and maps the guest memory the mirror shares.
+   * Opens the device's vhost-vdpa node (adding the simulated device first when `device` names no node),
+   * negotiates the backend features (IOTLB_MSG_V2, and IOTLB_BATCH if offered) and maps the guest memory
+   * the mirror shares.
    */
-  static async open(guest: RunningGuest, deviceType: 'net' | 'blk'): Promise<GuestVdpaTarget> {
-    const { agent } = guest;
-    const name = `vhostcheck-${deviceType}`;
-    const extra = deviceType === 'net' ? ['mac', GUEST_NET_MAC] : [];
-    const add = await agent.vdpa(['dev', 'add', 'name', name, 'mgmtdev', MGMTDEV[deviceType], ...extra]);
-    if (add.kind !== 'ok' || add.result !== 0) throw new Error(`vdpa dev add ${name} failed in the guest: ${add.kind === 'ok' ? add.body.toString().trim() || `exit ${add.result}` : add.kind}`);
+  static async open(machine: KernelMachine, device: VdpaDeviceRef): Promise<VhostVdpaTarget> {
+    const { agent } = machine;
+    const { deviceType } = device;
+    const name = device.node === undefined ? await addSimDevice(machine, deviceType) : undefined;
     let fd = -1;
     let shared: { memfd: number; addr: bigint; size: bigint } | undefined;
     try {
-      // The vhost_vdpa driver names its device vhost-vdpa-N under the vdpa device (drivers/vhost/vdpa.c vhost_vdpa_probe()).
-      const dir = await agent.readdir(`/sys/bus/vdpa/devices/${name}`);
-      const node = dir.names?.find((n) => /^vhost-vdpa-\d+$/.test(n));
-      if (!node) throw new Error(`no vhost-vdpa device under /sys/bus/vdpa/devices/${name} (is vhost_vdpa loaded?)`);
-      const devicePath = `/dev/${node}`;
+      const devicePath = device.node ?? (await simDeviceNode(machine, name!));
       const opened = await agent.open(devicePath, GuestFlags.O_RDWR);
-      if (opened.kind !== 'ok' || opened.result < 0) throw new Error(`cannot open ${devicePath} in the guest: ${opened.kind === 'ok' ? errnoName(opened.result) : opened.kind}`);
+      if (opened.kind !== 'ok' || opened.result < 0) throw new Error(`cannot open ${devicePath}: ${opened.kind === 'ok' ? openFailure(opened.result) : opened.kind}`);
       fd = opened.result;
       const openFd = fd;
       const u = async (ioctl: string, arg?: IoctlArgValue) => {
@@ -116,15 +124,15 @@ export class GuestVdpaTarget implements Target {
         return ioctlInfo(ioctl).kernelWrites ? scalarOut(ioctlInfo(ioctl), o.out) : 0;
       };
       const info: TargetInfo = {
-        name: `linux ${MGMTDEV[deviceType]} (guest)`,
+        name: device.node === undefined ? `linux ${MGMTDEV[deviceType]} (guest)` : `linux vhost-vdpa ${device.node}`,
         kind: 'kernel',
-        version: guest.image.manifest.kernelRelease,
+        version: agent.kernelRelease,
         deviceType,
         queues: Number(await u('VHOST_VDPA_GET_VQS_COUNT')),
         maxQueueSize: Number(await u('VHOST_VDPA_GET_VRING_NUM')),
         // vdpa_sim_blk allocates each device's disk zeroed (drivers/vdpa/vdpa_sim/vdpa_sim_blk.c vdpasim_blk_dev_add(), kvzalloc
-        // unless the module's shared_backend is set), and a session adds its own device.
-        ...(deviceType === 'blk' && { freshDisk: true }),
+        // unless the module's shared_backend is set), and a session adds its own device. A host's node keeps its disk.
+        ...(deviceType === 'blk' && name !== undefined && { freshDisk: true }),
       };
       // IOTLB writes are v2 messages (vhost_types.h VHOST_BACKEND_F_IOTLB_MSG_V2); vhost_vdpa_unlocked_ioctl() takes SET_BACKEND_FEATURES before SET_OWNER.
       const offered = BigInt(await u('VHOST_GET_BACKEND_FEATURES'));
@@ -144,11 +152,11 @@ export class GuestVdpaTarget implements Target {
       const mirror = new MemoryMirror(agent, memory.backing, shared.addr);
       // The guards' canaries reach the guest before the device can see anything.
       if ((await mirror.sync()) !== 'ok') throw new Error('the guest did not answer the first memory sync');
-      return new GuestVdpaTarget(info, guest, name, devicePath, fd, memory, mirror, shared.memfd, backendFeatures);
+      return new VhostVdpaTarget(info, machine, name, devicePath, fd, memory, mirror, shared.memfd, backendFeatures);
     } catch (e) {
       if (shared) await releaseMapping(agent, shared);
       if (fd >= 0) await agent.closeFd(fd);
-      await agent.vdpa(['dev', 'del', name]);
+      if (name !== undefined) await agent.vdpa(['dev', 'del', name]);
       throw e;
     }
   }
@@ -176,12 +184,12 @@ export class GuestVdpaTarget implements Target {
 
   /** Any vhost ioctl by its C name, with the argument its spec/ table describes. */
   ioctl(name: string, arg?: IoctlArgValue, opts?: RequestOptions): Promise<IoctlOutcome> {
-    return guestIoctl(this.guest.agent, this.fd, ioctlInfo(name), arg, opts);
+    return guestIoctl(this.machine.agent, this.fd, ioctlInfo(name), arg, opts);
   }
 
   /** Writes one v2 IOTLB message to the vhost-vdpa fd (vhost_vdpa_chr_write_iter → vhost_vdpa_process_iotlb_msg). */
   writeIotlb(msg: IotlbMessage): Promise<WriteOutcome> {
-    return writeIotlb(this.guest.agent, this.fd, msg);
+    return writeIotlb(this.machine.agent, this.fd, msg);
   }
 
   /**
@@ -207,11 +215,11 @@ export class GuestVdpaTarget implements Target {
     const old = kind.get(index);
     if (old !== undefined) {
       // Not awaited: the agent runs it before the requests behind it, and a failed close changes nothing here.
-      void this.guest.agent.closeFd(old);
+      void this.machine.agent.closeFd(old);
       kind.delete(index);
     }
     if (invalid) return -1;
-    const e = await this.guest.agent.eventfd(0, GuestFlags.EFD_NONBLOCK);
+    const e = await this.machine.agent.eventfd(0, GuestFlags.EFD_NONBLOCK);
     if (e.kind !== 'ok' || e.result < 0) throw new Error(`guest eventfd failed: ${e.kind === 'ok' ? errnoName(e.result) : e.kind}`);
     kind.set(index, e.result);
     return e.result;
@@ -288,7 +296,7 @@ export class GuestVdpaTarget implements Target {
       default:
         // Protocol features, memory slots and inflight buffers are vhost-user messages: no ioctl carries them, and the
         // suites that send them run on vhost-user transports only (properties/suites/index.ts `transports`).
-        throw new Error(`guest:vdpa-sim: ${req.op} is a vhost-user message with no vhost-vdpa ioctl: not applicable on this transport`);
+        throw new Error(`vhost-vdpa: ${req.op} is a vhost-user message with no vhost-vdpa ioctl: not applicable on this transport`);
     }
   }
 
@@ -318,7 +326,7 @@ export class GuestVdpaTarget implements Target {
   async kick(vq: number): Promise<void> {
     await this.mirror.sync([]);
     const fd = this.#kick.get(vq);
-    if (fd !== undefined) await this.guest.agent.eventfdSignal(fd);
+    if (fd !== undefined) await this.machine.agent.eventfdSignal(fd);
   }
 
   /**
@@ -332,7 +340,7 @@ export class GuestVdpaTarget implements Target {
       await this.mirror.sync(this.#ringScan(vq));
       return false;
     }
-    const [r] = await Promise.all([this.guest.agent.eventfdWait(fd, timeoutMs), this.mirror.sync(this.#ringScan(vq))]);
+    const [r] = await Promise.all([this.machine.agent.eventfdWait(fd, timeoutMs), this.mirror.sync(this.#ringScan(vq))]);
     return r.kind === 'ok' && r.result === 0;
   }
 
@@ -341,25 +349,58 @@ export class GuestVdpaTarget implements Target {
   }
 
   async health(): Promise<Health> {
-    const crash = this.guest.agent.crash ?? this.guest.qemu.crash;
+    const { agent } = this.machine;
+    const crash = agent.crash ?? agent.host.crash;
     if (crash) {
-      const status = this.guest.qemu.exitStatus ?? { code: null, signal: 'SIGKILL' };
+      const status = agent.host.exitStatus ?? { code: null, signal: 'SIGKILL' };
       return { state: 'exited', ...status, lastLog: crash.summary };
     }
-    return this.guest.agent.stuck ? { state: 'hung' } : { state: 'alive' };
+    return agent.stuck ? { state: 'hung' } : { state: 'alive' };
   }
 
-  /** Closes the vhost-vdpa fd, every eventfd and the memory mapping, and deletes the vdpa device. Idempotent; the guest stays up. */
+  /** Closes the vhost-vdpa fd, every eventfd and the memory mapping, and deletes the vdpa device it added. Idempotent; the machine stays up. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const { agent } = this.guest;
+    const { agent } = this.machine;
     if (agent.crash) return;
     await agent.closeFd(this.fd);
     for (const m of [this.#kick, this.#call, this.#err]) for (const fd of m.values()) await agent.closeFd(fd);
     await releaseMapping(agent, { memfd: this.memfd, addr: this.mirror.guestAddr, size: BigInt(this.memory.backing.length) });
-    await agent.vdpa(['dev', 'del', this.vdpaName]);
+    if (this.vdpaName !== undefined) await agent.vdpa(['dev', 'del', this.vdpaName]);
   }
+}
+
+/** Adds a vdpa_sim device in the guest for one session; returns its name. */
+async function addSimDevice(machine: KernelMachine, deviceType: 'net' | 'blk'): Promise<string> {
+  const name = `vhostcheck-${deviceType}`;
+  const extra = deviceType === 'net' ? ['mac', GUEST_NET_MAC] : [];
+  const add = await machine.agent.vdpa(['dev', 'add', 'name', name, 'mgmtdev', MGMTDEV[deviceType], ...extra]);
+  if (add.kind !== 'ok' || add.result !== 0) throw new Error(`vdpa dev add ${name} failed in the guest: ${add.kind === 'ok' ? add.body.toString().trim() || `exit ${add.result}` : add.kind}`);
+  return name;
+}
+
+/** The node the vhost_vdpa driver gave a vdpa device: vhost-vdpa-N under it (drivers/vhost/vdpa.c vhost_vdpa_probe()). */
+async function simDeviceNode(machine: KernelMachine, name: string): Promise<string> {
+  const dir = await machine.agent.readdir(`/sys/bus/vdpa/devices/${name}`);
+  const node = dir.names?.find((n) => /^vhost-vdpa-\d+$/.test(n));
+  if (!node) throw new Error(`no vhost-vdpa device under /sys/bus/vdpa/devices/${name} (is vhost_vdpa loaded?)`);
+  return `/dev/${node}`;
+}
+
+/**
+ * Why a node would not open, for the user: vhost_vdpa_open() refuses a second opener with EBUSY
+ * (drivers/vhost/vdpa.c, `v->opened`); the rest are the file system's.
+ */
+export function openFailure(result: number): string {
+  const errno = errnoName(result);
+  const why: Readonly<Record<string, string>> = {
+    ENOENT: 'no such node (is vhost_vdpa loaded, and a vdpa device added with `vdpa dev add`?)',
+    EACCES: 'permission denied (run as a user who may open it)',
+    EPERM: 'permission denied (run as a user who may open it)',
+    EBUSY: 'another process has it open (vhost-vdpa allows one opener)',
+  };
+  return why[errno] ? `${errno}: ${why[errno]}` : errno;
 }
 
 async function releaseMapping(agent: AgentClient, m: { memfd: number; addr: bigint; size: bigint }): Promise<void> {

@@ -23,7 +23,7 @@ import {
 } from '../../spec/vduse/types.ts';
 import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
 import { body, Op } from './protocol.ts';
-import type { RunningGuest } from './boot.ts';
+import type { KernelMachine } from './boot.ts';
 import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
 
 export interface VduseDeviceConfig {
@@ -102,7 +102,7 @@ export class GuestVduseDevice {
   #destroyed = false;
 
   private constructor(
-    readonly guest: RunningGuest,
+    readonly guest: KernelMachine,
     readonly config: VduseDeviceConfig,
     readonly controlFd: number,
     readonly fd: number,
@@ -111,7 +111,7 @@ export class GuestVduseDevice {
   ) {}
 
   /** Negotiates the API version, creates the device, opens its node and sets up every vq. */
-  static async create(guest: RunningGuest, config: VduseDeviceConfig): Promise<GuestVduseDevice> {
+  static async create(guest: KernelMachine, config: VduseDeviceConfig): Promise<GuestVduseDevice> {
     const { agent } = guest;
     const must = (o: IoctlOutcome, what: string): Buffer => {
       if (o.kind !== 'ok') throw new Error(`${what} failed in the guest: ${o.kind === 'error' ? o.errno : o.kind}`);

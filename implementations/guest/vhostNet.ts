@@ -5,7 +5,7 @@
 // fd. The guest:vhost-net kernel suites (properties/kernel/vhostNet/) drive it.
 import { VHOST_FILE_UNBIND } from '../../spec/vhost/ioctls.ts';
 import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
-import type { RunningGuest } from './boot.ts';
+import type { KernelMachine } from './boot.ts';
 import { type IotlbMessage, readIotlb, type WriteOutcome, writeIotlb } from './iotlb.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo } from './vhostIoctl.ts';
 
@@ -20,7 +20,7 @@ export class GuestVhostNet {
   #closed = false;
 
   private constructor(
-    readonly guest: RunningGuest,
+    readonly guest: KernelMachine,
     readonly fd: number,
     readonly tapFd: number,
     /** The tap's interface name, as TUNSETIFF filled it in. */
@@ -28,7 +28,7 @@ export class GuestVhostNet {
   ) {}
 
   /** Opens /dev/vhost-net and a fresh tap (`vhostcheck%d`) in the guest. */
-  static async open(guest: RunningGuest): Promise<GuestVhostNet> {
+  static async open(guest: KernelMachine): Promise<GuestVhostNet> {
     const { agent } = guest;
     const fdOf = (r: Awaited<ReturnType<AgentClient['open']>>, what: string): number => {
       if (r.kind !== 'ok' || r.result < 0) throw new Error(`${what} in the guest: ${r.kind === 'ok' ? errnoName(r.result) : r.kind}`);

@@ -1,8 +1,7 @@
 // Every kernel suite, by family, with each family's probe and the rules it
 // cannot judge from user space (and why). The engine takes all three from here.
-import type { RunningGuest } from '../../implementations/guest/boot.ts';
-import type { GuestTargetSpec } from '../../implementations/guest/spec.ts';
-import type { KernelFamily, KernelProfile, KernelSuite } from './types.ts';
+import type { KernelMachine } from '../../implementations/guest/boot.ts';
+import type { KernelFamily, KernelProfile, KernelSuite, KernelTarget } from './types.ts';
 import { probeVdpa } from './vdpa/probe.ts';
 import { VDPA_SUITES } from './vdpa/suites.ts';
 import { UNJUDGEABLE as VDPA_UNJUDGEABLE } from './vdpa/unjudgeable.ts';
@@ -16,7 +15,7 @@ import { UNJUDGEABLE as VHOST_NET_UNJUDGEABLE } from './vhostNet/unjudgeable.ts'
 export const KERNEL_SUITES: readonly KernelSuite[] = [...VDPA_SUITES, ...VHOST_NET_SUITES, ...VDUSE_SUITES];
 
 /** Asks the device what it offers. */
-export const KERNEL_PROBES: Readonly<Record<KernelFamily, (guest: RunningGuest, target: GuestTargetSpec) => Promise<KernelProfile>>> = {
+export const KERNEL_PROBES: Readonly<Record<KernelFamily, (machine: KernelMachine, target: KernelTarget) => Promise<KernelProfile>>> = {
   'vhost-vdpa': probeVdpa,
   'vhost-net': probeVhostNet,
   vduse: probeVduse,
@@ -29,11 +28,12 @@ export const UNJUDGEABLE: Readonly<Record<KernelFamily, Readonly<Record<string, 
   vduse: VDUSE_UNJUDGEABLE,
 };
 
-/** The kernel interface a guest target is reached through. */
-export function familyOf(target: GuestTargetSpec): KernelFamily {
+/** The kernel interface a target is reached through. */
+export function familyOf(target: KernelTarget): KernelFamily {
   switch (target.target) {
     case 'vdpa-sim-net':
     case 'vdpa-sim-blk':
+    case 'host-vhost-vdpa':
       return 'vhost-vdpa';
     case 'vhost-net':
       return 'vhost-net';
@@ -43,7 +43,8 @@ export function familyOf(target: GuestTargetSpec): KernelFamily {
   }
 }
 
-/** The device type a guest target drives. */
-export function deviceTypeOf(target: GuestTargetSpec): 'net' | 'blk' {
+/** The device type a target drives. */
+export function deviceTypeOf(target: KernelTarget): 'net' | 'blk' {
+  if (target.target === 'host-vhost-vdpa') return target.deviceType;
   return target.target.endsWith('-blk') ? 'blk' : 'net';
 }

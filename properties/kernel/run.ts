@@ -12,10 +12,10 @@ export interface KernelStepsOutcome {
 
 /** What the guest's state says about a step that threw: a crash or hang with the console's words, else null. */
 function guestFault(ctx: KernelContext, step: KernelStep, suite: KernelSuite, e: unknown): KernelObservation | null {
-  const crash = ctx.agent.crash ?? ctx.guest.qemu.crash;
+  const crash = ctx.agent.crash ?? ctx.agent.host.crash;
   const requirement = suite.requirementOf(step);
-  if (crash) return { requirement, verdict: 'CRASH', detail: `guest kernel crashed during ${suite.formatStep(step)}: ${crash.summary}`, trigger: `kernel:${step.op}/crash` };
-  if (ctx.agent.stuck) return { requirement, verdict: 'TIMEOUT', detail: `guest stopped answering during ${suite.formatStep(step)}: ${String((e as Error)?.message ?? e)}`, trigger: `kernel:${step.op}/timeout` };
+  if (crash) return { requirement, verdict: 'CRASH', detail: `crashed during ${suite.formatStep(step)}: ${crash.summary}`, trigger: `kernel:${step.op}/crash` };
+  if (ctx.agent.stuck) return { requirement, verdict: 'TIMEOUT', detail: `the agent stopped answering during ${suite.formatStep(step)}: ${String((e as Error)?.message ?? e)}`, trigger: `kernel:${step.op}/timeout` };
   return null;
 }
 

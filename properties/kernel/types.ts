@@ -5,7 +5,7 @@
 // oracles; the engine only generates, runs, shrinks, saves and replays them.
 import type fc from 'fast-check';
 import type { AgentClient } from '../../implementations/guest/agent.ts';
-import type { RunningGuest } from '../../implementations/guest/boot.ts';
+import type { KernelMachine } from '../../implementations/guest/boot.ts';
 import type { GuestTargetSpec } from '../../implementations/guest/spec.ts';
 import type { Observation } from '../oracles/observation.ts';
 
@@ -37,11 +37,21 @@ export interface KernelProfile {
   readonly facts: Readonly<Record<string, number | bigint | string | boolean>>;
 }
 
-/** What one case runs against: a booted guest (or, for a host device, an agent-compatible local channel). */
+/** A vhost-vdpa node this host has (`vhost-vdpa:/dev/vhost-vdpa-N`), with the device type its VHOST_VDPA_GET_DEVICE_ID gave. */
+export interface HostVdpaTarget {
+  readonly target: 'host-vhost-vdpa';
+  readonly node: string;
+  readonly deviceType: 'net' | 'blk';
+}
+
+/** The kernel device a run drives: one in a QEMU guest, or a node of this host's own. */
+export type KernelTarget = GuestTargetSpec | HostVdpaTarget;
+
+/** What one case runs against: a booted guest, or this host through its agent process. */
 export interface KernelContext {
-  readonly guest: RunningGuest;
+  readonly machine: KernelMachine;
   readonly agent: AgentClient;
-  readonly target: GuestTargetSpec;
+  readonly target: KernelTarget;
   readonly profile: KernelProfile;
 }
 

@@ -5,6 +5,7 @@
 import { initialVdpaState, judgeVdpa, learnStatus, stepVdpa, type VdpaAnswer, type VdpaDevice, type VdpaRequest, type VdpaState } from '../../../model/kernel/vdpa.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelStep } from '../types.ts';
 import { requestOf } from './steps.ts';
+import { vdpaDeviceOf } from './probe.ts';
 import { VdpaSession } from './session.ts';
 
 /** Where a case's answers come from: the real session, or (in tests) one wrapped to lie. */
@@ -40,5 +41,5 @@ export function judgedCase(dev: VdpaDevice, runner: VdpaRunner): KernelCase {
 }
 
 export async function openVdpaCase(ctx: KernelContext, dev: VdpaDevice): Promise<KernelCase> {
-  return judgedCase(dev, await VdpaSession.open(ctx.guest, dev.deviceType));
+  return judgedCase(dev, await VdpaSession.open(ctx.machine, vdpaDeviceOf(ctx.target)));
 }

@@ -2,23 +2,25 @@
 // the vdpa suites' model is parameterised with (model/kernel/vdpa.ts
 // VdpaDevice). Nothing is assumed from the parent's name; every value is the
 // answer of the ioctl that reports it (include/uapi/linux/vhost.h).
-import type { RunningGuest } from '../../../implementations/guest/boot.ts';
-import type { GuestTargetSpec } from '../../../implementations/guest/spec.ts';
-import { GuestVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
+import type { KernelMachine } from '../../../implementations/guest/boot.ts';
+import { type VdpaDeviceRef, VhostVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
 import { type IoctlOutcome, scalarOut, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
 import type { VdpaDevice } from '../../../model/kernel/vdpa.ts';
-import type { KernelProfile } from '../types.ts';
+import type { KernelProfile, KernelTarget } from '../types.ts';
 import { SESSION_MEM_SIZE } from './session.ts';
 
-function deviceTypeOf(target: GuestTargetSpec): 'net' | 'blk' {
-  if (target.target === 'vdpa-sim-net') return 'net';
-  if (target.target === 'vdpa-sim-blk') return 'blk';
+/** The device a vhost-vdpa target's sessions open: a fresh vdpa_sim device per session in a guest, the host's node on a host. */
+export function vdpaDeviceOf(target: KernelTarget): VdpaDeviceRef {
+  if (target.target === 'host-vhost-vdpa') return { deviceType: target.deviceType, node: target.node };
+  if (target.target === 'vdpa-sim-net') return { deviceType: 'net' };
+  if (target.target === 'vdpa-sim-blk') return { deviceType: 'blk' };
   throw new Error(`guest:${target.target} is not a vhost-vdpa target`);
 }
 
-export async function probeVdpa(guest: RunningGuest, target: GuestTargetSpec): Promise<KernelProfile> {
-  const deviceType = deviceTypeOf(target);
-  const t = await GuestVdpaTarget.open(guest, deviceType);
+export async function probeVdpa(machine: KernelMachine, target: KernelTarget): Promise<KernelProfile> {
+  const device = vdpaDeviceOf(target);
+  const { deviceType } = device;
+  const t = await VhostVdpaTarget.open(machine, device);
   try {
     const ask = async (name: string): Promise<IoctlOutcome & { kind: 'ok' }> => {
       const o = await t.ioctl(name);
@@ -52,9 +54,7 @@ export async function probeVdpa(guest: RunningGuest, target: GuestTargetSpec): P
       groupNum: Number(await scalar('VHOST_VDPA_GET_GROUP_NUM')),
       vqGroups: groupsAnswer || groups.join(','),
     };
-    // The guest's own `uname -r`, from the agent's greeting ("vhostcheck-agent <protocol> <release>").
-    const kernelRelease = guest.agent.hello.split(' ')[2] ?? guest.image.manifest.kernelRelease;
-    return { family: 'vhost-vdpa', deviceType, kernelRelease, facts };
+    return { family: 'vhost-vdpa', deviceType, kernelRelease: machine.agent.kernelRelease, facts };
   } finally {
     await t.close();
   }

@@ -1,19 +1,19 @@
-// One vhost-vdpa session in the guest, as the vdpa suites drive it: a
-// simulated vdpa device (added and deleted by GuestVdpaTarget), its
-// /dev/vhost-vdpa-N node, a shared memfd mapping that IOTLB updates point
+// One vhost-vdpa session, as the vdpa suites drive it: a /dev/vhost-vdpa-N
+// node (a simulated vdpa device VhostVdpaTarget adds and deletes in a guest,
+// or a host's own node), a shared memfd mapping that IOTLB updates point
 // into, and the eventfds the steps install. It turns one model request
 // (model/kernel/vdpa.ts) into ioctls and writes through the agent and
-// returns the kernel's answer; a guest crash or timeout is thrown, never
-// turned into an answer (properties/kernel/run.ts charges it).
+// returns the kernel's answer; a crash or timeout is thrown, never turned
+// into an answer (properties/kernel/run.ts charges it).
 import { encode } from '../../../spec/codec.ts';
 import { VHOST_VDPA_RESUME } from '../../../spec/vhost/newerUapi.ts';
 import { VHOST_ACCESS_RW, VHOST_IOTLB_MSG, VHOST_IOTLB_MSG_V2, VHOST_IOTLB_UPDATE, vhost_msg, vhost_msg_v2, vhost_vdpa_config, vhost_vdpa_iova_range, vhost_vring_state } from '../../../spec/vhost/types.ts';
 import type { AgentReply } from '../../../implementations/guest/agent.ts';
 import { errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
-import type { RunningGuest } from '../../../implementations/guest/boot.ts';
+import type { KernelMachine } from '../../../implementations/guest/boot.ts';
 import { writeIotlb } from '../../../implementations/guest/iotlb.ts';
 import { ForkedCall } from '../../../implementations/guest/protocol.ts';
-import { GuestVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
+import { type VdpaDeviceRef, VhostVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
 import { guestIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo, scalarOut } from '../../../implementations/guest/vhostIoctl.ts';
 import type { QueryName, VdpaAnswer, VdpaRequest } from '../../../model/kernel/vdpa.ts';
 
@@ -39,7 +39,7 @@ const QUERY_IOCTL: Readonly<Record<Exclude<QueryName, 'iovaRange'>, string>> = {
 const VRING_FILE_IOCTL = { kick: 'VHOST_SET_VRING_KICK', call: 'VHOST_SET_VRING_CALL', err: 'VHOST_SET_VRING_ERR' } as const;
 
 function agentFault(what: string, r: { kind: 'timeout' } | { kind: 'crash'; crash?: { summary: string } }): Error {
-  return new Error(`${what}: ${r.kind === 'crash' ? `guest crashed: ${r.crash?.summary ?? ''}` : 'the guest agent did not answer in time'}`);
+  return new Error(`${what}: ${r.kind === 'crash' ? `crashed: ${r.crash?.summary ?? ''}` : 'the agent did not answer in time'}`);
 }
 
 /** An agent reply as an answer: a syscall result ≥ 0 is ok; a timeout or crash is thrown. */
@@ -60,8 +60,8 @@ export class VdpaSession {
   #closed = false;
 
   private constructor(
-    readonly guest: RunningGuest,
-    readonly target: GuestVdpaTarget,
+    readonly machine: KernelMachine,
+    readonly target: VhostVdpaTarget,
     readonly memfd: number,
     /** Guest address of the shared memfd mapping. */
     readonly memAddr: bigint,
@@ -69,10 +69,10 @@ export class VdpaSession {
     this.#fd = target.fd;
   }
 
-  /** Adds the vdpa device, opens its node and maps the session memory. */
-  static async open(guest: RunningGuest, deviceType: 'net' | 'blk'): Promise<VdpaSession> {
-    const target = await GuestVdpaTarget.open(guest, deviceType);
-    const { agent } = guest;
+  /** Opens the device's node (adding a simulated device first where the target says so) and maps the session memory. */
+  static async open(machine: KernelMachine, device: VdpaDeviceRef): Promise<VdpaSession> {
+    const target = await VhostVdpaTarget.open(machine, device);
+    const { agent } = machine;
     try {
       const memfd = answerOf('memfd', await agent.memfd(SESSION_MEM_SIZE));
       if (!memfd.ok) throw new Error(`guest memfd failed: ${memfd.errno}`);
@@ -81,7 +81,7 @@ export class VdpaSession {
         await agent.closeFd(memfd.result);
         throw new Error(`guest mmap of the memfd failed: ${map.errno}`);
       }
-      return new VdpaSession(guest, target, memfd.result, map.body.readBigUInt64LE(0));
+      return new VdpaSession(machine, target, memfd.result, map.body.readBigUInt64LE(0));
     } catch (e) {
       await target.close();
       throw e;
@@ -93,7 +93,7 @@ export class VdpaSession {
   }
 
   #ioctl(name: string, arg?: IoctlArgValue): Promise<IoctlOutcome> {
-    return guestIoctl(this.guest.agent, this.#fd, ioctlInfo(name), arg);
+    return guestIoctl(this.machine.agent, this.#fd, ioctlInfo(name), arg);
   }
 
   async #scalar(name: string, arg?: IoctlArgValue): Promise<VdpaAnswer> {
@@ -107,7 +107,7 @@ export class VdpaSession {
   }
 
   async #eventfd(): Promise<number> {
-    const e = answerOf('eventfd', await this.guest.agent.eventfd(0, GuestFlags.EFD_NONBLOCK));
+    const e = answerOf('eventfd', await this.machine.agent.eventfd(0, GuestFlags.EFD_NONBLOCK));
     if (!e.ok) throw new Error(`guest eventfd failed: ${e.errno}`);
     this.#eventfds.push(e.result);
     return e.result;
@@ -129,11 +129,11 @@ export class VdpaSession {
   async #iotlb(r: Extract<VdpaRequest, { op: 'iotlb' }>): Promise<VdpaAnswer> {
     const fields = { iotlb_iova: r.iova, iotlb_size: r.size, iotlb_uaddr: BigInt.asUintN(64, this.memAddr + r.uaddrOff), iotlb_perm: r.perm, iotlb_type: r.type };
     if (r.frame === 'v2') {
-      const w = await writeIotlb(this.guest.agent, this.#fd, { asid: r.asid, ...fields });
+      const w = await writeIotlb(this.machine.agent, this.#fd, { asid: r.asid, ...fields });
       if (w.kind === 'timeout' || w.kind === 'crash') throw agentFault('IOTLB write', w);
       return w.kind === 'error' ? { ok: false, errno: w.errno } : { ok: true, value: w.written };
     }
-    const a = answerOf('IOTLB write', await this.guest.agent.write(this.#fd, encode(vhost_msg, { type: VHOST_IOTLB_MSG, ...fields })));
+    const a = answerOf('IOTLB write', await this.machine.agent.write(this.#fd, encode(vhost_msg, { type: VHOST_IOTLB_MSG, ...fields })));
     return a.ok ? { ok: true, value: a.result } : a;
   }
 
@@ -141,13 +141,13 @@ export class VdpaSession {
     // A v2-sized message of iotlb type 0 (no such type), cut or padded to `length` bytes.
     const whole = Buffer.alloc(Math.max(length, vhost_msg_v2.size));
     whole.writeUInt32LE(frameType >>> 0, 0);
-    const a = answerOf('IOTLB write', await this.guest.agent.write(this.#fd, whole.subarray(0, length)));
+    const a = answerOf('IOTLB write', await this.machine.agent.write(this.#fd, whole.subarray(0, length)));
     return a.ok ? { ok: true, value: a.result } : a;
   }
 
   /** The call a forked child of the agent makes (model/kernel/vdpa.ts 'foreign'): never the owner's mm. */
   async #foreign(call: Extract<VdpaRequest, { op: 'foreign' }>['call']): Promise<VdpaAnswer> {
-    const { agent } = this.guest;
+    const { agent } = this.machine;
     let r: AgentReply;
     if (call === 'setOwner') r = await agent.forked(ForkedCall.ioctlInteger, this.#fd, ioctlInfo('VHOST_SET_OWNER').number, 0n);
     else if (call === 'setVringNum') r = await agent.forked(ForkedCall.ioctlBuffer, this.#fd, ioctlInfo('VHOST_SET_VRING_NUM').number, 0n, encode(vhost_vring_state, { index: 0, num: 64 }));
@@ -162,7 +162,7 @@ export class VdpaSession {
 
   /** Runs one request; throws when the guest crashed or stopped answering. */
   async run(r: VdpaRequest): Promise<VdpaAnswer> {
-    const { agent } = this.guest;
+    const { agent } = this.machine;
     switch (r.op) {
       case 'reopen': {
         answerOf('close', await agent.closeFd(this.#fd));
@@ -242,13 +242,13 @@ export class VdpaSession {
 
   /**
    * Releases the eventfds, the memfd mapping and the node, and deletes the vdpa device. The node's fd
-   * number may have changed with `reopen`: ours is closed first, then GuestVdpaTarget.close() closes the
+   * number may have changed with `reopen`: ours is closed first, then VhostVdpaTarget.close() closes the
    * number it opened (already free, or ours again) and deletes the device.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const { agent } = this.guest;
+    const { agent } = this.machine;
     if (agent.crash) return;
     for (const fd of this.#eventfds) await agent.closeFd(fd);
     await agent.munmap(this.memAddr, SESSION_MEM_SIZE);

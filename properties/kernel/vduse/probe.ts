@@ -6,11 +6,11 @@
 import { VIRTIO_ID_BLOCK } from '../../../spec/virtio/blk.ts';
 import { VIRTIO_ID_NET } from '../../../spec/virtio/net.ts';
 import { errnoName, GuestFlags, type AgentClient } from '../../../implementations/guest/agent.ts';
-import type { RunningGuest } from '../../../implementations/guest/boot.ts';
-import type { GuestTargetSpec } from '../../../implementations/guest/spec.ts';
+import type { KernelMachine } from '../../../implementations/guest/boot.ts';
+
 import { nameBytes } from '../../../implementations/guest/vduse.ts';
 import { guestIoctl, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
-import type { KernelProfile } from '../types.ts';
+import type { KernelProfile, KernelTarget } from '../types.ts';
 import { validDeviceFeatures } from './arbitraries.ts';
 
 const O_RDONLY = 0;
@@ -48,7 +48,7 @@ async function readSysfs(agent: AgentClient, path: string): Promise<string | nul
   return r.kind === 'ok' && r.result >= 0 ? r.body.toString().trim() : null;
 }
 
-export async function probeVduse(guest: RunningGuest, target: GuestTargetSpec): Promise<KernelProfile> {
+export async function probeVduse(guest: KernelMachine, target: KernelTarget): Promise<KernelProfile> {
   const { agent } = guest;
   const deviceType = target.target === 'vduse-net' ? 'net' : 'blk';
   const kernelRelease = agent.hello.split(' ')[2] ?? '';

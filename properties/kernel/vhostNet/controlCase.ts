@@ -44,7 +44,7 @@ export class ControlCase implements KernelCase {
   }
 
   static async open(ctx: KernelContext, negotiation: Negotiation): Promise<ControlCase> {
-    return new ControlCase(await VhostNetSession.open(ctx.guest), factsOf(ctx.profile), negotiation);
+    return new ControlCase(await VhostNetSession.open(ctx.machine), factsOf(ctx.profile), negotiation);
   }
 
   get state(): VhostNetState {

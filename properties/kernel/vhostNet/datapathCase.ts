@@ -83,7 +83,7 @@ export class DatapathCase implements KernelCase {
   ) {}
 
   static async open(ctx: KernelContext, opts: { readonly iotlb: boolean; readonly features: bigint }): Promise<DatapathCase> {
-    const session = await VhostNetSession.open(ctx.guest);
+    const session = await VhostNetSession.open(ctx.machine);
     let packetFd = -1;
     try {
       packetFd = await openPacketSocket(session);

@@ -3,15 +3,15 @@
 // without an owner), the vhost module's max_mem_regions parameter, and the
 // kernel release the agent reports.
 import { errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
-import type { RunningGuest } from '../../../implementations/guest/boot.ts';
-import type { GuestTargetSpec } from '../../../implementations/guest/spec.ts';
+import type { KernelMachine } from '../../../implementations/guest/boot.ts';
+
 import { guestIoctl, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
-import type { KernelProfile } from '../types.ts';
+import type { KernelProfile, KernelTarget } from '../types.ts';
 import { replyOf } from './session.ts';
 
 const MAX_MEM_REGIONS = '/sys/module/vhost/parameters/max_mem_regions';
 
-async function readNumber(guest: RunningGuest, path: string): Promise<number | undefined> {
+async function readNumber(guest: KernelMachine, path: string): Promise<number | undefined> {
   const { agent } = guest;
   const fd = replyOf(await agent.open(path, 0), `open ${path}`);
   if (fd.result < 0) return undefined;
@@ -24,7 +24,7 @@ async function readNumber(guest: RunningGuest, path: string): Promise<number | u
   }
 }
 
-export async function probeVhostNet(guest: RunningGuest, target: GuestTargetSpec): Promise<KernelProfile> {
+export async function probeVhostNet(guest: KernelMachine, target: KernelTarget): Promise<KernelProfile> {
   if (target.target !== 'vhost-net') throw new Error(`probeVhostNet cannot probe guest:${target.target}`);
   const { agent } = guest;
   const fd = replyOf(await agent.open('/dev/vhost-net', GuestFlags.O_RDWR), 'open /dev/vhost-net');

@@ -4,7 +4,7 @@
 // model's requests into the kernel's answers; a guest that times out or
 // crashes is thrown, for run.ts to charge.
 import { errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
-import type { RunningGuest } from '../../../implementations/guest/boot.ts';
+import type { KernelMachine } from '../../../implementations/guest/boot.ts';
 import { GuestVhostNet } from '../../../implementations/guest/vhostNet.ts';
 import type { IoctlOutcome } from '../../../implementations/guest/vhostIoctl.ts';
 import type { AgentReply } from '../../../implementations/guest/agent.ts';
@@ -31,7 +31,7 @@ function answerOf(o: IoctlOutcome, what: string): VhostNetAnswer {
 
 export class VhostNetSession {
   private constructor(
-    readonly guest: RunningGuest,
+    readonly guest: KernelMachine,
     readonly net: GuestVhostNet,
     readonly windowFd: number,
     readonly windowBase: bigint,
@@ -39,7 +39,7 @@ export class VhostNetSession {
     readonly eventfds: readonly (readonly [number, number, number])[],
   ) {}
 
-  static async open(guest: RunningGuest): Promise<VhostNetSession> {
+  static async open(guest: KernelMachine): Promise<VhostNetSession> {
     const { agent } = guest;
     const net = await GuestVhostNet.open(guest);
     const opened: number[] = [];

@@ -49,7 +49,7 @@ const step = (op: string, fields: Record<string, unknown> = {}): KernelStep => (
 describe.skipIf(!image)('guest:vhost-net suites (real kernel)', () => {
   const guest = sharedGuest(image);
   const target = { target: 'vhost-net' as const };
-  const ctx = async (): Promise<KernelContext> => ({ guest: guest(), agent: guest().agent, target, profile: await probeVhostNet(guest(), target) });
+  const ctx = async (): Promise<KernelContext> => ({ machine: guest(), agent: guest().agent, target, profile: await probeVhostNet(guest(), target) });
 
   for (const suite of VHOST_NET_SUITES) {
     it(`${suite.name}: seeds ${SEEDS.join(', ')} find nothing on the healthy kernel`, async () => {
