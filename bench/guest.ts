@@ -3,7 +3,9 @@
 // loaded), the time to open guest:vdpa-sim-net on a ready guest, agent round
 // trips per second, GET_FEATURES per second through VhostVdpaTarget, and the
 // suite steps per second of a whole `vhostcheck run --target guest:vdpa-sim-net`
-// (every suite, the engine as the CLI runs it, seed 1). One QEMU at a time,
+// (every suite, the engine as the CLI runs it, seed 1), and, for comparison, the
+// round trip to the host's own agent process that `vhost-vdpa:/dev/vhost-vdpa-N`
+// pays per request. One QEMU at a time,
 // each closed before the next starts. Skipped, with the reason, when the guest
 // is not built.
 //
@@ -19,6 +21,7 @@ import { findGuest, type GuestImage } from '../implementations/guest/image/build
 import { Op } from '../implementations/guest/protocol.ts';
 import { QEMU_BINARY } from '../implementations/guest/qemu.ts';
 import { VhostVdpaTarget } from '../implementations/guest/vdpaTarget.ts';
+import { startLocalMachine } from '../implementations/vhost-vdpa/localAgent.ts';
 import { writeFileAtomic } from '../runner/atomicWrite.ts';
 import { median } from '../runner/mutants.ts';
 import { fmtInt, installSignalCleanup, machineFacts, onAbort, quantile, table } from './common.ts';
@@ -42,6 +45,8 @@ interface GuestBenchResult {
   readonly openTargetMedianMs?: number;
   /** Sequential agent `hello` requests, one in flight: the channel's own round trip. */
   readonly agentRoundTrips?: RateSample;
+  /** The same, to the host's agent process (vhost-vdpa:/dev/vhost-vdpa-N): a host target's cost per request. */
+  readonly hostAgentRoundTrips?: RateSample;
   /** Sequential VhostVdpaTarget.send({ op: 'getFeatures' }): agent round trip plus VHOST_GET_FEATURES on /dev/vhost-vdpa-N. */
   readonly getFeatures?: RateSample;
   /** Steps per second of each suite of a run on guest:vdpa-sim-net (seed 1, `suiteRuns` cases per property), and overall. */
@@ -133,6 +138,17 @@ export async function measureGuest(opts: { readonly boots: number; readonly minS
       }
     });
   }
+  const host = await startLocalMachine();
+  let hostAgentRoundTrips: RateSample;
+  try {
+    hostAgentRoundTrips = await rate(async () => {
+      const r = await host.agent.request(Op.hello, new Uint8Array(0));
+      if (r.kind !== 'ok') throw new Error(`host agent hello: ${r.kind}`);
+    }, 200, opts.minSeconds);
+  } finally {
+    await host.close();
+  }
+  opts.log(`  host agent round trips: ${fmtInt(hostAgentRoundTrips.perSecond)}/s`);
   const suiteSteps = await measureSuiteSteps(SUITE_RUNS, opts.log);
   return {
     qemu,
@@ -143,6 +159,7 @@ export async function measureGuest(opts: { readonly boots: number; readonly minS
     bootToReadyMedianMs: median(boots.map((b) => b.bootToReadyMs)),
     openTargetMedianMs: median(boots.map((b) => b.openTargetMs)),
     agentRoundTrips,
+    hostAgentRoundTrips,
     getFeatures,
     loadAverage: { before, after: loadavg()[0]! },
   };
@@ -183,7 +200,7 @@ export function guestReport(r: GuestBenchResult): string[] {
   lines.push(
     table(
       ['one request in flight', 'n', 'wall s', 'per second', 'median µs', 'p99 µs'],
-      ([['agent round trip (hello)', r.agentRoundTrips!], ['GET_FEATURES via VhostVdpaTarget', r.getFeatures!]] as const).map(([what, s]) => [
+      ([['agent round trip (hello)', r.agentRoundTrips!], ['GET_FEATURES via VhostVdpaTarget', r.getFeatures!], ['host agent round trip (hello)', r.hostAgentRoundTrips!]] as const).map(([what, s]) => [
         what,
         fmtInt(s.n),
         (s.wallMs / 1000).toFixed(2),

@@ -39,7 +39,7 @@ const FAMILY_RULES: Readonly<Record<KernelFamily, readonly string[]>> = {
   'vhost-vdpa': ['vhost', 'vhost-vdpa'],
   vduse: ['vduse'],
 };
-const JUDGED_ON: Readonly<Record<string, string>> = { vhost: 'guest:vhost-net', 'vhost-vdpa': 'guest:vdpa-sim-net and guest:vdpa-sim-blk', vduse: 'guest:vduse-blk and guest:vduse-net' };
+const JUDGED_ON: Readonly<Record<string, string>> = { vhost: 'guest:vhost-net', 'vhost-vdpa': 'vhost-vdpa:/dev/vhost-vdpa-N, guest:vdpa-sim-net and guest:vdpa-sim-blk', vduse: 'guest:vduse-blk and guest:vduse-net' };
 /** Device-specific families, by device type. */
 const DEVICE_FAMILIES: readonly string[] = ['blk', 'net', 'fs'];
 
