@@ -33,8 +33,11 @@ const INIT_SCRIPT = join(HERE, 'init.sh');
  * The modules the guest loads (with what they depend on): the vDPA simulators behind
  * vhost-vdpa, VDUSE, and vhost-net with tun for its tap. Not virtio_vdpa: it would
  * bind the simulated devices to the guest's own virtio drivers instead of vhost-vdpa.
+ * And 9p over virtio, which hostrun mode (init.sh, hostRun.ts) mounts the host's root
+ * with. Loaded in every mode: one list keeps init simple, and the four cost the
+ * agent's boot little (README.md "Hostrun mode" has the figure).
  */
-const GUEST_MODULES = ['vhost_vdpa', 'vdpa_sim_net', 'vdpa_sim_blk', 'vduse', 'vhost_net', 'tun'] as const;
+const GUEST_MODULES = ['vhost_vdpa', 'vdpa_sim_net', 'vdpa_sim_blk', 'vduse', 'vhost_net', 'tun', 'netfs', '9pnet', '9pnet_virtio', '9p'] as const;
 
 /** Sources built out of tree: drivers/vdpa/vdpa_sim (all of it) and drivers/vhost/vringh.c, which vdpa_sim needs. */
 const OUT_OF_TREE = ['vringh', 'vdpa_sim', 'vdpa_sim_net', 'vdpa_sim_blk'] as const;
