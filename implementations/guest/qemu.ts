@@ -132,6 +132,7 @@ export class QemuGuest {
   readonly #exited: Promise<void>;
 
   private constructor(opts: QemuOptions) {
+    const virtfs = (opts.shares ?? []).flatMap((share) => ['-virtfs', virtfsArg(share)]);
     this.#dir = mkdtempSync(join(tmpdir(), 'vhostcheck-guest-'));
     this.socketPath = join(this.#dir, 'agent.sock');
     this.#endLine = opts.endLine;
@@ -144,7 +145,7 @@ export class QemuGuest {
       '-device', 'virtio-serial-pci',
       '-chardev', `socket,id=ctl,path=${this.socketPath},server=on,wait=off`,
       '-device', `virtserialport,chardev=ctl,name=${PORT_NAME}`,
-      ...(opts.shares ?? []).flatMap((s) => ['-virtfs', virtfsArg(s)]),
+      ...virtfs,
     ];
     installHooks();
     this.startedAt = performance.now();
@@ -226,7 +227,7 @@ export class QemuGuest {
 
   #onConsole(text: string): void {
     this.#console = (this.#console + text).slice(-CONSOLE_LIMIT);
-    if (this.#endLine?.test(this.#console)) this.#ended = true;
+    if (!this.#ended && this.#endLine?.test(this.#console)) this.#ended = true;
     if (this.#crash || this.#crashTimer || this.#closing) return;
     if (KERNEL_CRASH.test(this.#console) || AGENT_EXIT.test(this.#console)) {
       this.#crashTimer = setTimeout(() => this.#declareCrash('console'), CRASH_SETTLE_MS);
