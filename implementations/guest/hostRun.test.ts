@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processAlive } from './image/build.ts';
+import { type GuestImage, processAlive } from './image/build.ts';
 import { type HostRunOptions, type HostRunResult, runOnGuestAsHost } from './hostRun.ts';
 import { builtGuest, withGuestLock } from './testGuest.ts';
 
@@ -32,6 +32,14 @@ function processesNaming(path: string): number[] {
     }
   });
 }
+
+describe('hostrun: bad input', () => {
+  it('is refused in one line before anything boots', async () => {
+    const noImage = {} as GuestImage;
+    await expect(runOnGuestAsHost({ image: noImage, deviceType: 'scsi' as 'net', script: '', timeoutMs: 60_000 })).rejects.toThrow("hostrun device type 'scsi': net or blk");
+    await expect(runOnGuestAsHost({ image: noImage, deviceType: 'net', script: '', timeoutMs: 10 })).rejects.toThrow('hostrun timeout 10 ms: give at least 1000');
+  });
+});
 
 describe.skipIf(!image)('hostrun: a host script inside the guest, against its vdpa_sim device (real guest)', () => {
   it("runs this host's node next to /dev/vhost-vdpa-0 and hands back status 0, output and files", async () => {

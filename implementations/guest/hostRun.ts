@@ -52,6 +52,7 @@ export interface HostRunResult {
 
 /** Boots a guest in hostrun mode for `opts.script` and waits for it to end; QEMU never outlives this call. */
 export async function runOnGuestAsHost(opts: HostRunOptions): Promise<HostRunResult> {
+  if (!['net', 'blk'].includes(opts.deviceType)) throw new Error(`hostrun device type '${String(opts.deviceType)}': net or blk`);
   if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs < 1000) throw new Error(`hostrun timeout ${opts.timeoutMs} ms: give at least 1000`);
   const workDir = mkdtempSync(join(tmpdir(), 'vhostcheck-hostrun-'));
   writeFileSync(join(workDir, 'run.sh'), opts.script);
