@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyCrash } from './qemu.ts';
+import { classifyCrash, virtfsArg } from './qemu.ts';
 
 describe('guest crash classification from the console', () => {
   it('a panic or oops is a kernel crash, excerpted from its first line', () => {
@@ -22,5 +22,14 @@ describe('guest crash classification from the console', () => {
     const c = classifyCrash('', 'QEMU exited (status 0)');
     expect(c.kind).toBe('exit');
     expect(c.summary).toBe('guest ended unexpectedly: QEMU exited (status 0)');
+  });
+});
+
+describe('host shares (-virtfs)', () => {
+  it('passes tag, path and read-only-ness, and refuses what would break the option list', () => {
+    expect(virtfsArg({ tag: 'hostroot', path: '/', readonly: true })).toBe('local,path=/,mount_tag=hostroot,security_model=none,multidevs=remap,readonly=on');
+    expect(virtfsArg({ tag: 'work', path: '/tmp/w', readonly: false })).toBe('local,path=/tmp/w,mount_tag=work,security_model=none,multidevs=remap');
+    expect(() => virtfsArg({ tag: 'work', path: '/tmp/a,b', readonly: false })).toThrow(/cannot pass through/);
+    expect(() => virtfsArg({ tag: 'a=b', path: '/tmp', readonly: false })).toThrow(/cannot pass through/);
   });
 });

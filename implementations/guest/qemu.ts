@@ -12,7 +12,8 @@
 // A guest panic is not an exit status: with `panic=-1 -no-reboot` the kernel
 // reboots at once and QEMU exits with status 0. So a crash is recognised from
 // the console text (the kernel's "Kernel panic", "Oops", "BUG:" lines) and
-// from any exit that close() did not ask for.
+// from any exit that close() did not ask for — except one after the line init
+// prints when it powers off on purpose (QemuOptions.endLine: hostrun mode).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -55,6 +56,31 @@ export interface QemuOptions {
   readonly memoryMb?: number;
   /** Extra kernel command-line words, e.g. `vdpa_sim.use_va=0` (init.sh hands MODULE.PARAM=VALUE to insmod). */
   readonly append?: readonly string[];
+  /** Host directories the guest may mount with `mount -t 9p -o trans=virtio TAG DIR`. */
+  readonly shares?: readonly HostShare[];
+  /**
+   * A console line init prints when it powers the guest off on purpose: QEMU's exit after
+   * it is the guest's end, not a crash (a kernel oops or panic still is).
+   */
+  readonly endLine?: RegExp;
+}
+
+export interface HostShare {
+  /** The 9p mount tag the guest names. */
+  readonly tag: string;
+  /** The host directory. */
+  readonly path: string;
+  readonly readonly: boolean;
+}
+
+/**
+ * QEMU's -virtfs for one share. security_model=none: files are reached with QEMU's own
+ * credentials, no ownership mapping; multidevs=remap: a share spanning several host
+ * file systems (the whole root) gets inode numbers that do not collide in the guest.
+ */
+export function virtfsArg(share: HostShare): string {
+  if (/[,=]/.test(share.tag) || share.path.includes(',')) throw new Error(`9p share ${share.tag}=${share.path}: a ',' or '=' cannot pass through QEMU's -virtfs`);
+  return `local,path=${share.path},mount_tag=${share.tag},security_model=none,multidevs=remap${share.readonly ? ',readonly=on' : ''}`;
 }
 
 /** Every guest not yet closed, for the exit and signal hooks. */
@@ -101,13 +127,17 @@ export class QemuGuest implements AgentHost {
   #crash: GuestCrash | undefined;
   #crashTimer: NodeJS.Timeout | undefined;
   #closing = false;
+  #ended = false;
+  readonly #endLine: RegExp | undefined;
   #exitStatus: { readonly code: number | null; readonly signal: string | null } | undefined;
   readonly #crashListeners = new Set<(c: GuestCrash) => void>();
   readonly #exited: Promise<void>;
 
   private constructor(opts: QemuOptions) {
+    const virtfs = (opts.shares ?? []).flatMap((share) => ['-virtfs', virtfsArg(share)]);
     this.#dir = mkdtempSync(join(tmpdir(), 'vhostcheck-guest-'));
     this.socketPath = join(this.#dir, 'agent.sock');
+    this.#endLine = opts.endLine;
     const append = ['console=ttyS0', 'quiet', 'panic=-1', 'oops=panic', ...(opts.append ?? [])].join(' ');
     // -accel tcg -cpu max: /dev/kvm exists on these machines but is not usable for a guest (issue 12).
     const args = [
@@ -117,6 +147,7 @@ export class QemuGuest implements AgentHost {
       '-device', 'virtio-serial-pci',
       '-chardev', `socket,id=ctl,path=${this.socketPath},server=on,wait=off`,
       '-device', `virtserialport,chardev=ctl,name=${PORT_NAME}`,
+      ...virtfs,
     ];
     installHooks();
     this.startedAt = performance.now();
@@ -128,10 +159,12 @@ export class QemuGuest implements AgentHost {
     this.#child.stderr!.on('data', keep);
     this.#exited = new Promise((resolve) => {
       const done = (what: string) => {
-        if (!this.#closing) this.#declareCrash(what);
+        if (!this.#closing && !this.#ended) this.#declareCrash(what);
         resolve();
       };
-      this.#child.once('exit', (code, signal) => {
+      // 'close', not 'exit': by then the console pipes are drained, so an end line or a
+      // panic printed just before QEMU exited has been read.
+      this.#child.once('close', (code, signal) => {
         this.#exitStatus = { code, signal };
         done(`QEMU exited (${signal ?? `status ${code}`})`);
       });
@@ -193,6 +226,22 @@ export class QemuGuest implements AgentHost {
     else this.#crashListeners.add(fn);
   }
 
+  /** Waits (bounded) for QEMU to exit by itself; whether it did. */
+  async waitForExit(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([this.#exited.then(() => true as const), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The console so far (its last 64 KiB). */
+  get console(): string {
+    return this.#console;
+  }
+
   /** The last `lines` console lines, joined with ' | ' for a one-line message. */
   consoleTail(lines: number): string {
     return this.#console.split('\n').map((l) => l.trim()).filter(Boolean).slice(-lines).join(' | ');
@@ -200,6 +249,7 @@ export class QemuGuest implements AgentHost {
 
   #onConsole(text: string): void {
     this.#console = (this.#console + text).slice(-CONSOLE_LIMIT);
+    if (!this.#ended && this.#endLine?.test(this.#console)) this.#ended = true;
     if (this.#crash || this.#crashTimer || this.#closing) return;
     if (KERNEL_CRASH.test(this.#console) || AGENT_EXIT.test(this.#console)) {
       this.#crashTimer = setTimeout(() => this.#declareCrash('console'), CRASH_SETTLE_MS);

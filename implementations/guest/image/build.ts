@@ -36,6 +36,13 @@ const INIT_SCRIPT = join(HERE, 'init.sh');
  */
 const GUEST_MODULES = ['vhost_vdpa', 'vdpa_sim_net', 'vdpa_sim_blk', 'vduse', 'vhost_net', 'tun'] as const;
 
+/**
+ * What hostrun mode (init.sh, hostRun.ts) adds: 9p over virtio (with netfs and 9pnet,
+ * which these depend on), to mount the host's root. Loaded in that mode only: in every
+ * agent boot they cost about 150 ms of ~3.1 s, and the suites boot many guests.
+ */
+const HOSTRUN_MODULES = ['9pnet_virtio', '9p'] as const;
+
 /** Sources built out of tree: drivers/vdpa/vdpa_sim (all of it) and drivers/vhost/vringh.c, which vdpa_sim needs. */
 const OUT_OF_TREE = ['vringh', 'vdpa_sim', 'vdpa_sim_net', 'vdpa_sim_blk'] as const;
 
@@ -67,6 +74,8 @@ export interface GuestManifest {
   readonly compiler: string;
   /** Modules in the order init loads them. */
   readonly modules: readonly string[];
+  /** Modules init loads after those in hostrun mode only, in that order. */
+  readonly hostrunModules: readonly string[];
   readonly blkCapacitySectors: number;
   readonly builtAt: string;
   readonly buildSeconds: number;
@@ -119,7 +128,7 @@ async function resolveInputs(): Promise<Inputs> {
   const packages = resolveGuestPackages();
   const compiler = (await run('gcc', ['-dumpfullversion'])).trim();
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ packages, compiler, modules: GUEST_MODULES, blk: BLK_CAPACITY_SECTORS }));
+  hash.update(JSON.stringify({ packages, compiler, modules: GUEST_MODULES, hostrunModules: HOSTRUN_MODULES, blk: BLK_CAPACITY_SECTORS }));
   // The builder's own sources: a change to how the guest is made is a change of input.
   for (const f of [AGENT_SOURCE, INIT_SCRIPT, ...readdirSync(HERE).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts')).sort().map((n) => join(HERE, n))]) {
     hash.update(f.slice(HERE.length)).update(readFileSync(f));
@@ -250,7 +259,7 @@ async function buildInto(work: string, inputs: Inputs, progress: (line: string) 
     return b;
   };
   const depends = new Map<string, string[]>();
-  for (let pending = [...GUEST_MODULES] as string[]; pending.length; ) {
+  for (let pending: string[] = [...GUEST_MODULES, ...HOSTRUN_MODULES]; pending.length; ) {
     const name = moduleName(pending.pop()!);
     if (depends.has(name)) continue;
     if (!ko.has(name)) throw new Error(`module ${name} is in neither linux-image-${release} nor the out-of-tree build`);
@@ -259,13 +268,15 @@ async function buildInto(work: string, inputs: Inputs, progress: (line: string) 
     pending.push(...deps);
   }
   const order = loadOrder(GUEST_MODULES, (n) => depends.get(n));
+  const hostrunOrder = loadOrder(HOSTRUN_MODULES, (n) => depends.get(n)).filter((m) => !order.includes(m));
 
   const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'etc', 'etc/vhostcheck', 'lib', 'lib/modules', 'lib64', 'lib/x86_64-linux-gnu', 'tmp'].map((path) => ({ kind: 'dir', path }));
   entries.push({ kind: 'file', path: 'init', data: readFileSync(INIT_SCRIPT), mode: 0o755 });
   entries.push({ kind: 'file', path: 'bin/busybox', data: readFileSync(join(root, 'bin', 'busybox')), mode: 0o755 });
   entries.push({ kind: 'file', path: 'bin/vhostcheck-agent', data: readFileSync(agent), mode: 0o755 });
   entries.push({ kind: 'file', path: 'etc/vhostcheck/modules', data: Buffer.from(`${order.join('\n')}\n`) });
-  for (const m of order) entries.push({ kind: 'file', path: `lib/modules/${m}.ko`, data: await load(m) });
+  entries.push({ kind: 'file', path: 'etc/vhostcheck/hostrun-modules', data: Buffer.from(`${hostrunOrder.join('\n')}\n`) });
+  for (const m of [...order, ...hostrunOrder]) entries.push({ kind: 'file', path: `lib/modules/${m}.ko`, data: await load(m) });
   entries.push(...vdpaToolEntries(root));
 
   const initramfs = gzipSync(cpioNewc(entries), { level: 9 });
@@ -276,6 +287,7 @@ async function buildInto(work: string, inputs: Inputs, progress: (line: string) 
     packages: [...packages.kernel, ...packages.user],
     compiler: `gcc ${inputs.compiler}`,
     modules: order,
+    hostrunModules: hostrunOrder,
     blkCapacitySectors: BLK_CAPACITY_SECTORS,
     builtAt: new Date().toISOString(),
     bytes: { vmlinux: statSync(join(work, 'vmlinux')).size, initramfs: initramfs.length },
