@@ -59,6 +59,34 @@ export interface AgentHost {
   connectChannel(): Promise<Socket>;
 }
 
+/** An AgentHost's first crash and who hears of it: each listener once, a late one at once. */
+export class CrashLatch {
+  #crash: GuestCrash | undefined;
+  readonly #listeners = new Set<(c: GuestCrash) => void>();
+
+  get crash(): GuestCrash | undefined {
+    return this.#crash;
+  }
+
+  onCrash(fn: (c: GuestCrash) => void): void {
+    if (this.#crash) fn(this.#crash);
+    else this.#listeners.add(fn);
+  }
+
+  /** Records `crash` and tells the listeners, unless a crash is already recorded. */
+  declare(crash: GuestCrash): void {
+    if (this.#crash) return;
+    this.#crash = crash;
+    for (const fn of this.#listeners) fn(crash);
+    this.#listeners.clear();
+  }
+}
+
+/** The last `lines` non-blank lines of `text`, trimmed and joined with ' | ' for a one-line message. */
+export function tailLines(text: string, lines: number): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-lines).join(' | ');
+}
+
 class AgentError extends Error {
   override readonly name = 'AgentError';
 }

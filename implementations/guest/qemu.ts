@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentHost } from './agent.ts';
+import { type AgentHost, CrashLatch, tailLines } from './agent.ts';
 import type { GuestImage } from './image/build.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -124,13 +124,12 @@ export class QemuGuest implements AgentHost {
   }
   readonly #dir: string;
   #console = '';
-  #crash: GuestCrash | undefined;
+  readonly #crashes = new CrashLatch();
   #crashTimer: NodeJS.Timeout | undefined;
   #closing = false;
   #ended = false;
   readonly #endLine: RegExp | undefined;
   #exitStatus: { readonly code: number | null; readonly signal: string | null } | undefined;
-  readonly #crashListeners = new Set<(c: GuestCrash) => void>();
   readonly #exited: Promise<void>;
 
   private constructor(opts: QemuOptions) {
@@ -177,8 +176,8 @@ export class QemuGuest implements AgentHost {
     const g = new QemuGuest(opts);
     const deadline = Date.now() + socketTimeoutMs;
     while (!existsSync(g.socketPath)) {
-      if (g.#crash || Date.now() >= deadline) {
-        const why = g.#crash?.summary ?? `QEMU did not create its socket within ${socketTimeoutMs} ms`;
+      if (g.crash || Date.now() >= deadline) {
+        const why = g.crash?.summary ?? `QEMU did not create its socket within ${socketTimeoutMs} ms`;
         await g.close();
         throw new Error(`${why}: ${g.consoleTail(5)}`);
       }
@@ -188,7 +187,7 @@ export class QemuGuest implements AgentHost {
   }
 
   get crash(): GuestCrash | undefined {
-    return this.#crash;
+    return this.#crashes.crash;
   }
 
   /**
@@ -222,8 +221,7 @@ export class QemuGuest implements AgentHost {
 
   /** Calls `fn` once when the guest crashes (at once when it already has). */
   onCrash(fn: (c: GuestCrash) => void): void {
-    if (this.#crash) fn(this.#crash);
-    else this.#crashListeners.add(fn);
+    this.#crashes.onCrash(fn);
   }
 
   /** Waits (bounded) for QEMU to exit by itself; whether it did. */
@@ -244,13 +242,13 @@ export class QemuGuest implements AgentHost {
 
   /** The last `lines` console lines, joined with ' | ' for a one-line message. */
   consoleTail(lines: number): string {
-    return this.#console.split('\n').map((l) => l.trim()).filter(Boolean).slice(-lines).join(' | ');
+    return tailLines(this.#console, lines);
   }
 
   #onConsole(text: string): void {
     this.#console = (this.#console + text).slice(-CONSOLE_LIMIT);
     if (!this.#ended && this.#endLine?.test(this.#console)) this.#ended = true;
-    if (this.#crash || this.#crashTimer || this.#closing) return;
+    if (this.crash || this.#crashTimer || this.#closing) return;
     if (KERNEL_CRASH.test(this.#console) || AGENT_EXIT.test(this.#console)) {
       this.#crashTimer = setTimeout(() => this.#declareCrash('console'), CRASH_SETTLE_MS);
       this.#crashTimer.unref();
@@ -258,11 +256,9 @@ export class QemuGuest implements AgentHost {
   }
 
   #declareCrash(exitNote: string): void {
-    if (this.#crash) return;
+    if (this.crash) return;
     clearTimeout(this.#crashTimer);
-    this.#crash = classifyCrash(this.#console, exitNote);
-    for (const fn of this.#crashListeners) fn(this.#crash);
-    this.#crashListeners.clear();
+    this.#crashes.declare(classifyCrash(this.#console, exitNote));
     // A panicking guest sometimes hangs instead of exiting: it is of no further use.
     killGroup(this.#child);
   }

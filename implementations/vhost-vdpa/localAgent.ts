@@ -19,7 +19,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { AgentClient, type AgentHost } from '../guest/agent.ts';
+import { AgentClient, type AgentHost, CrashLatch, tailLines } from '../guest/agent.ts';
 import type { KernelMachine } from '../guest/boot.ts';
 import type { GuestCrash } from '../guest/qemu.ts';
 
@@ -49,10 +49,9 @@ export class LocalAgentProcess implements AgentHost {
   readonly startedAt = performance.now();
   readonly #child: ChildProcess;
   #stderr = '';
-  #crash: GuestCrash | undefined;
+  readonly #crashes = new CrashLatch();
   #closing = false;
   #exitStatus: { readonly code: number | null; readonly signal: string | null } | undefined;
-  readonly #crashListeners = new Set<(c: GuestCrash) => void>();
   readonly #exited: Promise<void>;
 
   constructor(binary = LOCAL_AGENT_PATH) {
@@ -86,7 +85,7 @@ export class LocalAgentProcess implements AgentHost {
   }
 
   get crash(): GuestCrash | undefined {
-    return this.#crash;
+    return this.#crashes.crash;
   }
 
   get exitStatus(): { readonly code: number | null; readonly signal: string | null } | undefined {
@@ -94,12 +93,11 @@ export class LocalAgentProcess implements AgentHost {
   }
 
   onCrash(fn: (c: GuestCrash) => void): void {
-    if (this.#crash) fn(this.#crash);
-    else this.#crashListeners.add(fn);
+    this.#crashes.onCrash(fn);
   }
 
   consoleTail(lines: number): string {
-    return this.#stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(-lines).join(' | ');
+    return tailLines(this.#stderr, lines);
   }
 
   async connectChannel(): Promise<Socket> {
@@ -108,10 +106,7 @@ export class LocalAgentProcess implements AgentHost {
   }
 
   #declareCrash(summary: string): void {
-    if (this.#crash) return;
-    this.#crash = { kind: 'agent', summary, excerpt: this.#stderr.split('\n').slice(-20).join('\n') };
-    for (const fn of this.#crashListeners) fn(this.#crash);
-    this.#crashListeners.clear();
+    this.#crashes.declare({ kind: 'agent', summary, excerpt: this.#stderr.split('\n').slice(-20).join('\n') });
   }
 
   /** Kills the agent's process group and waits (bounded: REAP_TIMEOUT_MS) for it. Idempotent. */
