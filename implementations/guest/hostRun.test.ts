@@ -2,7 +2,8 @@
 // built): a script from this host runs chrooted into this host's root inside
 // the guest, next to a vdpa_sim device, with this host's node; its status, its
 // output and the files it writes come back, and no QEMU outlives a run.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type GuestImage, processAlive } from './image/build.ts';
@@ -42,20 +43,26 @@ describe('hostrun: bad input', () => {
 });
 
 describe.skipIf(!image)('hostrun: a host script inside the guest, against its vdpa_sim device (real guest)', () => {
-  it("runs this host's node next to /dev/vhost-vdpa-0 and hands back status 0, output and files", async () => {
+  it("runs this host's node next to /dev/vhost-vdpa-0 and hands back status 0, output and files; host paths mean the same files, /tmp included", async () => {
     const lines: string[] = [];
+    // A host file under /tmp, outside the work dir: a checkout there must be visible inside too.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'vhostcheck-hostrun-elsewhere-'));
+    writeFileSync(join(elsewhere, 'marker'), 'seen');
     const script = [
       'set -e',
       'test -c /dev/vhost-vdpa-0',
       `cd ${JSON.stringify(process.cwd())}`,
-      `node -e 'require("fs").writeFileSync("/tmp/out.txt", "node " + process.version + " in " + process.cwd())'`,
+      `node -e 'require("fs").writeFileSync(require("path").join(require("os").tmpdir(), "out.txt"), "node " + process.version + " in " + process.cwd())'`,
+      `cp ${JSON.stringify(join(elsewhere, 'marker'))} "$TMPDIR/marker"`,
       'echo script done',
     ].join('\n');
     await hostRun({ deviceType: 'net', script, timeoutMs: 120_000, onLine: (l) => lines.push(l) }, (r) => {
+      rmSync(elsewhere, { recursive: true, force: true });
       expect(r.crash).toBeUndefined();
       expect(r.timedOut).toBe(false);
       expect(r.status).toBe(0);
       expect(readFileSync(join(r.workDir, 'out.txt'), 'utf8')).toBe(`node ${process.version} in ${process.cwd()}`);
+      expect(readFileSync(join(r.workDir, 'marker'), 'utf8')).toBe('seen');
       expect(lines).toEqual(['script done']);
       expect(r.bootMs).toBeGreaterThan(0);
       expect(r.scriptMs).toBeGreaterThan(0);

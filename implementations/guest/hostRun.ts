@@ -2,9 +2,10 @@
 // vdpa_sim device (init.sh "hostrun mode"): how the `vhost-vdpa:/dev/vhost-vdpa-N`
 // host target, which needs a machine with a vDPA device node, is tested on a
 // machine without one. The guest mounts this host's root read-only at its / (in a
-// chroot) and a fresh work dir of this host writable at its /tmp, so the script sees
-// the checkout, node and node_modules at their host paths, and everything it writes
-// to /tmp (outputs, node's and tsx's temp files) lands in the work dir.
+// chroot) and a fresh work dir of this host writable at the work dir's own path, so
+// the script sees every file (the checkout, node, node_modules) at its host path, and
+// what it writes to $TMPDIR (outputs, node's and tsx's temp files) lands in the work
+// dir, whose path it also gets as $TMPDIR and $HOME.
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ export interface HostRunOptions {
   readonly image: GuestImage;
   /** The vdpa_sim device added before the script runs: it is /dev/vhost-vdpa-0 inside. */
   readonly deviceType: 'net' | 'blk';
-  /** The script, run by /bin/sh as root with cwd / (it is /tmp/run.sh inside, run.sh in the work dir). */
+  /** The script, run by /bin/sh as root with cwd / (run.sh in the work dir); $TMPDIR is the work dir. */
   readonly script: string;
   /** For the whole run, boot included; QEMU is killed when it passes. */
   readonly timeoutMs: number;
@@ -43,7 +44,7 @@ export interface HostRunResult {
   readonly crash?: GuestCrash;
   /** The guest's console (the kernel's and init's lines; the script's output is in run.log). */
   readonly console: string;
-  /** The host dir that was the guest's /tmp: run.sh, run.log and whatever the script wrote. The caller removes it. */
+  /** The work dir: run.sh, run.log and whatever the script wrote to $TMPDIR. The caller removes it. */
   readonly workDir: string;
   /** QEMU start to the script's start, and the script's own run, in ms (null when it did not get that far). */
   readonly bootMs: number | null;
@@ -55,6 +56,11 @@ export async function runOnGuestAsHost(opts: HostRunOptions): Promise<HostRunRes
   if (!['net', 'blk'].includes(opts.deviceType)) throw new Error(`hostrun device type '${String(opts.deviceType)}': net or blk`);
   if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs < 1000) throw new Error(`hostrun timeout ${opts.timeoutMs} ms: give at least 1000`);
   const workDir = mkdtempSync(join(tmpdir(), 'vhostcheck-hostrun-'));
+  // The path is a kernel command-line word (init.sh) and a QEMU -virtfs option value.
+  if (/[\s,=]/.test(workDir)) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw new Error(`hostrun work dir ${workDir}: a path without blanks, ',' or '=' is needed (set TMPDIR)`);
+  }
   writeFileSync(join(workDir, 'run.sh'), opts.script);
   writeFileSync(join(workDir, 'run.log'), '');
   let qemu: QemuGuest;
@@ -63,7 +69,7 @@ export async function runOnGuestAsHost(opts: HostRunOptions): Promise<HostRunRes
       image: opts.image,
       memoryMb: MEMORY_MB,
       // The guest bounds the script by the same time, so a guest whose host was SIGKILLed still powers off.
-      append: [`vhostcheck.hostrun=${opts.deviceType}`, `vhostcheck.hostrun_timeout=${Math.ceil(opts.timeoutMs / 1000)}`],
+      append: [`vhostcheck.hostrun=${opts.deviceType}`, `vhostcheck.hostrun_timeout=${Math.ceil(opts.timeoutMs / 1000)}`, `vhostcheck.hostrun_work=${workDir}`],
       shares: [
         { tag: 'hostroot', path: '/', readonly: true },
         { tag: 'work', path: workDir, readonly: false },

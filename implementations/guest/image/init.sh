@@ -8,10 +8,11 @@
 # Hostrun mode (`vhostcheck.hostrun=net|blk` on the command line, hostRun.ts): no
 # agent. The 9p modules in /etc/vhostcheck/hostrun-modules are loaded too, the host's
 # root is mounted read-only from the 9p tag `hostroot` at /host and the host's work dir
-# writable from the tag `work` at /host/tmp, one vdpa_sim device of the asked type is
-# added, and /tmp/run.sh runs as root chrooted into /host, its output in /tmp/run.log
-# (a host file: never on the console, where the host reads crashes and this script's
-# own lines). It runs at most `vhostcheck.hostrun_timeout=SECONDS`, so a guest whose
+# (`vhostcheck.hostrun_work=PATH`) writable from the tag `work` at its own path inside
+# it, so every host path means the same file inside (a checkout under /tmp included);
+# one vdpa_sim device of the asked type is added, and PATH/run.sh runs as root chrooted
+# into /host with TMPDIR and HOME at PATH, its output in PATH/run.log (a host file: never
+# on the console, where the host reads crashes and this script's own lines). It runs at most `vhostcheck.hostrun_timeout=SECONDS`, so a guest whose
 # host died still powers off. The last line says how it went.
 /bin/busybox --install -s /bin
 mount -t devtmpfs dev /dev
@@ -19,10 +20,12 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 hostrun=""
 hostrun_timeout=""
+work=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     vhostcheck.hostrun=*) hostrun="${word#vhostcheck.hostrun=}" ;;
     vhostcheck.hostrun_timeout=*) hostrun_timeout="${word#vhostcheck.hostrun_timeout=}" ;;
+    vhostcheck.hostrun_work=*) work="${word#vhostcheck.hostrun_work=}" ;;
   esac
 done
 # Loads the modules listed in file $1, in its order.
@@ -55,6 +58,10 @@ if [ -n "$hostrun" ]; then
   case "$hostrun_timeout" in
     ''|*[!0-9]*) hostrun_failed "vhostcheck.hostrun_timeout=SECONDS missing or not a number" ;;
   esac
+  case "$work" in
+    /?*) ;;
+    *) hostrun_failed "vhostcheck.hostrun_work=PATH missing or not absolute" ;;
+  esac
   load_modules /etc/vhostcheck/hostrun-modules
   # msize: 9p's default (8 KiB) makes node's module loading several times slower.
   # cache=loose on the read-only root: node and tsx read thousands of files, and a
@@ -64,15 +71,15 @@ if [ -n "$hostrun" ]; then
   p9="trans=virtio,version=9p2000.L,msize=512000"
   mkdir /host
   mount -t 9p -o "$p9,ro,cache=loose" hostroot /host || hostrun_failed "mount of 9p tag hostroot"
-  mount -t 9p -o "$p9" work /host/tmp || hostrun_failed "mount of 9p tag work at /host/tmp"
+  mount -t 9p -o "$p9" work "/host$work" || hostrun_failed "mount of 9p tag work at /host$work"
   mount -t devtmpfs dev /host/dev || hostrun_failed "devtmpfs at /host/dev"
   mount -t proc proc /host/proc || hostrun_failed "proc at /host/proc"
   mount -t sysfs sys /host/sys || hostrun_failed "sysfs at /host/sys"
   # shellcheck disable=SC2086
   vdpa dev add name vhostcheck-host mgmtdev $mgmt || hostrun_failed "vdpa dev add ($hostrun)"
   echo "vhostcheck-init: hostrun starting"
-  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 \
-    timeout -s KILL "$hostrun_timeout" chroot /host /bin/sh /tmp/run.sh >/host/tmp/run.log 2>&1 </dev/null
+  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" TMPDIR="$work" LANG=C.UTF-8 \
+    timeout -s KILL "$hostrun_timeout" chroot /host /bin/sh "$work/run.sh" >"/host$work/run.log" 2>&1 </dev/null
   status=$?
   sync
   echo "vhostcheck-init: hostrun exited with status $status"
