@@ -370,6 +370,13 @@ describe('vhost-vdpa model: IOTLB', () => {
     expect(judged(NET, s, update(0x1000n, 0x1000n, { asid: 1 }), WRITTEN)).toEqual({ verdict: 'NON_STRICT', requirement: 'vhost-vdpa.iotlb.batch-asid-mismatch' });
   });
 
+  it('vhost-vdpa.iotlb.batch-asid-mismatch cannot be reached on a device with one address space: another ASID is out of range first', () => {
+    const ONE_AS: VdpaDevice = { ...NET, asNum: 1 };
+    const s = run(ONE_AS, [[update(0n, 0n, { type: VHOST_IOTLB_BATCH_BEGIN }), WRITTEN]], owned(ONE_AS, bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_BATCH) | bit(VHOST_BACKEND_F_IOTLB_ASID)));
+    expect(judged(ONE_AS, s, update(0x1000n, 0x1000n, { asid: 1 }), WRITTEN).requirement).toBe('vhost-vdpa.asid.alloc-limit');
+    expect(judged(ONE_AS, s, invalidate(0x1000n, 0x1000n, 1), WRITTEN).requirement).toBe('vhost-vdpa.asid.alloc-limit');
+  });
+
   it('vhost.iotlb.msg-size-mismatch / msg-type: short writes and unknown frame types are EINVAL', () => {
     const s = owned(NET);
     expect(judged(NET, s, { op: 'iotlbFrame', frameType: 2, length: 39 }, e('EINVAL')).verdict).toBe('PASS');

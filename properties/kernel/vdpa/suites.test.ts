@@ -91,6 +91,12 @@ describe('vdpa suites', () => {
     expect(suspend.unsupported!(PROFILES[0]!)).toBeNull();
   });
 
+  it('the batch ASID rule cannot apply to a device with one address space, and says why', () => {
+    const control = VDPA_SUITES.find((s) => s.name === 'vdpa-iotlb')!;
+    expect(control.notApplicable!(PROFILES[1]!)['vhost-vdpa.iotlb.batch-asid-mismatch']).toMatch(/1 address space \(VHOST_VDPA_GET_AS_NUM\)/);
+    expect(control.notApplicable!(PROFILES[0]!)['vhost-vdpa.iotlb.batch-asid-mismatch']).toBeUndefined();
+  });
+
   it('a guest that crashed or stopped answering is thrown to the runner (run.ts charges it), never judged as an answer', async () => {
     const dev = vdpaDevice(PROFILES[0]!);
     const kcase = judgedCase(dev, {
