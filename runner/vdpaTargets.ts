@@ -8,7 +8,7 @@ import type { KernelMachine } from '../implementations/guest/boot.ts';
 import { errnoName, GuestFlags } from '../implementations/guest/agent.ts';
 import { openVdpaSessions, openVdpaSimFactory, type VdpaSessions } from '../implementations/guest/vdpaFactory.ts';
 import { openFailure } from '../implementations/guest/vdpaTarget.ts';
-import { guestIoctl, ioctlInfo, scalarOut } from '../implementations/guest/vhostIoctl.ts';
+import { agentIoctl, ioctlInfo, scalarOut } from '../implementations/guest/vhostIoctl.ts';
 import { LocalAgentNotBuilt, startLocalMachine } from '../implementations/vhost-vdpa/localAgent.ts';
 import { VIRTIO_ID_BLOCK } from '../spec/virtio/blk.ts';
 import { VIRTIO_ID_NET } from '../spec/virtio/net.ts';
@@ -65,7 +65,7 @@ async function identifyNode(machine: KernelMachine, node: string): Promise<HostV
   if (opened.result < 0) throw new UsageError(`cannot open ${node}: ${openFailure(opened.result)}`);
   try {
     const info = ioctlInfo('VHOST_VDPA_GET_DEVICE_ID');
-    const o = await guestIoctl(agent, opened.result, info);
+    const o = await agentIoctl(agent, opened.result, info);
     if (o.kind === 'error') throw new UsageError(`${node} is not a vhost-vdpa device: VHOST_VDPA_GET_DEVICE_ID failed with ${o.errno}`);
     if (o.kind !== 'ok') throw new Error(`the host agent did not answer VHOST_VDPA_GET_DEVICE_ID on ${node}: ${o.kind}`);
     const id = Number(scalarOut(info, o.out));

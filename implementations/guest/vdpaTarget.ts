@@ -30,7 +30,7 @@ import { type AgentClient, errnoName, GuestFlags, type RequestOptions } from './
 import type { KernelMachine } from './boot.ts';
 import { type IotlbMessage, type WriteOutcome, writeIotlb } from './iotlb.ts';
 import { MemoryMirror, type MirrorStats, type Run } from './memoryMirror.ts';
-import { guestIoctl, type IoctlArgValue, type IoctlOutcome, scalarOut, ioctlInfo } from './vhostIoctl.ts';
+import { agentIoctl, type IoctlArgValue, type IoctlOutcome, scalarOut, ioctlInfo } from './vhostIoctl.ts';
 
 /** The management devices vdpa_sim_net and vdpa_sim_blk register (drivers/vdpa/vdpa_sim/vdpa_sim_{net,blk}.c). */
 const MGMTDEV = { net: 'vdpasim_net', blk: 'vdpasim_blk' } as const;
@@ -119,7 +119,7 @@ export class VhostVdpaTarget implements Target {
       fd = opened.result;
       const openFd = fd;
       const u = async (ioctl: string, arg?: IoctlArgValue) => {
-        const o = await guestIoctl(agent, openFd, ioctlInfo(ioctl), arg);
+        const o = await agentIoctl(agent, openFd, ioctlInfo(ioctl), arg);
         if (o.kind !== 'ok') throw new Error(`${ioctl} on ${devicePath} failed in the guest: ${o.kind === 'error' ? o.errno : o.kind}`);
         return ioctlInfo(ioctl).kernelWrites ? scalarOut(ioctlInfo(ioctl), o.out) : 0;
       };
@@ -184,7 +184,7 @@ export class VhostVdpaTarget implements Target {
 
   /** Any vhost ioctl by its C name, with the argument its spec/ table describes. */
   ioctl(name: string, arg?: IoctlArgValue, opts?: RequestOptions): Promise<IoctlOutcome> {
-    return guestIoctl(this.machine.agent, this.fd, ioctlInfo(name), arg, opts);
+    return agentIoctl(this.machine.agent, this.fd, ioctlInfo(name), arg, opts);
   }
 
   /** Writes one v2 IOTLB message to the vhost-vdpa fd (vhost_vdpa_chr_write_iter → vhost_vdpa_process_iotlb_msg). */

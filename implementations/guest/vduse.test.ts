@@ -12,7 +12,7 @@ import { VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER } from '../../spec/
 import { errnoName, GuestFlags } from './agent.ts';
 import { builtGuest, sharedGuest } from './testGuest.ts';
 import { GuestVduseDevice, readNow, type VduseRequest } from './vduse.ts';
-import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
+import { agentIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
 
 const image = await builtGuest('guest:vduse smoke tests');
 
@@ -51,7 +51,7 @@ describe.skipIf(!image)('guest:vduse-blk: the suite as the VDUSE device, read ba
       vdpaFd = opened.value.result;
       expect(statuses(opened.requests)).toEqual([0]);
 
-      const vdpa = (name: string, arg?: IoctlArgValue) => guestIoctl(agent, vdpaFd, ioctlInfo(name), arg, SLOW);
+      const vdpa = (name: string, arg?: IoctlArgValue) => agentIoctl(agent, vdpaFd, ioctlInfo(name), arg, SLOW);
       // What the device declared at VDUSE_CREATE_DEV is what the driver side sees.
       expect(out(await vdpa('VHOST_VDPA_GET_DEVICE_ID')).readUInt32LE(0)).toBe(VIRTIO_ID_BLOCK);
       expect(out(await vdpa('VHOST_GET_FEATURES')).readBigUInt64LE(0)).toBe(FEATURES);

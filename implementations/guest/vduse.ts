@@ -24,7 +24,7 @@ import {
 import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
 import { body, Op } from './protocol.ts';
 import type { KernelMachine } from './boot.ts';
-import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
+import { agentIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from './vhostIoctl.ts';
 
 export interface VduseDeviceConfig {
   readonly name: string;
@@ -119,7 +119,7 @@ export class GuestVduseDevice {
     };
     const ctl = await agent.open('/dev/vduse/control', GuestFlags.O_RDWR);
     if (ctl.kind !== 'ok' || ctl.result < 0) throw new Error(`cannot open /dev/vduse/control: ${ctl.kind === 'ok' ? errnoName(ctl.result) : ctl.kind}`);
-    const ioctl = (fd: number, name: string, arg?: IoctlArgValue) => guestIoctl(agent, fd, ioctlInfo(name), arg);
+    const ioctl = (fd: number, name: string, arg?: IoctlArgValue) => agentIoctl(agent, fd, ioctlInfo(name), arg);
     const apiVersion = must(await ioctl(ctl.result, 'VDUSE_GET_API_VERSION'), 'VDUSE_GET_API_VERSION').readBigUInt64LE(0);
     must(await ioctl(ctl.result, 'VDUSE_SET_API_VERSION', BigInt(VDUSE_API_VERSION)), 'VDUSE_SET_API_VERSION');
     must(
@@ -150,7 +150,7 @@ export class GuestVduseDevice {
 
   /** An ioctl on the device node (/dev/vduse/$NAME). */
   ioctl(name: string, arg?: IoctlArgValue): Promise<IoctlOutcome> {
-    return guestIoctl(this.guest.agent, this.fd, ioctlInfo(name), arg);
+    return agentIoctl(this.guest.agent, this.fd, ioctlInfo(name), arg);
   }
 
   /** The next request the kernel sent, or null when none comes within `timeoutMs`. */
@@ -195,7 +195,7 @@ export class GuestVduseDevice {
     this.#destroyed = true;
     const { agent } = this.guest;
     await agent.closeFd(this.fd);
-    const r = await guestIoctl(agent, this.controlFd, ioctlInfo('VDUSE_DESTROY_DEV'), { value: {}, trailing: nameBytes(this.config.name) });
+    const r = await agentIoctl(agent, this.controlFd, ioctlInfo('VDUSE_DESTROY_DEV'), { value: {}, trailing: nameBytes(this.config.name) });
     await agent.closeFd(this.controlFd);
     return r;
   }

@@ -1,4 +1,4 @@
-// A vhost or VDUSE ioctl issued inside the guest, shaped by the spec/ tables:
+// A vhost or VDUSE ioctl issued through an agent (in the guest, or the host agent process), shaped by the spec/ tables:
 // the number, the argument's size and layout, and whether the kernel writes
 // back through it all come from the IoctlInfo (spec/vhost/ioctls.ts and
 // spec/vduse/ioctls.ts, checked against the UAPI headers by
@@ -53,7 +53,7 @@ export function ioctlInfo(name: string): IoctlInfo {
   return info;
 }
 
-export async function guestIoctl(agent: AgentClient, fd: number, info: IoctlInfo, arg?: IoctlArgValue, opts: RequestOptions = {}): Promise<IoctlOutcome> {
+export async function agentIoctl(agent: AgentClient, fd: number, info: IoctlInfo, arg?: IoctlArgValue, opts: RequestOptions = {}): Promise<IoctlOutcome> {
   const bytes = argBytes(info, arg);
   // _IO ioctls take their argument by value (none here); every other one by pointer.
   const r = bytes === undefined ? await agent.ioctl(fd, info.number, 0n, 0, opts) : await agent.ioctl(fd, info.number, bytes, info.kernelWrites ? bytes.length : 0, opts);

@@ -7,7 +7,7 @@ import { VHOST_FILE_UNBIND } from '../../spec/vhost/ioctls.ts';
 import { type AgentClient, errnoName, GuestFlags } from './agent.ts';
 import type { KernelMachine } from './boot.ts';
 import { type IotlbMessage, readIotlb, type WriteOutcome, writeIotlb } from './iotlb.ts';
-import { guestIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo } from './vhostIoctl.ts';
+import { agentIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo } from './vhostIoctl.ts';
 
 // include/uapi/linux/if_tun.h: TUNSETIFF is _IOW('T', 202, int); struct ifreq is 40 bytes on
 // x86_64 with ifr_name[IFNAMSIZ = 16] first and ifr_flags (short) at 16.
@@ -54,7 +54,7 @@ export class GuestVhostNet {
 
   /** Any vhost ioctl by its C name (spec/vhost/ioctls.ts). */
   ioctl(name: string, arg?: IoctlArgValue): Promise<IoctlOutcome> {
-    return guestIoctl(this.guest.agent, this.fd, ioctlInfo(name), arg);
+    return agentIoctl(this.guest.agent, this.fd, ioctlInfo(name), arg);
   }
 
   /** VHOST_NET_SET_BACKEND on `index` with this session's tap (or -1 to detach). */

@@ -14,7 +14,7 @@ import type { KernelMachine } from '../../../implementations/guest/boot.ts';
 import { writeIotlb } from '../../../implementations/guest/iotlb.ts';
 import { ForkedCall } from '../../../implementations/guest/protocol.ts';
 import { type VdpaDeviceRef, VhostVdpaTarget } from '../../../implementations/guest/vdpaTarget.ts';
-import { guestIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo, scalarOut } from '../../../implementations/guest/vhostIoctl.ts';
+import { agentIoctl, type IoctlArgValue, type IoctlOutcome, ioctlInfo, scalarOut } from '../../../implementations/guest/vhostIoctl.ts';
 import type { QueryName, VdpaAnswer, VdpaRequest } from '../../../model/kernel/vdpa.ts';
 
 /** The shared memfd mapping IOTLB updates point into: 16 pages, small enough for RLIMIT_MEMLOCK when pinned (use_va=0). */
@@ -93,7 +93,7 @@ export class VdpaSession {
   }
 
   #ioctl(name: string, arg?: IoctlArgValue): Promise<IoctlOutcome> {
-    return guestIoctl(this.machine.agent, this.#fd, ioctlInfo(name), arg);
+    return agentIoctl(this.machine.agent, this.#fd, ioctlInfo(name), arg);
   }
 
   async #scalar(name: string, arg?: IoctlArgValue): Promise<VdpaAnswer> {
@@ -224,7 +224,7 @@ export class VdpaSession {
       case 'suspend':
         return this.#scalar('VHOST_VDPA_SUSPEND');
       case 'resume':
-        return ioctlAnswer(VHOST_VDPA_RESUME.name, await guestIoctl(agent, this.#fd, VHOST_VDPA_RESUME));
+        return ioctlAnswer(VHOST_VDPA_RESUME.name, await agentIoctl(agent, this.#fd, VHOST_VDPA_RESUME));
       case 'iotlb':
         return this.#iotlb(r);
       case 'iotlbFrame':

@@ -15,7 +15,7 @@ import { bit, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1
 import { type AgentClient, type AgentReply, errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
 import { Op, body } from '../../../implementations/guest/protocol.ts';
 import { decodeRequest, encodePackedResponse, encodeResponse, nameBytes, readNow, type VduseRequest } from '../../../implementations/guest/vduse.ts';
-import { guestIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from '../../../implementations/guest/vhostIoctl.ts';
+import { agentIoctl, ioctlInfo, type IoctlArgValue, type IoctlOutcome } from '../../../implementations/guest/vhostIoctl.ts';
 import * as M from '../../../model/kernel/vduse.ts';
 import type { KernelCase, KernelContext, KernelObservation, KernelStep } from '../types.ts';
 import { blkRoundTrip, type RingCursor, type RoundTripIo } from './blkRoundTrip.ts';
@@ -186,13 +186,13 @@ export class VduseCase implements KernelCase {
   }
 
   #ctlIoctl(name: string, arg?: IoctlArgValue): Promise<IoctlOutcome> {
-    return guestIoctl(this.#agent, this.#ctl, ioctlInfo(name), arg);
+    return agentIoctl(this.#agent, this.#ctl, ioctlInfo(name), arg);
   }
   async #dev(name: string, arg?: IoctlArgValue): Promise<M.Res<Buffer>> {
-    return ires(await guestIoctl(this.#agent, this.#devFd, ioctlInfo(name), arg), name);
+    return ires(await agentIoctl(this.#agent, this.#devFd, ioctlInfo(name), arg), name);
   }
   #vdpa(name: string, arg?: IoctlArgValue): Promise<IoctlOutcome> {
-    return guestIoctl(this.#agent, this.#vdpaFd, ioctlInfo(name), arg, { concurrent: true, timeoutMs: SERVED_TIMEOUT_MS });
+    return agentIoctl(this.#agent, this.#vdpaFd, ioctlInfo(name), arg, { concurrent: true, timeoutMs: SERVED_TIMEOUT_MS });
   }
 
   /** Answers the kernel's requests with `plan` until `work` settles. */
@@ -495,7 +495,7 @@ export class VduseCase implements KernelCase {
     return this.#apply(M.judgeSetupKickfd(s, index, arg, r, signalled));
   }
 
-  /** VDUSE_IOTLB_GET_FD returns the new fd as the ioctl's value, so it is issued raw (guestIoctl keeps only the argument). */
+  /** VDUSE_IOTLB_GET_FD returns the new fd as the ioctl's value, so it is issued raw (agentIoctl keeps only the argument). */
   async #iotlbGetFd(start: bigint, last: bigint): Promise<readonly M.Finding[]> {
     const s = this.#s;
     const info = ioctlInfo('VDUSE_IOTLB_GET_FD');

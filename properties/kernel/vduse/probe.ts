@@ -9,7 +9,7 @@ import { errnoName, GuestFlags, type AgentClient } from '../../../implementation
 import type { KernelMachine } from '../../../implementations/guest/boot.ts';
 
 import { nameBytes } from '../../../implementations/guest/vduse.ts';
-import { guestIoctl, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
+import { agentIoctl, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
 import type { KernelProfile, KernelTarget } from '../types.ts';
 import { validDeviceFeatures } from './arbitraries.ts';
 
@@ -54,7 +54,7 @@ export async function probeVduse(guest: KernelMachine, target: KernelTarget): Pr
   const kernelRelease = agent.hello.split(' ')[2] ?? '';
   const ctl = ok(await agent.open('/dev/vduse/control', GuestFlags.O_RDWR), 'open /dev/vduse/control');
   if (ctl < 0) throw new Error(`probing VDUSE: /dev/vduse/control: ${errnoName(ctl)} (is the vduse module loaded?)`);
-  const ioctl = (name: string, arg?: Parameters<typeof guestIoctl>[3]) => guestIoctl(agent, ctl, ioctlInfo(name), arg);
+  const ioctl = (name: string, arg?: Parameters<typeof agentIoctl>[3]) => agentIoctl(agent, ctl, ioctlInfo(name), arg);
   try {
     const v = await ioctl('VDUSE_GET_API_VERSION');
     if (v.kind !== 'ok') throw new Error(`probing VDUSE: GET_API_VERSION: ${v.kind === 'error' ? v.errno : v.kind}`);

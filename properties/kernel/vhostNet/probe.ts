@@ -5,7 +5,7 @@
 import { errnoName, GuestFlags } from '../../../implementations/guest/agent.ts';
 import type { KernelMachine } from '../../../implementations/guest/boot.ts';
 
-import { guestIoctl, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
+import { agentIoctl, ioctlInfo } from '../../../implementations/guest/vhostIoctl.ts';
 import type { KernelProfile, KernelTarget } from '../types.ts';
 import { replyOf } from './session.ts';
 
@@ -31,7 +31,7 @@ export async function probeVhostNet(guest: KernelMachine, target: KernelTarget):
   if (fd.result < 0) throw new Error(`cannot open /dev/vhost-net in the guest: ${errnoName(fd.result)}`);
   try {
     const ask = async (name: string): Promise<bigint> => {
-      const o = await guestIoctl(agent, fd.result, ioctlInfo(name));
+      const o = await agentIoctl(agent, fd.result, ioctlInfo(name));
       if (o.kind !== 'ok') throw new Error(`${name} on /dev/vhost-net: ${o.kind === 'error' ? o.errno : o.kind}`);
       return o.out.readBigUInt64LE(0);
     };
