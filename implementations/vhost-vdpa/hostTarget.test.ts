@@ -22,9 +22,12 @@ interface Report {
   readonly results: readonly { readonly id: string; readonly verdict: string }[];
 }
 
-/** `vhostcheck run` on /dev/vhost-vdpa-0 in a guest whose one vdpa device is of `deviceType`; its exit status and report. */
-async function runOnNode(deviceType: 'net' | 'blk', args: string): Promise<{ status: number; report: Report; log: string }> {
-  const script = `cd '${REPO}' && node bin/vhostcheck.js run --target vhost-vdpa:/dev/vhost-vdpa-0 --seed 1 --report-dir "$TMPDIR/report" --regression-dir "$TMPDIR/regressions" ${args}\necho "vhostcheck exit $?"\n`;
+/**
+ * `vhostcheck run` on /dev/vhost-vdpa-0 in a guest whose one vdpa device is of `deviceType`, then `then` (more shell);
+ * the run's exit status, its report and the whole output.
+ */
+async function runOnNode(deviceType: 'net' | 'blk', args: string, then = ''): Promise<{ status: number; report: Report; log: string }> {
+  const script = `cd '${REPO}' && node bin/vhostcheck.js run --target vhost-vdpa:/dev/vhost-vdpa-0 --seed 1 --report-dir "$TMPDIR/report" --regression-dir "$TMPDIR/regressions" ${args}\necho "vhostcheck exit $?"\n${then}`;
   const r = await withGuestLock(() => runOnGuestAsHost({ image: image!, deviceType, script, timeoutMs: RUN_MS }));
   try {
     const log = readFileSync(join(r.workDir, 'run.log'), 'utf8');
@@ -39,8 +42,9 @@ async function runOnNode(deviceType: 'net' | 'blk', args: string): Promise<{ sta
 const verdictOf = (report: Report, id: string) => report.results.find((x) => x.id === id)?.verdict;
 
 describe.skipIf(!image)('vhost-vdpa:/dev/vhost-vdpa-0 on a machine that has it (inside the guest)', () => {
-  it('net: the kernel suites and the data path run through the host agent; the device id picks net; the known vhost-vdpa finding is found', async () => {
-    const { status, report, log } = await runOnNode('net', '--suite vdpa-control,split-datapath --runs 5');
+  it('net: the kernel suites and the data path run through the host agent; the device id picks net; the known vhost-vdpa finding is found, and its saved case replays', async () => {
+    const replay = 'node bin/vhostcheck.js replay "$TMPDIR"/regressions/vhost-vdpa-0--vhost.vring.num-immutable--*.json\necho "replay exit $?"\n';
+    const { status, report, log } = await runOnNode('net', '--suite vdpa-control,split-datapath --runs 5', replay);
     expect(report.target).toMatchObject({ spec: 'vhost-vdpa:/dev/vhost-vdpa-0', name: 'linux vhost-vdpa /dev/vhost-vdpa-0', kind: 'kernel', deviceType: 'net' });
     expect(report.profile).toMatchObject({ family: 'vhost-vdpa', deviceId: 1, transport: 'ioctl' });
     expect(report.suites.map((s) => s.name).sort()).toEqual(['split-datapath', 'vdpa-control']);
@@ -51,6 +55,9 @@ describe.skipIf(!image)('vhost-vdpa:/dev/vhost-vdpa-0 on a machine that has it (
     expect(verdictOf(report, 'vhost.vring.num-immutable')).toBe('FAIL');
     expect(log).toMatch(/replay: npx vhostcheck replay \S+\/regressions\/vhost-vdpa-0--vhost\.vring\.num-immutable--/);
     expect(status).toBe(1);
+    // The saved case, replayed on the node by a fresh process: the same requirement, the same verdict.
+    expect(log).toMatch(/reproduced: FAIL vhost\.vring\.num-immutable/);
+    expect(log).toMatch(/1 reproduced, 0 reproduced differently, 0 did not reproduce\nreplay exit 0/);
   }, RUN_MS + 30_000);
 
   it('blk: the device id picks blk, and a gate with the finding expected is green', async () => {
