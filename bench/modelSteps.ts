@@ -19,7 +19,10 @@ export interface Counters {
   kicks: number;
 }
 
-/** Delegates to `t`, counting control requests (send/sendRaw) and kicks. */
+/**
+ * Delegates to `t`, counting control requests (send/sendRaw) and kicks. Every optional member is passed on:
+ * without `dirtyLog` the harness sets up no log, and the dirty-log suite would be measured doing less than it does.
+ */
 function countingTarget(t: Target, c: Counters): Target {
   const wrapped: Target = {
     get info() {
@@ -40,6 +43,7 @@ function countingTarget(t: Target, c: Counters): Target {
     health: () => t.health(),
     close: () => t.close(),
   };
+  for (const m of ['sync', 'dirtyLog', 'backEndFds'] as const) if (t[m]) (wrapped as Record<typeof m, unknown>)[m] = t[m].bind(t);
   const raw = t.sendRaw?.bind(t);
   if (raw) {
     (wrapped as { sendRaw?: Target['sendRaw'] }).sendRaw = (frame) => {
