@@ -31,6 +31,9 @@ function countingTarget(t: Target, c: Counters): Target {
     get memory() {
       return t.memory;
     },
+    get completesInKick() {
+      return t.completesInKick;
+    },
     send: (req) => {
       c.requests++;
       return t.send(req);

@@ -1241,7 +1241,8 @@ export class Harness {
     const settle = this.asynchronous ? this.latency.scale(this.opts.settleMs) : SYNC_GRACE_MS;
     // An asynchronous device gets time to show it wrongly processes an inactive ring too: only a chance to
     // catch a bug, so the target's own floor when it has one, not a multiple of its slowest answer.
-    if (this.asynchronous && !sn.active) await new Promise((r) => setTimeout(r, this.opts.settleMs || settle));
+    // A device that completes in kick() (Target.completesInKick) has done all it will: nothing to wait for.
+    if (this.asynchronous && !sn.active && !this.target.completesInKick) await new Promise((r) => setTimeout(r, this.opts.settleMs || settle));
     await this.target.sync?.();
     const used: (UsedElem | PackedUsedElem)[] = [...qs.driver.takeUsed()];
     // A ring the device may have stopped (after a chain it refused) owes nothing: no wait for it; what it
@@ -1250,10 +1251,14 @@ export class Harness {
       const deadline = Date.now() + settle;
       while (Date.now() < deadline && [...qs.outstanding.values()].filter((p) => p.kind !== 'netRx').length > used.length) {
         // In slices: a device may complete without signalling (notification suppressed), and only the used ring shows it.
-        if (await this.target.waitCall(q, Math.max(1, Math.min(USED_POLL_MS, deadline - Date.now())))) this.calledWhileCollecting.add(q);
+        const signalled = await this.target.waitCall(q, Math.max(1, Math.min(USED_POLL_MS, deadline - Date.now())));
+        if (signalled) this.calledWhileCollecting.add(q);
+        // A device that completes in kick() uses nothing later: this first look (which takes the call it signalled,
+        // if any) is all the rest of the wait would see. A refused chain left outstanding made it wait SYNC_GRACE_MS.
+        if (this.target.completesInKick) break;
         // Without a call notifier (none installed, or declared invalid) the wait returns at once: poll the
         // used ring with a real sleep instead of spinning, so I/O (and an in-process back-end) can run.
-        else await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+        if (!signalled) await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
         const more = qs.driver.takeUsed();
         if (more.length > 0) this.latency.observe(performance.now() - kickedAt);
         used.push(...more);
