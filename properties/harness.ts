@@ -35,7 +35,7 @@ import { checkBlk, checkLoopback, checkNumBuffers } from './oracles/integrity.ts
 import { checkGuards, checkUnchanged, WRITE_BOUND } from './oracles/memory.ts';
 import { checkNotification } from './oracles/notify.ts';
 import { checkFdGrowth, NO_LEAK_ON_REPEAT } from './oracles/resources.ts';
-import { fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
+import { ChargedObservation, fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
 import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/used.ts';
 import { onIoctl } from './ioctlRequirements.ts';
 import type { LayoutSpec, SetupStep, Step } from './steps.ts';
@@ -236,11 +236,14 @@ export class Harness {
   private sessionOver = false;
   /** How quickly this target answers: what every wait for it is scaled from. */
   private readonly latency = new Latency();
-  /** The last control message sent, as the steps print it: what a TIMEOUT names. */
-  private lastSent: string | undefined;
+  /**
+   * The last control message sent, and whether the GET_FEATURES sent behind it to see it survived went unanswered:
+   * what a TIMEOUT names. Formatted only then (lastSentText): formatting every message cost a twentieth of a run.
+   */
+  private lastSent: { readonly req: VhostRequest; readonly barrier: boolean } | undefined;
   private postSeq = 0;
   private stepIndex = -1;
-  readonly observations: { requirement: string; verdict: Verdict; detail: string; step: number; trigger: string }[] = [];
+  readonly observations: ChargedObservation[] = [];
   /** The control message being sent and judged, if any: what its observations are charged to. */
   private controlOp: VhostRequest['op'] | null = null;
   readonly executed: Step[] = [];
@@ -297,8 +300,7 @@ export class Harness {
       if (mapped.requirement !== o.requirement || mapped.verdict !== o.verdict) o = { ...mapped, trigger: observed.trigger, get detail() { return observed.detail; } };
     }
     const trigger = o.trigger ?? `${this.triggerStep()}/${outcome ?? OUTCOME_OF_VERDICT[o.verdict] ?? o.verdict.toLowerCase()}`;
-    // A getter keeps a lazy detail (lazyObservation) lazy in the stored copy.
-    const stored = { requirement: o.requirement, verdict: o.verdict, step: this.stepIndex, trigger, get detail() { return o.detail; } };
+    const stored = new ChargedObservation(o, this.stepIndex, trigger);
     this.observations.push(stored);
     if (this.opts.failsRun(stored)) throw new CheckFailure(stored, typeof expected === 'function' ? expected() : expected, actual || o.detail, this.stepIndex);
   }
@@ -366,7 +368,7 @@ export class Harness {
     if (early > 0) this.session = { ...this.session, vrings: this.session.vrings.map((v, i) => (i === stopped ? { ...v, availSlack: early } : v)) };
     const result = stepSession(this.session, this.profile, req);
     if (req.op === 'setVringCall' && this.asynchronous) for (const p of this.queues.get(req.index)?.outstanding.values() ?? []) p.notifyChanged = true;
-    this.lastSent = formatStep({ t: 'control', req });
+    this.lastSent = { req, barrier: false };
     const sentAt = performance.now();
     let reply = await this.target.send(req);
     if ('ok' in reply) this.latency.observe(performance.now() - sentAt);
@@ -375,7 +377,7 @@ export class Harness {
     if (!refusalVisible(this.session, this.profile, req) && 'ok' in reply && reply.ok && reply.value === undefined) {
       const barrier = await this.target.send({ op: 'getFeatures' });
       if (!('ok' in barrier)) reply = barrier;
-      if ('timeout' in barrier) this.lastSent = `getFeatures() sent after ${this.lastSent} to see it was survived`;
+      if ('timeout' in barrier) this.lastSent = { req, barrier: true };
     }
     // libvhost-user acknowledges a message it refuses (REPLY_ACK 0 from vu_dispatch) and then drops the session
     // (vu_panic): when this message may be refused by closing, a cheap request behind the ack shows whether the
@@ -481,8 +483,15 @@ export class Harness {
     if (h.state === 'hung' || (reply && 'timeout' in reply)) {
       // A back-end that stopped answering cannot be judged further in this session: one TIMEOUT, not one per later message.
       this.sessionOver = true;
-      this.record({ requirement, verdict: 'TIMEOUT', detail: reply && 'timeout' in reply && this.lastSent ? `target stopped answering: ${this.lastSent} went unanswered` : 'target stopped answering' });
+      const lastSent = this.lastSentText();
+      this.record({ requirement, verdict: 'TIMEOUT', detail: reply && 'timeout' in reply && lastSent ? `target stopped answering: ${lastSent} went unanswered` : 'target stopped answering' });
     }
+  }
+
+  private lastSentText(): string | undefined {
+    if (this.lastSent === undefined) return undefined;
+    const sent = formatStep({ t: 'control', req: this.lastSent.req });
+    return this.lastSent.barrier ? `getFeatures() sent after ${sent} to see it was survived` : sent;
   }
 
   private wantedFeatures(s: SetupStep): bigint {
