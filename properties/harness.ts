@@ -721,8 +721,11 @@ export class Harness {
     if (layout.crossRegion || layout.atRegionEnd) {
       // The slot straddling the boundary and the slot ending at the top of memory are special-purpose.
       const want = layout.crossRegion ? REGION_BOUNDARY - SLOT / 2n : 0x20_0000n - SLOT;
-      const i = this.freeSlots.findIndex((a) => a <= want && want < a + SLOT);
-      const j = this.freeSlots.findIndex((a) => a <= want + SLOT - 1n && want + SLOT - 1n < a + SLOT);
+      // The free slots holding the first and the last byte (a slot at `a` holds a..a+SLOT-1), compared without a bigint sum per slot.
+      const last = want + SLOT - 1n;
+      const [wantAfter, lastAfter] = [want - SLOT, last - SLOT];
+      const i = this.freeSlots.findIndex((a) => a <= want && wantAfter < a);
+      const j = this.freeSlots.findIndex((a) => a <= last && lastAfter < a);
       if (i < 0 || j < 0) return null;
       const taken = [this.freeSlots[i], this.freeSlots[j]];
       this.freeSlots = this.freeSlots.filter((a) => !taken.includes(a));
