@@ -288,10 +288,10 @@ export class Harness {
   }
 
   /**
-   * `expected` may be a thunk: the model's outcome list is formatted only for a failure that stops the run.
+   * `expected` and `actual` may be thunks: the model's outcome list and the reply are formatted only for a failure that stops the run.
    * `outcome` is the kind of what happened (a reply kind for a control message); by default the verdict's.
    */
-  private record(observed: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = '', outcome?: string): void {
+  private record(observed: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual: string | (() => string) = '', outcome?: string): void {
     let o = observed;
     // vhost-user rules do not apply over ioctls: the kernel's own rule takes the observation, or nothing does (ioctlRequirements.ts).
     if (this.profile.transport === 'ioctl') {
@@ -302,7 +302,7 @@ export class Harness {
     const trigger = o.trigger ?? `${this.triggerStep()}/${outcome ?? OUTCOME_OF_VERDICT[o.verdict] ?? o.verdict.toLowerCase()}`;
     const stored = new ChargedObservation(o, this.stepIndex, trigger);
     this.observations.push(stored);
-    if (this.opts.failsRun(stored)) throw new CheckFailure(stored, typeof expected === 'function' ? expected() : expected, actual || o.detail, this.stepIndex);
+    if (this.opts.failsRun(stored)) throw new CheckFailure(stored, typeof expected === 'function' ? expected() : expected, (typeof actual === 'function' ? actual() : actual) || o.detail, this.stepIndex);
   }
 
   /** The step an observation is charged to: the control message being judged, else the step being run. */
@@ -406,7 +406,7 @@ export class Harness {
     this.record(
       lazyObservation(j.requirement, j.verdict, () => `${formatStep({ t: 'control', req })} → ${formatReply(reply)}: ${j.reason}`),
       () => describeOutcomes(result),
-      formatReply(reply),
+      () => formatReply(reply),
       outcomeKind(reply),
     );
     if (endedAfterAck) await this.checkAlive(j.requirement, { closed: true });
