@@ -48,6 +48,8 @@ const GAP = 16;
 const GAP_BYTE = 0x5a;
 const RING_AREA = 0x1_8000n;
 const PACKED_INITIAL_BASE = 0x8000_8000;
+/** Every data slot in address order: a session's (and a reset's) free list starts as a copy. */
+const DATA_SLOTS: readonly bigint[] = Array.from({ length: Number((0x20_0000n - DATA_START) / SLOT) }, (_, i) => DATA_START + BigInt(i) * SLOT);
 /** Queues whose ring areas fit below the data slots: the most the suite drives at once. */
 export const MAX_DRIVEN_QUEUES = Number((DATA_START - 0x1000n) / RING_AREA);
 /** Requirement checked when a ring that must not run processes buffers anyway. */
@@ -258,8 +260,7 @@ export class Harness {
   }
 
   private resetSlots(): void {
-    this.freeSlots = [];
-    for (let a = DATA_START; a + SLOT <= 0x20_0000n; a += SLOT) this.freeSlots.push(a);
+    this.freeSlots = DATA_SLOTS.slice();
   }
 
   get acked(): bigint {
