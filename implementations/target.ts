@@ -98,6 +98,12 @@ export interface Target {
    * leak check compares before and after repeated messages (vhost-user.robust.no-leak-on-repeat).
    */
   backEndFds?(): number | null;
+  /**
+   * True for a device that does all the work a kick causes before kick() resolves and nothing between calls (the
+   * in-process simulated device without a clock): after a kick has returned, waiting shows no further used buffer,
+   * call or log mark, so the suite looks once instead of waiting for a late completion that cannot come.
+   */
+  readonly completesInKick?: boolean;
   /** Releases every fd, mapping and child process. Idempotent. */
   close(): Promise<void>;
 }

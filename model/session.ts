@@ -111,7 +111,9 @@ function ackedForSure(s: SessionModel): bigint {
 }
 
 function withVring(s: SessionModel, i: number, f: (v: VringModel) => VringModel): SessionModel {
-  return { ...s, vrings: s.vrings.map((v, j) => (j === i ? f(v) : v)) };
+  const vrings = s.vrings.slice();
+  if (Number.isInteger(i) && i >= 0 && i < vrings.length) vrings[i] = f(vrings[i]);
+  return { ...s, vrings };
 }
 
 function ok<S>(next: S, requirement: string, note: string, check?: (r: Reply) => string | null): Outcome<S> {
@@ -318,12 +320,16 @@ function statusInOrder(s: SessionModel, status: number): boolean {
   // After an un-negotiated reset the device may hold status 0 and no features: the order must hold from either.
   if (s.statusMaybeZero && !statusInOrder({ ...s, status: 0, statusMaybeZero: false }, status)) return false;
   if (status === 0) return true;
-  const before = (bit: number, prerequisite: number) => !(status & bit) || (status & prerequisite) === prerequisite;
   // "The driver MUST NOT clear a device status bit" (§2.1.2); the field is 8 bits.
   return status <= 0xff && (s.status & ~status) === 0
-    && before(VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_ACKNOWLEDGE)
-    && before(VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER) && (!(status & VIRTIO_CONFIG_S_FEATURES_OK) || (s.acked !== null && !s.ackedMaybeNone))
-    && before(VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK);
+    && setAfter(status, VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_ACKNOWLEDGE)
+    && setAfter(status, VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER) && (!(status & VIRTIO_CONFIG_S_FEATURES_OK) || (s.acked !== null && !s.ackedMaybeNone))
+    && setAfter(status, VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+/** `bit` is clear in `status`, or set together with every bit of `prerequisite`. */
+function setAfter(status: number, bit: number, prerequisite: number): boolean {
+  return !(status & bit) || (status & prerequisite) === prerequisite;
 }
 
 function stepNegotiated(s: SessionModel, p: Profile, req: VhostRequest): StepResult<SessionModel> {

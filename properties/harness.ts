@@ -35,7 +35,7 @@ import { checkBlk, checkLoopback, checkNumBuffers } from './oracles/integrity.ts
 import { checkGuards, checkUnchanged, WRITE_BOUND } from './oracles/memory.ts';
 import { checkNotification } from './oracles/notify.ts';
 import { checkFdGrowth, NO_LEAK_ON_REPEAT } from './oracles/resources.ts';
-import { fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
+import { ChargedObservation, fail, lazyObservation, type Observation, pass } from './oracles/observation.ts';
 import { checkUsedId, checkUsedLen, PACKED_USED, SPLIT_USED } from './oracles/used.ts';
 import { onIoctl } from './ioctlRequirements.ts';
 import type { LayoutSpec, SetupStep, Step } from './steps.ts';
@@ -48,6 +48,8 @@ const GAP = 16;
 const GAP_BYTE = 0x5a;
 const RING_AREA = 0x1_8000n;
 const PACKED_INITIAL_BASE = 0x8000_8000;
+/** Every data slot in address order: a session's (and a reset's) free list starts as a copy. */
+const DATA_SLOTS: readonly bigint[] = Array.from({ length: Number((0x20_0000n - DATA_START) / SLOT) }, (_, i) => DATA_START + BigInt(i) * SLOT);
 /** Queues whose ring areas fit below the data slots: the most the suite drives at once. */
 export const MAX_DRIVEN_QUEUES = Number((DATA_START - 0x1000n) / RING_AREA);
 /** Requirement checked when a ring that must not run processes buffers anyway. */
@@ -236,11 +238,14 @@ export class Harness {
   private sessionOver = false;
   /** How quickly this target answers: what every wait for it is scaled from. */
   private readonly latency = new Latency();
-  /** The last control message sent, as the steps print it: what a TIMEOUT names. */
-  private lastSent: string | undefined;
+  /**
+   * The last control message sent, and whether the GET_FEATURES sent behind it to see it survived went unanswered:
+   * what a TIMEOUT names. Formatted only then (lastSentText): formatting every message cost a twentieth of a run.
+   */
+  private lastSent: { readonly req: VhostRequest; readonly barrier: boolean } | undefined;
   private postSeq = 0;
   private stepIndex = -1;
-  readonly observations: { requirement: string; verdict: Verdict; detail: string; step: number; trigger: string }[] = [];
+  readonly observations: ChargedObservation[] = [];
   /** The control message being sent and judged, if any: what its observations are charged to. */
   private controlOp: VhostRequest['op'] | null = null;
   readonly executed: Step[] = [];
@@ -255,8 +260,7 @@ export class Harness {
   }
 
   private resetSlots(): void {
-    this.freeSlots = [];
-    for (let a = DATA_START; a + SLOT <= 0x20_0000n; a += SLOT) this.freeSlots.push(a);
+    this.freeSlots = DATA_SLOTS.slice();
   }
 
   get acked(): bigint {
@@ -285,10 +289,10 @@ export class Harness {
   }
 
   /**
-   * `expected` may be a thunk: the model's outcome list is formatted only for a failure that stops the run.
+   * `expected` and `actual` may be thunks: the model's outcome list and the reply are formatted only for a failure that stops the run.
    * `outcome` is the kind of what happened (a reply kind for a control message); by default the verdict's.
    */
-  private record(observed: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual = '', outcome?: string): void {
+  private record(observed: Observation, expected: readonly string[] | (() => readonly string[]) = [], actual: string | (() => string) = '', outcome?: string): void {
     let o = observed;
     // vhost-user rules do not apply over ioctls: the kernel's own rule takes the observation, or nothing does (ioctlRequirements.ts).
     if (this.profile.transport === 'ioctl') {
@@ -297,10 +301,9 @@ export class Harness {
       if (mapped.requirement !== o.requirement || mapped.verdict !== o.verdict) o = { ...mapped, trigger: observed.trigger, get detail() { return observed.detail; } };
     }
     const trigger = o.trigger ?? `${this.triggerStep()}/${outcome ?? OUTCOME_OF_VERDICT[o.verdict] ?? o.verdict.toLowerCase()}`;
-    // A getter keeps a lazy detail (lazyObservation) lazy in the stored copy.
-    const stored = { requirement: o.requirement, verdict: o.verdict, step: this.stepIndex, trigger, get detail() { return o.detail; } };
+    const stored = new ChargedObservation(o, this.stepIndex, trigger);
     this.observations.push(stored);
-    if (this.opts.failsRun(stored)) throw new CheckFailure(stored, typeof expected === 'function' ? expected() : expected, actual || o.detail, this.stepIndex);
+    if (this.opts.failsRun(stored)) throw new CheckFailure(stored, typeof expected === 'function' ? expected() : expected, (typeof actual === 'function' ? actual() : actual) || o.detail, this.stepIndex);
   }
 
   /** The step an observation is charged to: the control message being judged, else the step being run. */
@@ -366,7 +369,7 @@ export class Harness {
     if (early > 0) this.session = { ...this.session, vrings: this.session.vrings.map((v, i) => (i === stopped ? { ...v, availSlack: early } : v)) };
     const result = stepSession(this.session, this.profile, req);
     if (req.op === 'setVringCall' && this.asynchronous) for (const p of this.queues.get(req.index)?.outstanding.values() ?? []) p.notifyChanged = true;
-    this.lastSent = formatStep({ t: 'control', req });
+    this.lastSent = { req, barrier: false };
     const sentAt = performance.now();
     let reply = await this.target.send(req);
     if ('ok' in reply) this.latency.observe(performance.now() - sentAt);
@@ -375,7 +378,7 @@ export class Harness {
     if (!refusalVisible(this.session, this.profile, req) && 'ok' in reply && reply.ok && reply.value === undefined) {
       const barrier = await this.target.send({ op: 'getFeatures' });
       if (!('ok' in barrier)) reply = barrier;
-      if ('timeout' in barrier) this.lastSent = `getFeatures() sent after ${this.lastSent} to see it was survived`;
+      if ('timeout' in barrier) this.lastSent = { req, barrier: true };
     }
     // libvhost-user acknowledges a message it refuses (REPLY_ACK 0 from vu_dispatch) and then drops the session
     // (vu_panic): when this message may be refused by closing, a cheap request behind the ack shows whether the
@@ -404,7 +407,7 @@ export class Harness {
     this.record(
       lazyObservation(j.requirement, j.verdict, () => `${formatStep({ t: 'control', req })} → ${formatReply(reply)}: ${j.reason}`),
       () => describeOutcomes(result),
-      formatReply(reply),
+      () => formatReply(reply),
       outcomeKind(reply),
     );
     if (endedAfterAck) await this.checkAlive(j.requirement, { closed: true });
@@ -481,8 +484,15 @@ export class Harness {
     if (h.state === 'hung' || (reply && 'timeout' in reply)) {
       // A back-end that stopped answering cannot be judged further in this session: one TIMEOUT, not one per later message.
       this.sessionOver = true;
-      this.record({ requirement, verdict: 'TIMEOUT', detail: reply && 'timeout' in reply && this.lastSent ? `target stopped answering: ${this.lastSent} went unanswered` : 'target stopped answering' });
+      const lastSent = this.lastSentText();
+      this.record({ requirement, verdict: 'TIMEOUT', detail: reply && 'timeout' in reply && lastSent ? `target stopped answering: ${lastSent} went unanswered` : 'target stopped answering' });
     }
+  }
+
+  private lastSentText(): string | undefined {
+    if (this.lastSent === undefined) return undefined;
+    const sent = formatStep({ t: 'control', req: this.lastSent.req });
+    return this.lastSent.barrier ? `getFeatures() sent after ${sent} to see it was survived` : sent;
   }
 
   private wantedFeatures(s: SetupStep): bigint {
@@ -712,8 +722,11 @@ export class Harness {
     if (layout.crossRegion || layout.atRegionEnd) {
       // The slot straddling the boundary and the slot ending at the top of memory are special-purpose.
       const want = layout.crossRegion ? REGION_BOUNDARY - SLOT / 2n : 0x20_0000n - SLOT;
-      const i = this.freeSlots.findIndex((a) => a <= want && want < a + SLOT);
-      const j = this.freeSlots.findIndex((a) => a <= want + SLOT - 1n && want + SLOT - 1n < a + SLOT);
+      // The free slots holding the first and the last byte (a slot at `a` holds a..a+SLOT-1), compared without a bigint sum per slot.
+      const last = want + SLOT - 1n;
+      const [wantAfter, lastAfter] = [want - SLOT, last - SLOT];
+      const i = this.freeSlots.findIndex((a) => a <= want && wantAfter < a);
+      const j = this.freeSlots.findIndex((a) => a <= last && lastAfter < a);
       if (i < 0 || j < 0) return null;
       const taken = [this.freeSlots[i], this.freeSlots[j]];
       this.freeSlots = this.freeSlots.filter((a) => !taken.includes(a));
@@ -1241,7 +1254,8 @@ export class Harness {
     const settle = this.asynchronous ? this.latency.scale(this.opts.settleMs) : SYNC_GRACE_MS;
     // An asynchronous device gets time to show it wrongly processes an inactive ring too: only a chance to
     // catch a bug, so the target's own floor when it has one, not a multiple of its slowest answer.
-    if (this.asynchronous && !sn.active) await new Promise((r) => setTimeout(r, this.opts.settleMs || settle));
+    // A device that completes in kick() (Target.completesInKick) has done all it will: nothing to wait for.
+    if (this.asynchronous && !sn.active && !this.target.completesInKick) await new Promise((r) => setTimeout(r, this.opts.settleMs || settle));
     await this.target.sync?.();
     const used: (UsedElem | PackedUsedElem)[] = [...qs.driver.takeUsed()];
     // A ring the device may have stopped (after a chain it refused) owes nothing: no wait for it; what it
@@ -1250,10 +1264,14 @@ export class Harness {
       const deadline = Date.now() + settle;
       while (Date.now() < deadline && [...qs.outstanding.values()].filter((p) => p.kind !== 'netRx').length > used.length) {
         // In slices: a device may complete without signalling (notification suppressed), and only the used ring shows it.
-        if (await this.target.waitCall(q, Math.max(1, Math.min(USED_POLL_MS, deadline - Date.now())))) this.calledWhileCollecting.add(q);
+        const signalled = await this.target.waitCall(q, Math.max(1, Math.min(USED_POLL_MS, deadline - Date.now())));
+        if (signalled) this.calledWhileCollecting.add(q);
+        // A device that completes in kick() uses nothing later: this first look (which takes the call it signalled,
+        // if any) is all the rest of the wait would see. A refused chain left outstanding made it wait SYNC_GRACE_MS.
+        if (this.target.completesInKick) break;
         // Without a call notifier (none installed, or declared invalid) the wait returns at once: poll the
         // used ring with a real sleep instead of spinning, so I/O (and an in-process back-end) can run.
-        else await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+        if (!signalled) await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
         const more = qs.driver.takeUsed();
         if (more.length > 0) this.latency.observe(performance.now() - kickedAt);
         used.push(...more);

@@ -66,6 +66,8 @@ export function blkConfigWritable(acked: bigint, offset: number, len: number): b
 export class RamDisk {
   private readonly disk: Buffer;
   private readonly capacityBytes: number;
+  /** The bytes requests have written (handle() is the disk's only writer): all that needs zeroing for the next session. */
+  private written = { start: 0, end: 0 };
 
   constructor(
     private readonly dma: Dma,
@@ -78,7 +80,7 @@ export class RamDisk {
 
   /** Gives the disk back for the next session's device (zeroedBuffers.ts); the device is gone. */
   release(): void {
-    recycle(this.disk);
+    recycle(this.disk, this.written);
   }
 
   /** Executes one request; returns the bytes written into the chain, or null when the chain is no request (completed with len 0). */
@@ -112,6 +114,7 @@ export class RamDisk {
           break;
         }
         this.dma.read(out, virtio_blk_outhdr.size, n).copy(this.disk, at);
+        if (n > 0) this.written = this.written.end === 0 ? { start: at, end: at + n } : { start: Math.min(this.written.start, at), end: Math.max(this.written.end, at + n) };
         status = VIRTIO_BLK_S_OK;
         break;
       }

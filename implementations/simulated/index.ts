@@ -134,6 +134,11 @@ class SimulatedTarget implements Target {
     return this.log === null ? null : this.log.bytes.subarray(this.log.offset, this.log.offset + this.log.size);
   }
 
+  /** Without a clock the device finishes a kick inside kick() and never runs on its own. */
+  get completesInKick(): boolean {
+    return this.clock === null;
+  }
+
   async send(req: VhostRequest): Promise<Reply> {
     if (this.clock !== null && this.life.state === 'alive') await this.clock.beforeMessage();
     this.offered = null;

@@ -21,8 +21,11 @@ export const VIRTIO_F_NOTIF_CONFIG_DATA = 39;
 export const VIRTIO_F_RING_RESET = 40;
 export const VIRTIO_F_ADMIN_VQ = 41;
 
+/** 1n << n for every bit of a 64-bit feature word, made once: features are tested many times a step, and each shift allocates. */
+const BITS: readonly bigint[] = Array.from({ length: 64 }, (_, n) => 1n << BigInt(n));
+
 export function bit(n: number): bigint {
-  return 1n << BigInt(n);
+  return BITS[n] ?? 1n << BigInt(n);
 }
 
 export function hasFeature(features: bigint, n: number): boolean {
