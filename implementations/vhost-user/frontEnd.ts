@@ -71,6 +71,16 @@ interface Frame {
 
 const CLOSED: Failure = { closed: true };
 const TIMEOUT: Failure = { timeout: true };
+const NO_PAYLOAD: Payload = { type: 'none' };
+
+/** A result that is there at once when no wait was needed, or comes when the wait on the event loop ends. */
+type Pending<T> = T | Promise<T>;
+type Transacted = Failure | { ok: true } | { payload: Uint8Array; decoded: Payload };
+
+/** `next(value)`, at once when `value` is already there: the round trip's common case costs no promise. */
+function whenSettled<T, U>(value: Pending<T>, next: (v: T) => Pending<U>): Pending<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
 const RECV_BYTES = 4096;
 // No front-end message we send solicits fds except GET_INFLIGHT_FD (one) and
 // GET_SHARED_OBJECT (zero or one); room for a few more so a misbehaving peer
@@ -145,7 +155,10 @@ export class VhostUserTarget implements Target {
   // A request that timed out may still be answered later; those bytes must
   // not be taken for the reply to the next request.
   #stale = false;
+  /** Settles once the last queued request has finished (#exclusive). */
   #lock: Promise<unknown> = Promise.resolve();
+  /** Requests queued or running on the event loop. */
+  #inFlight = 0;
 
   private constructor(sock: UnixSocket, shm: SharedMemory, opts: VhostUserOptions) {
     this.#sock = sock;
@@ -304,7 +317,7 @@ export class VhostUserTarget implements Target {
     this.#logFd = undefined;
     this.#inflight?.shm.close();
     this.#inflight = undefined;
-    await this.#lock.catch(() => undefined);
+    await this.#lock;
     await this.#peer?.release();
   }
 
@@ -312,13 +325,36 @@ export class VhostUserTarget implements Target {
     return this.#released || this.#peerClosed;
   }
 
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(fn, fn);
-    this.#lock = run.catch(() => undefined);
+  /**
+   * Runs `fn` once every request sent before it has finished (one request on the stream at a time).
+   * With none queued or running it runs at once, and a request that needs no wait completes without
+   * entering the queue at all.
+   */
+  #exclusive<T>(fn: () => Pending<T>): Promise<T> {
+    if (this.#inFlight === 0) {
+      let now: Pending<T>;
+      try {
+        now = fn();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return now instanceof Promise ? this.#queue(now) : Promise.resolve(now);
+    }
+    return this.#queue(this.#lock.then(fn, fn));
+  }
+
+  /** Holds back later requests until `run` settles. */
+  #queue<T>(run: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    this.#lock = run.then(this.#dequeue, this.#dequeue);
     return run;
   }
 
-  async #send(req: VhostRequest): Promise<Reply> {
+  readonly #dequeue = (): void => {
+    this.#inFlight--;
+  };
+
+  #send(req: VhostRequest): Pending<Reply> {
     switch (req.op) {
       case 'getFeatures':
         return this.#get(M.VHOST_USER_GET_FEATURES, (p) => (p.type === 'u64' ? p.value.u64 : undefined));
@@ -349,11 +385,11 @@ export class VhostUserTarget implements Target {
         });
       case 'setFeatures':
         return this.#set(M.VHOST_USER_SET_FEATURES, { type: 'u64', value: { u64: req.features } });
-      case 'setProtocolFeatures': {
-        const r = await this.#set(M.VHOST_USER_SET_PROTOCOL_FEATURES, { type: 'u64', value: { u64: req.features } });
-        if ('ok' in r && r.ok) this.#protocolFeatures = req.features;
-        return r;
-      }
+      case 'setProtocolFeatures':
+        return whenSettled(this.#set(M.VHOST_USER_SET_PROTOCOL_FEATURES, { type: 'u64', value: { u64: req.features } }), (r) => {
+          if ('ok' in r && r.ok) this.#protocolFeatures = req.features;
+          return r;
+        });
       case 'setOwner':
         return this.#set(M.VHOST_USER_SET_OWNER, { type: 'none' });
       case 'resetDevice':
@@ -415,10 +451,11 @@ export class VhostUserTarget implements Target {
         // "VHOST_USER_SET_LOG_FD": no payload, the eventfd as ancillary data; "an optional message ... used
         // to inform the front-end that the log has been modified" (Migration).
         const fd = EventFd.create();
-        const r = await this.#set(M.VHOST_USER_SET_LOG_FD, { type: 'none' }, [fd.fd]);
-        this.#logFd?.close();
-        this.#logFd = fd;
-        return r;
+        return whenSettled(this.#set(M.VHOST_USER_SET_LOG_FD, { type: 'none' }, [fd.fd]), (r) => {
+          this.#logFd?.close();
+          this.#logFd = fd;
+          return r;
+        });
       }
       case 'getInflightFd':
         return this.#getInflightFd(req.numQueues, req.queueSize);
@@ -440,10 +477,13 @@ export class VhostUserTarget implements Target {
     this.#drainStale();
     this.#replyFds = [];
     let fds: number[] = [];
-    const r = await this.#transact(M.VHOST_USER_GET_INFLIGHT_FD, 0, payload, [], true).finally(() => {
+    let r: Transacted;
+    try {
+      r = await this.#transact(M.VHOST_USER_GET_INFLIGHT_FD, 0, payload, [], true);
+    } finally {
       fds = this.#replyFds ?? [];
       this.#replyFds = undefined;
-    });
+    }
     const [fd, ...surplus] = fds;
     surplus.forEach(closeFd);
     if (!('payload' in r) || r.decoded.type !== 'inflight' || r.decoded.value.mmap_size === 0n) {
@@ -552,7 +592,7 @@ export class VhostUserTarget implements Target {
     return { guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: r.uaddr, mmap_offset };
   }
 
-  #setMemTable(regions: readonly { gpa: bigint; size: bigint; uaddr: bigint }[]): Promise<Reply> {
+  #setMemTable(regions: readonly { gpa: bigint; size: bigint; uaddr: bigint }[]): Pending<Reply> {
     // "VHOST_USER_SET_MEM_TABLE": one fd per region in the ancillary data;
     // the back-end maps that fd and finds the region at mmap_offset. Every
     // region lives in the one memfd, so its offset is where the region's
@@ -585,13 +625,14 @@ export class VhostUserTarget implements Target {
   }
 
   /** A message whose entry names a reply payload: the reply is the answer. */
-  async #get(code: number, pick: (p: Payload) => bigint | number | Uint8Array | undefined, payload: Payload = { type: 'none' }): Promise<Reply> {
-    const r = await this.#transact(code, 0, payload, [], true);
-    if (!('payload' in r)) return r;
-    // "VHOST_USER_GET_CONFIG": an empty payload reports an error.
-    if (r.decoded.type === 'none') return { ok: false, errno: 'EIO' };
-    const value = pick(r.decoded);
-    return value === undefined ? { ok: true } : { ok: true, value };
+  #get(code: number, pick: (p: Payload) => bigint | number | Uint8Array | undefined, payload: Payload = NO_PAYLOAD): Pending<Reply> {
+    return whenSettled(this.#transact(code, 0, payload, [], true), (r) => {
+      if (!('payload' in r)) return r;
+      // "VHOST_USER_GET_CONFIG": an empty payload reports an error.
+      if (r.decoded.type === 'none') return { ok: false, errno: 'EIO' };
+      const value = pick(r.decoded);
+      return value === undefined ? { ok: true } : { ok: true, value };
+    });
   }
 
   /**
@@ -599,10 +640,11 @@ export class VhostUserTarget implements Target {
    * to acknowledge the request with sending zero as u64 payload for success, non-zero otherwise"). Left
    * unread, that reply would be taken for the next message's.
    */
-  async #status(code: number, payload: Payload): Promise<Reply> {
-    const r = await this.#transact(code, 0, payload, [], true);
-    if (!('payload' in r)) return r;
-    return r.decoded.type === 'u64' && r.decoded.value.u64 === 0n ? { ok: true } : { ok: false, errno: 'EIO' };
+  #status(code: number, payload: Payload): Pending<Reply> {
+    return whenSettled(this.#transact(code, 0, payload, [], true), (r) => {
+      if (!('payload' in r)) return r;
+      return r.decoded.type === 'u64' && r.decoded.value.u64 === 0n ? { ok: true } : { ok: false, errno: 'EIO' };
+    });
   }
 
   /**
@@ -611,21 +653,22 @@ export class VhostUserTarget implements Target {
    * with a u64, zero for success; anything else is reported as EIO, since
    * the doc gives the non-zero values no meaning.
    */
-  async #set(code: number, payload: Payload, fds: readonly number[] = []): Promise<Reply> {
+  #set(code: number, payload: Payload, fds: readonly number[] = []): Pending<Reply> {
     const ack = hasProtocolFeature(this.#protocolFeatures, 'REPLY_ACK');
-    const r = await this.#transact(code, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload, fds, ack);
-    if (!('payload' in r)) return r;
-    if (r.decoded.type === 'u64' && r.decoded.value.u64 !== 0n) return { ok: false, errno: 'EIO' };
-    return { ok: true };
+    return whenSettled(this.#transact(code, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload, fds, ack), (r) => {
+      if (!('payload' in r)) return r;
+      if (r.decoded.type === 'u64' && r.decoded.value.u64 !== 0n) return { ok: false, errno: 'EIO' };
+      return { ok: true };
+    });
   }
 
-  async #transact(
-    code: number,
-    extraFlags: number,
-    payload: Payload,
-    fds: readonly number[],
-    expectReply: boolean,
-  ): Promise<Failure | { ok: true } | { payload: Uint8Array; decoded: Payload }> {
+  /**
+   * One request and, when one is expected, its reply. Synchronous while the socket is ready (the
+   * frame goes out in one sendmsg, the reply arrives within the blocking wait), so a round trip
+   * costs no event-loop turn and no promise of its own; the event loop is used only when a wait
+   * outlasts blockingWaitMs. Every wait is still bounded by the same deadline.
+   */
+  #transact(code: number, extraFlags: number, payload: Payload, fds: readonly number[], expectReply: boolean): Pending<Transacted> {
     if (this.#isClosed()) return CLOSED;
     this.#drainStale();
     const xenMmap = hasProtocolFeature(this.#protocolFeatures, 'XEN_MMAP');
@@ -633,10 +676,14 @@ export class VhostUserTarget implements Target {
     // go out in one sendmsg so the back-end reads them as one message.
     const bytes = encodeFrame(code, VHOST_USER_VERSION | extraFlags, encodePayload(payload, { xenMmap }));
     const deadline = Date.now() + this.#replyTimeoutMs;
-    const sent = await this.#write(bytes, fds, deadline);
-    if (sent) return sent;
-    if (!expectReply) return { ok: true };
-    const f = await this.#readFrame(deadline);
+    return whenSettled(this.#write(bytes, fds, deadline), (sent) => {
+      if (sent) return sent;
+      if (!expectReply) return { ok: true };
+      return whenSettled(this.#readFrame(deadline), (f) => this.#judgeReply(code, f));
+    });
+  }
+
+  #judgeReply(code: number, f: Failure | Frame): Transacted {
     if (!('raw' in f)) {
       if ('timeout' in f) this.#stale = true;
       return f;
@@ -666,30 +713,19 @@ export class VhostUserTarget implements Target {
     return CLOSED;
   }
 
-  /** Sends all of `bytes` (fds with the first chunk); a Failure, or undefined once everything is out. */
-  async #write(bytes: Uint8Array, fds: readonly number[], deadline: number): Promise<Failure | undefined> {
+  /**
+   * Sends `bytes` from `off` on (fds with the first chunk that goes out); a Failure, or undefined once
+   * everything is out. Synchronous unless the socket is full: then it waits on the event loop.
+   */
+  #write(bytes: Uint8Array, fds: readonly number[], deadline: number, off = 0): Pending<Failure | undefined> {
     // An empty frame sends nothing: sendmsg needs a data byte to carry fds.
-    let off = 0;
-    let first = true;
+    let unsent = fds;
     while (off < bytes.length) {
       try {
-        off += sendmsg(this.#sock.fd, bytes.subarray(off), first ? fds : []);
-        first = false;
+        off += sendmsg(this.#sock.fd, off === 0 ? bytes : bytes.subarray(off), unsent);
+        unsent = [];
       } catch (e) {
-        if (isErrnoError(e, 'EAGAIN')) {
-          const left = deadline - Date.now();
-          if (left <= 0) {
-            this.#stale = true;
-            return TIMEOUT;
-          }
-          try {
-            await this.#sock.wait('out', left);
-          } catch (pe) {
-            if (isTransportErrno(pe)) return this.#markClosed();
-            throw pe;
-          }
-          continue;
-        }
+        if (isErrnoError(e, 'EAGAIN')) return this.#writeWhenWritable(bytes, unsent, deadline, off);
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
       }
@@ -697,8 +733,26 @@ export class VhostUserTarget implements Target {
     return undefined;
   }
 
-  /** Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs, then the event loop. */
-  async #waitReadable(fd: OwnedFd, timeoutMs: number): Promise<boolean> {
+  async #writeWhenWritable(bytes: Uint8Array, fds: readonly number[], deadline: number, off: number): Promise<Failure | undefined> {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      this.#stale = true;
+      return TIMEOUT;
+    }
+    try {
+      await this.#sock.wait('out', left);
+    } catch (pe) {
+      if (isTransportErrno(pe)) return this.#markClosed();
+      throw pe;
+    }
+    return this.#write(bytes, fds, deadline, off);
+  }
+
+  /**
+   * Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs (answered
+   * synchronously when it sees the fd ready), then the event loop for the rest.
+   */
+  #waitReadable(fd: OwnedFd, timeoutMs: number): Pending<boolean> {
     const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
     if (blocking > 0 && fd.waitSync('in', blocking)) return true;
     return fd.wait('in', Math.max(0, timeoutMs - blocking));
@@ -709,37 +763,58 @@ export class VhostUserTarget implements Target {
     return CLOSED;
   }
 
-  /** One whole frame from the stream, or why none came before the deadline. */
-  async #readFrame(deadline: number): Promise<Failure | Frame> {
+  /** One whole frame from the stream, or why none came before the deadline. Synchronous while the blocking wait suffices. */
+  #readFrame(deadline: number): Pending<Failure | Frame> {
     for (;;) {
-      if (this.#rx.length >= VHOST_USER_HEADER.size) {
-        let size: number;
-        try {
-          size = decodeHeader(this.#rx).size;
-        } catch (e) {
-          return this.#protocolError(`malformed reply header ${this.#rx.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
-        }
-        const end = VHOST_USER_HEADER.size + size;
-        if (this.#rx.length >= end) {
-          const raw = this.#rx.subarray(0, end);
-          this.#rx = this.#rx.subarray(end);
-          this.#replies++;
-          return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
-        }
-      }
+      const f = this.#takeFrame();
+      if (f) return f;
       const left = deadline - Date.now();
       if (left <= 0) return TIMEOUT;
-      let ready: boolean;
+      let ready: Pending<boolean>;
       try {
-        ready = await this.#waitReadable(this.#sock, left);
+        ready = this.#waitReadable(this.#sock, left);
       } catch (e) {
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
       }
-      if (!ready) return TIMEOUT;
-      const got = this.#recv();
-      if (got === 'closed') return CLOSED;
+      if (ready instanceof Promise) return this.#readFrameWhenReadable(ready, deadline);
+      const failed = this.#receiveReady(ready);
+      if (failed) return failed;
     }
+  }
+
+  async #readFrameWhenReadable(ready: Promise<boolean>, deadline: number): Promise<Failure | Frame> {
+    let r: boolean;
+    try {
+      r = await ready;
+    } catch (e) {
+      if (isTransportErrno(e)) return this.#markClosed();
+      throw e;
+    }
+    return this.#receiveReady(r) ?? this.#readFrame(deadline);
+  }
+
+  /** After a wait: why reading stops (nothing came, or the peer closed), or undefined once more bytes are in. */
+  #receiveReady(ready: boolean): Failure | undefined {
+    if (!ready) return TIMEOUT;
+    return this.#recv() === 'closed' ? CLOSED : undefined;
+  }
+
+  /** The first whole frame in the buffer (taken out of it), a Failure when its header is malformed, or undefined when it is not all in yet. */
+  #takeFrame(): Failure | Frame | undefined {
+    if (this.#rx.length < VHOST_USER_HEADER.size) return undefined;
+    let size: number;
+    try {
+      size = decodeHeader(this.#rx).size;
+    } catch (e) {
+      return this.#protocolError(`malformed reply header ${this.#rx.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
+    }
+    const end = VHOST_USER_HEADER.size + size;
+    if (this.#rx.length < end) return undefined;
+    const raw = this.#rx.subarray(0, end);
+    this.#rx = this.#rx.subarray(end);
+    this.#replies++;
+    return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
   }
 
   /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting them (#replyFds). */
