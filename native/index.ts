@@ -65,6 +65,8 @@ interface Binding {
   sendmsg(fd: number, data: ArrayBufferView, fds?: readonly number[]): number;
   /** Fills out: [flags (1 trunc, 2 ctrunc, 4 closed), fd count, ...fds]. */
   recvmsg(fd: number, maxBytes: number, maxFds: number, dontwait: boolean, out: Int32Array): Buffer | null;
+  /** Like recvmsg, into `target`; returns the byte count. */
+  recvmsgInto(fd: number, target: ArrayBufferView, maxFds: number, dontwait: boolean, out: Int32Array): number | null;
   setNonblocking(fd: number, on: boolean): void;
   shutdown(fd: number, how?: ShutdownHow): void;
   ioctl(fd: number, request: number, arg?: ArrayBufferView | number): number;
@@ -186,14 +188,32 @@ export const sendmsg = (fd: number, data: ArrayBufferView, fds: readonly number[
   load().sendmsg(fd, data, fds);
 /** One recvmsg(MSG_CMSG_CLOEXEC); null on EAGAIN. maxBytes ≥ 1, maxFds ≤ 253. */
 export function recvmsg(fd: number, maxBytes: number, maxFds: number, flags?: 'dontwait'): RecvResult | null {
-  if (flags !== undefined && flags !== 'dontwait') throw new TypeError("recvmsg: flags must be 'dontwait' or undefined");
-  const data = load().recvmsg(fd, maxBytes, maxFds, flags === 'dontwait', recvOut);
-  if (data === null) return null;
+  const data = load().recvmsg(fd, maxBytes, maxFds, dontwait('recvmsg', flags), recvOut);
+  return data === null ? null : { data, ...recvOutcome() };
+}
+/**
+ * One recvmsg(MSG_CMSG_CLOEXEC) into `target` (at least one byte long): `bytes` of it were filled.
+ * null on EAGAIN. For a reader that reuses one buffer: nothing is allocated for the data.
+ */
+export function recvmsgInto(fd: number, target: Uint8Array, maxFds: number, flags?: 'dontwait'): RecvIntoResult | null {
+  const bytes = load().recvmsgInto(fd, target, maxFds, dontwait('recvmsgInto', flags), recvOut);
+  return bytes === null ? null : { bytes, ...recvOutcome() };
+}
+/** Result of {@link recvmsgInto}: the fields of {@link RecvResult}, with the byte count for the data. */
+export interface RecvIntoResult extends Omit<RecvResult, 'data'> {
+  bytes: number;
+}
+function dontwait(fn: string, flags: 'dontwait' | undefined): boolean {
+  if (flags !== undefined && flags !== 'dontwait') throw new TypeError(`${fn}: flags must be 'dontwait' or undefined`);
+  return flags === 'dontwait';
+}
+/** What the last recvmsg/recvmsgInto left in recvOut, besides the bytes. */
+function recvOutcome(): Omit<RecvResult, 'data'> {
   const bits = recvOut[0];
   const nfds = recvOut[1];
   const fds: number[] = [];
   for (let i = 0; i < nfds; i++) fds.push(recvOut[2 + i]);
-  return { data, fds, truncated: (bits & 1) !== 0, fdsTruncated: (bits & 2) !== 0, closed: (bits & 4) !== 0 };
+  return { fds, truncated: (bits & 1) !== 0, fdsTruncated: (bits & 2) !== 0, closed: (bits & 4) !== 0 };
 }
 /** Scratch for recvmsg's non-data results (calls are synchronous, so one suffices). */
 const recvOut = new Int32Array(2 + 253);
@@ -301,6 +321,10 @@ export class UnixSocket extends OwnedFd {
   /** One recvmsg; null on EAGAIN (non-blocking socket or `dontwait`). */
   recv(maxBytes: number, maxFds = 0, opts: { dontwait?: boolean } = {}): RecvResult | null {
     return recvmsg(this.fd, maxBytes, maxFds, opts.dontwait ? 'dontwait' : undefined);
+  }
+  /** One recvmsg into `target`; null on EAGAIN (non-blocking socket or `dontwait`). */
+  recvInto(target: Uint8Array, maxFds = 0, opts: { dontwait?: boolean } = {}): RecvIntoResult | null {
+    return recvmsgInto(this.fd, target, maxFds, opts.dontwait ? 'dontwait' : undefined);
   }
   shutdown(how: ShutdownHow = 'both'): void {
     shutdown(this.fd, how);
