@@ -20,9 +20,10 @@ import {
 import * as M from '../../spec/vhostUser/messages.ts';
 import { encodePayload, VHOST_USER_VRING_IDX_MASK, VHOST_USER_VRING_NOFD_MASK, type Payload } from '../../spec/vhostUser/payloads.ts';
 import { hasProtocolFeature } from '../../spec/vhostUser/protocolFeatures.ts';
-import { close as closeFd, EventFd, isErrnoError, type OwnedFd, sendmsg, SharedMemory, UnixSocket, type RecvResult } from '../../native/index.ts';
+import { close as closeFd, EventFd, isErrnoError, type OwnedFd, sendmsg, SharedMemory, UnixSocket, type RecvIntoResult } from '../../native/index.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { DeviceType, GuestMemory, Health, RawFrame, Target, TargetInfo } from '../target.ts';
+import { ReceiveBuffer } from './receiveBuffer.ts';
 
 /** What a spawned back-end contributes to a session: its process status, and what to do when the session closes. */
 export interface VhostUserPeer {
@@ -148,7 +149,7 @@ export class VhostUserTarget implements Target {
   readonly #rawReplyTimeoutMs: number;
   readonly #blockingWaitMs: number;
   readonly #peer: VhostUserPeer | undefined;
-  #rx: Buffer = Buffer.alloc(0);
+  readonly #rx = new ReceiveBuffer(2 * RECV_BYTES);
   #protocolFeatures = 0n;
   #peerClosed = false;
   #released = false;
@@ -803,25 +804,25 @@ export class VhostUserTarget implements Target {
   /** The first whole frame in the buffer (taken out of it), a Failure when its header is malformed, or undefined when it is not all in yet. */
   #takeFrame(): Failure | Frame | undefined {
     if (this.#rx.length < VHOST_USER_HEADER.size) return undefined;
+    const held = this.#rx.held();
     let size: number;
     try {
-      size = decodeHeader(this.#rx).size;
+      size = decodeHeader(held).size;
     } catch (e) {
-      return this.#protocolError(`malformed reply header ${this.#rx.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
+      return this.#protocolError(`malformed reply header ${held.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
     }
     const end = VHOST_USER_HEADER.size + size;
-    if (this.#rx.length < end) return undefined;
-    const raw = this.#rx.subarray(0, end);
-    this.#rx = this.#rx.subarray(end);
+    if (held.length < end) return undefined;
+    const raw = this.#rx.take(end);
     this.#replies++;
     return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
   }
 
   /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting them (#replyFds). */
   #recv(): 'closed' | 'data' | 'empty' {
-    let r: RecvResult | null;
+    let r: RecvIntoResult | null;
     try {
-      r = this.#sock.recv(RECV_BYTES, RECV_FDS, { dontwait: true });
+      r = this.#sock.recvInto(this.#rx.room(RECV_BYTES), RECV_FDS, { dontwait: true });
     } catch (e) {
       if (isTransportErrno(e)) {
         this.#markClosed();
@@ -838,7 +839,7 @@ export class VhostUserTarget implements Target {
       this.#markClosed();
       return 'closed';
     }
-    this.#rx = this.#rx.length ? Buffer.concat([this.#rx, r.data]) : r.data;
+    this.#rx.filled(r.bytes);
     return 'data';
   }
 
@@ -851,7 +852,7 @@ export class VhostUserTarget implements Target {
     if (!this.#stale) return;
     this.#stale = false;
     this.#notice();
-    this.#rx = Buffer.alloc(0);
+    this.#rx.clear();
   }
 }
 
