@@ -68,6 +68,7 @@ interface Binding {
   /** Like recvmsg, into `target`; returns the byte count. */
   recvmsgInto(fd: number, target: ArrayBufferView, maxFds: number, dontwait: boolean, out: Int32Array): number | null;
   setNonblocking(fd: number, on: boolean): void;
+  setIoTimeout(fd: number, timeoutMs: number): void;
   shutdown(fd: number, how?: ShutdownHow): void;
   ioctl(fd: number, request: number, arg?: ArrayBufferView | number): number;
   openFile(path: string, flags: OpenFlags): number;
@@ -218,6 +219,10 @@ function recvOutcome(): Omit<RecvResult, 'data'> {
 /** Scratch for recvmsg's non-data results (calls are synchronous, so one suffices). */
 const recvOut = new Int32Array(2 + 253);
 export const setNonblocking = (fd: number, on: boolean): void => load().setNonblocking(fd, on);
+/** SO_RCVTIMEO and SO_SNDTIMEO: on a blocking socket, a recvmsg/sendmsg that would wait longer than
+ *  timeoutMs (≥ 1; the kernel counts it in clock ticks, so it may end up to one tick early or late)
+ *  gives up: recvmsg/recvmsgInto return null, sendmsg throws EAGAIN (or returns a short count). */
+export const setIoTimeout = (fd: number, timeoutMs: number): void => load().setIoTimeout(fd, wholeMs(timeoutMs));
 export const shutdown = (fd: number, how: ShutdownHow = 'both'): void => load().shutdown(fd, how);
 
 /** ioctl(fd, request, arg): a Buffer is passed by pointer (in/out; it must be
@@ -259,6 +264,9 @@ export class OwnedFd {
   }
   setNonblocking(on: boolean): void {
     setNonblocking(this.fd, on);
+  }
+  setIoTimeout(timeoutMs: number): void {
+    setIoTimeout(this.fd, timeoutMs);
   }
   close(): void {
     const fd = this.#fd;

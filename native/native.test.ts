@@ -273,6 +273,35 @@ describe.skipIf(!available)(`native addon${available ? '' : ` (SKIPPED: ${reason
     expect(n.fdCount()).toBe(fds0);
   });
 
+  it('setIoTimeout: a blocking receive gives up after the timeout, returns at once when bytes are there', () => {
+    const [a, b] = UnixSocket.pair();
+    b.setIoTimeout(20);
+    const target = Buffer.alloc(8);
+    const t0 = performance.now();
+    expect(b.recvInto(target)).toBeNull(); // blocks: no dontwait, socket is blocking
+    const waited = performance.now() - t0;
+    // Counted in clock ticks (CONFIG_HZ ≥ 100: at most 10 ms each way).
+    expect(waited).toBeGreaterThan(9);
+    expect(waited).toBeLessThan(500);
+    a.send(Buffer.from('hi'));
+    expect(b.recvInto(target)!.bytes).toBe(2);
+    // A send into a full socket also gives up: EAGAIN after a short count or none.
+    a.setIoTimeout(20);
+    const chunk = Buffer.alloc(65536);
+    let sendErr: unknown;
+    for (let i = 0; i < 1000 && sendErr === undefined; i++) {
+      try {
+        n.sendmsg(a.fd, chunk);
+      } catch (e) {
+        sendErr = e;
+      }
+    }
+    expect((sendErr as n.ErrnoError).code).toBe('EAGAIN');
+    expect(() => b.setIoTimeout(0)).toThrow(RangeError);
+    a.close();
+    b.close();
+  });
+
   it('recvmsg: EAGAIN -> null, peer closed -> closed, EPIPE without SIGPIPE', async () => {
     const [a, b] = UnixSocket.pair();
     expect(a.recv(16, 0, { dontwait: true })).toBeNull();

@@ -43,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1107,6 +1108,24 @@ static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setIoTimeout(fd, timeoutMs): SO_RCVTIMEO and SO_SNDTIMEO, so a blocking
+ * recvmsg/sendmsg on a blocking socket gives up with EAGAIN after timeoutMs
+ * (the kernel counts it in clock ticks: socket(7)). A blocking receive is one
+ * syscall where poll + a non-blocking receive are two, and it arms no hrtimer.
+ * 0 would mean "never time out" to the kernel, so it is refused. */
+static napi_value js_set_io_timeout(napi_env env, napi_callback_info info) {
+  args_t a;
+  int fd;
+  int64_t ms;
+  if (!get_args(env, info, "setIoTimeout", 2, &a)) return NULL;
+  if (!get_fd(env, a.argv[0], "setIoTimeout", &fd)) return NULL;
+  if (!get_int(env, a.argv[1], "setIoTimeout", "timeoutMs", 1, INT_MAX, &ms)) return NULL;
+  struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)((ms % 1000) * 1000)};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) return throw_errno(env, "setsockopt(SO_RCVTIMEO)", errno);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) return throw_errno(env, "setsockopt(SO_SNDTIMEO)", errno);
+  return NULL;
+}
+
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   args_t a;
   int fd, how = SHUT_RDWR;
@@ -1276,6 +1295,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       FN("recvmsg", js_recvmsg),
       FN("recvmsgInto", js_recvmsg_into),
       FN("setNonblocking", js_set_nonblocking),
+      FN("setIoTimeout", js_set_io_timeout),
       FN("shutdown", js_shutdown),
       FN("ioctl", js_ioctl),
       FN("openFile", js_open_file),

@@ -50,11 +50,13 @@ export interface VhostUserOptions {
   /** How long sendRaw waits for a reply that may never come (default 200 ms). */
   readonly rawReplyTimeoutMs?: number;
   /**
-   * How long a wait for the back-end (a reply, a call) may block in poll(2) before it yields to the
-   * event loop (default 1 ms). A back-end in another process answers a control message within tens of
+   * How long a wait for the back-end may block before it yields to the event loop (default 1 ms): a
+   * reply in recvmsg on the socket, whose receive and send timeouts are set to it (SO_RCVTIMEO and
+   * SO_SNDTIMEO, counted by the kernel in clock ticks, so a wait may run over by up to one tick); a
+   * call in poll(2). A back-end in another process answers a control message within tens of
    * microseconds, and waking through the event loop costs about as much again (bench/roundTrips.ts).
    * It must be 0 for a back-end served by this process's own event loop, which cannot answer while
-   * the loop is blocked.
+   * the loop is blocked: the socket is then non-blocking.
    */
   readonly blockingWaitMs?: number;
   readonly peer?: VhostUserPeer;
@@ -195,7 +197,10 @@ export class VhostUserTarget implements Target {
       }
     }
     try {
-      sock.setNonblocking(true);
+      const blockingWaitMs = opts.blockingWaitMs ?? 1;
+      // One blocking recvmsg waits for a reply where poll + a non-blocking recvmsg took two syscalls.
+      if (blockingWaitMs > 0) sock.setIoTimeout(blockingWaitMs);
+      else sock.setNonblocking(true);
       const shm = SharedMemory.create('vhostcheck-guest', backingSize());
       return new VhostUserTarget(sock, shm, opts);
     } catch (e) {
@@ -764,23 +769,43 @@ export class VhostUserTarget implements Target {
     return CLOSED;
   }
 
-  /** One whole frame from the stream, or why none came before the deadline. Synchronous while the blocking wait suffices. */
+  /**
+   * One whole frame from the stream, or why none came before the deadline. Synchronous while the
+   * blocking receive suffices; then the event loop waits for the rest of the time.
+   */
   #readFrame(deadline: number): Pending<Failure | Frame> {
     for (;;) {
       const f = this.#takeFrame();
       if (f) return f;
-      const left = deadline - Date.now();
+      let left = deadline - Date.now();
       if (left <= 0) return TIMEOUT;
-      let ready: Pending<boolean>;
+      if (this.#blockingWaitMs > 0) {
+        const got = this.#receiveBlocking(Math.min(this.#blockingWaitMs, left));
+        if (got === 'closed') return CLOSED;
+        if (got === 'data') continue;
+        left = deadline - Date.now();
+        if (left <= 0) return TIMEOUT;
+      }
+      let ready: Promise<boolean>;
       try {
-        ready = this.#waitReadable(this.#sock, left);
+        ready = this.#sock.wait('in', left);
       } catch (e) {
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
       }
-      if (ready instanceof Promise) return this.#readFrameWhenReadable(ready, deadline);
-      const failed = this.#receiveReady(ready);
-      if (failed) return failed;
+      return this.#readFrameWhenReadable(ready, deadline);
+    }
+  }
+
+  /**
+   * Blocking receives (the socket's receive timeout bounds each) until bytes come or `ms` has passed:
+   * the kernel counts that timeout in clock ticks, so one receive may give up before `ms`.
+   */
+  #receiveBlocking(ms: number): 'closed' | 'data' | 'empty' {
+    const until = performance.now() + ms;
+    for (;;) {
+      const got = this.#recv(false);
+      if (got !== 'empty' || performance.now() >= until) return got;
     }
   }
 
@@ -818,11 +843,15 @@ export class VhostUserTarget implements Target {
     return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
   }
 
-  /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting them (#replyFds). */
-  #recv(): 'closed' | 'data' | 'empty' {
+  /**
+   * One recvmsg into the buffer: non-blocking, or with `dontwait` false, blocking for at most the
+   * socket's receive timeout. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting
+   * them (#replyFds).
+   */
+  #recv(dontwait = true): 'closed' | 'data' | 'empty' {
     let r: RecvIntoResult | null;
     try {
-      r = this.#sock.recvInto(this.#rx.room(RECV_BYTES), RECV_FDS, { dontwait: true });
+      r = this.#sock.recvInto(this.#rx.room(RECV_BYTES), RECV_FDS, { dontwait });
     } catch (e) {
       if (isTransportErrno(e)) {
         this.#markClosed();
