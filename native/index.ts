@@ -65,7 +65,10 @@ interface Binding {
   sendmsg(fd: number, data: ArrayBufferView, fds?: readonly number[]): number;
   /** Fills out: [flags (1 trunc, 2 ctrunc, 4 closed), fd count, ...fds]. */
   recvmsg(fd: number, maxBytes: number, maxFds: number, dontwait: boolean, out: Int32Array): Buffer | null;
+  /** Like recvmsg, into `target`; returns the byte count. */
+  recvmsgInto(fd: number, target: ArrayBufferView, maxFds: number, dontwait: boolean, out: Int32Array): number | null;
   setNonblocking(fd: number, on: boolean): void;
+  setIoTimeout(fd: number, timeoutMs: number): void;
   shutdown(fd: number, how?: ShutdownHow): void;
   ioctl(fd: number, request: number, arg?: ArrayBufferView | number): number;
   openFile(path: string, flags: OpenFlags): number;
@@ -186,18 +189,40 @@ export const sendmsg = (fd: number, data: ArrayBufferView, fds: readonly number[
   load().sendmsg(fd, data, fds);
 /** One recvmsg(MSG_CMSG_CLOEXEC); null on EAGAIN. maxBytes ≥ 1, maxFds ≤ 253. */
 export function recvmsg(fd: number, maxBytes: number, maxFds: number, flags?: 'dontwait'): RecvResult | null {
-  if (flags !== undefined && flags !== 'dontwait') throw new TypeError("recvmsg: flags must be 'dontwait' or undefined");
-  const data = load().recvmsg(fd, maxBytes, maxFds, flags === 'dontwait', recvOut);
-  if (data === null) return null;
+  const data = load().recvmsg(fd, maxBytes, maxFds, dontwait('recvmsg', flags), recvOut);
+  return data === null ? null : { data, ...recvOutcome() };
+}
+/**
+ * One recvmsg(MSG_CMSG_CLOEXEC) into `target` (at least one byte long): `bytes` of it were filled.
+ * null on EAGAIN. For a reader that reuses one buffer: nothing is allocated for the data.
+ */
+export function recvmsgInto(fd: number, target: Uint8Array, maxFds: number, flags?: 'dontwait'): RecvIntoResult | null {
+  const bytes = load().recvmsgInto(fd, target, maxFds, dontwait('recvmsgInto', flags), recvOut);
+  return bytes === null ? null : { bytes, ...recvOutcome() };
+}
+/** Result of {@link recvmsgInto}: the fields of {@link RecvResult}, with the byte count for the data. */
+export interface RecvIntoResult extends Omit<RecvResult, 'data'> {
+  bytes: number;
+}
+function dontwait(fn: string, flags: 'dontwait' | undefined): boolean {
+  if (flags !== undefined && flags !== 'dontwait') throw new TypeError(`${fn}: flags must be 'dontwait' or undefined`);
+  return flags === 'dontwait';
+}
+/** What the last recvmsg/recvmsgInto left in recvOut, besides the bytes. */
+function recvOutcome(): Omit<RecvResult, 'data'> {
   const bits = recvOut[0];
   const nfds = recvOut[1];
   const fds: number[] = [];
   for (let i = 0; i < nfds; i++) fds.push(recvOut[2 + i]);
-  return { data, fds, truncated: (bits & 1) !== 0, fdsTruncated: (bits & 2) !== 0, closed: (bits & 4) !== 0 };
+  return { fds, truncated: (bits & 1) !== 0, fdsTruncated: (bits & 2) !== 0, closed: (bits & 4) !== 0 };
 }
 /** Scratch for recvmsg's non-data results (calls are synchronous, so one suffices). */
 const recvOut = new Int32Array(2 + 253);
 export const setNonblocking = (fd: number, on: boolean): void => load().setNonblocking(fd, on);
+/** SO_RCVTIMEO and SO_SNDTIMEO: on a blocking socket, a recvmsg/sendmsg that would wait longer than
+ *  timeoutMs (≥ 1; the kernel counts it in clock ticks, so it may end up to one tick early or late)
+ *  gives up: recvmsg/recvmsgInto return null, sendmsg throws EAGAIN (or returns a short count). */
+export const setIoTimeout = (fd: number, timeoutMs: number): void => load().setIoTimeout(fd, wholeMs(timeoutMs));
 export const shutdown = (fd: number, how: ShutdownHow = 'both'): void => load().shutdown(fd, how);
 
 /** ioctl(fd, request, arg): a Buffer is passed by pointer (in/out; it must be
@@ -239,6 +264,9 @@ export class OwnedFd {
   }
   setNonblocking(on: boolean): void {
     setNonblocking(this.fd, on);
+  }
+  setIoTimeout(timeoutMs: number): void {
+    setIoTimeout(this.fd, timeoutMs);
   }
   close(): void {
     const fd = this.#fd;
@@ -301,6 +329,10 @@ export class UnixSocket extends OwnedFd {
   /** One recvmsg; null on EAGAIN (non-blocking socket or `dontwait`). */
   recv(maxBytes: number, maxFds = 0, opts: { dontwait?: boolean } = {}): RecvResult | null {
     return recvmsg(this.fd, maxBytes, maxFds, opts.dontwait ? 'dontwait' : undefined);
+  }
+  /** One recvmsg into `target`; null on EAGAIN (non-blocking socket or `dontwait`). */
+  recvInto(target: Uint8Array, maxFds = 0, opts: { dontwait?: boolean } = {}): RecvIntoResult | null {
+    return recvmsgInto(this.fd, target, maxFds, opts.dontwait ? 'dontwait' : undefined);
   }
   shutdown(how: ShutdownHow = 'both'): void {
     shutdown(this.fd, how);

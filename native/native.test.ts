@@ -241,6 +241,67 @@ describe.skipIf(!available)(`native addon${available ? '' : ` (SKIPPED: ${reason
     for (const fd of [a, b, e]) n.close(fd);
   });
 
+  it('recvmsgInto: bytes land in the caller\'s buffer, fds and flags as recvmsg reports them', () => {
+    const fds0 = n.fdCount();
+    const [a, b] = UnixSocket.pair();
+    const target = Buffer.alloc(16, 0xee);
+    expect(b.recvInto(target, 4, { dontwait: true })).toBeNull();
+    const ev = n.eventfdCreate(0, ['nonblock']);
+    a.send(Buffer.from('hello'), [ev]);
+    const r = b.recvInto(target.subarray(3), 4)!;
+    expect(r).toMatchObject({ bytes: 5, truncated: false, fdsTruncated: false, closed: false });
+    expect(r.fds).toHaveLength(1);
+    expect(target.toString('latin1', 3, 8)).toBe('hello');
+    expect(target[2]).toBe(0xee); // nothing written outside the view
+    expect(target[8]).toBe(0xee);
+    n.eventfdWrite(r.fds[0], 3n);
+    expect(n.eventfdRead(ev)).toBe(3n);
+    // A short target takes what fits; the rest stays queued on the stream.
+    a.send(Buffer.from('abcdef'));
+    expect(b.recvInto(target.subarray(0, 4))!.bytes).toBe(4);
+    expect(b.recvInto(target)!.bytes).toBe(2);
+    expect(target.toString('latin1', 0, 2)).toBe('ef');
+    // More fds than room: CTRUNC, none delivered, none leaked.
+    a.send(Buffer.from('x'), [ev, ev, ev]);
+    expect(b.recvInto(target, 2)).toMatchObject({ bytes: 1, fds: [], fdsTruncated: true });
+    a.close();
+    expect(b.recvInto(target, 2)).toEqual({ bytes: 0, fds: [], truncated: false, fdsTruncated: false, closed: true });
+    expect(() => b.recvInto(new Uint8Array(0))).toThrow(RangeError);
+    expect(() => n.recvmsgInto(b.fd, target, 254)).toThrow(RangeError);
+    for (const fd of [...r.fds, ev]) n.close(fd);
+    b.close();
+    expect(n.fdCount()).toBe(fds0);
+  });
+
+  it('setIoTimeout: a blocking receive gives up after the timeout, returns at once when bytes are there', () => {
+    const [a, b] = UnixSocket.pair();
+    b.setIoTimeout(20);
+    const target = Buffer.alloc(8);
+    const t0 = performance.now();
+    expect(b.recvInto(target)).toBeNull(); // blocks: no dontwait, socket is blocking
+    const waited = performance.now() - t0;
+    // Counted in clock ticks (CONFIG_HZ ≥ 100: at most 10 ms each way).
+    expect(waited).toBeGreaterThan(9);
+    expect(waited).toBeLessThan(500);
+    a.send(Buffer.from('hi'));
+    expect(b.recvInto(target)!.bytes).toBe(2);
+    // A send into a full socket also gives up: EAGAIN after a short count or none.
+    a.setIoTimeout(20);
+    const chunk = Buffer.alloc(65536);
+    let sendErr: unknown;
+    for (let i = 0; i < 1000 && sendErr === undefined; i++) {
+      try {
+        n.sendmsg(a.fd, chunk);
+      } catch (e) {
+        sendErr = e;
+      }
+    }
+    expect((sendErr as n.ErrnoError).code).toBe('EAGAIN');
+    expect(() => b.setIoTimeout(0)).toThrow(RangeError);
+    a.close();
+    b.close();
+  });
+
   it('recvmsg: EAGAIN -> null, peer closed -> closed, EPIPE without SIGPIPE', async () => {
     const [a, b] = UnixSocket.pair();
     expect(a.recv(16, 0, { dontwait: true })).toBeNull();

@@ -43,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -959,47 +960,38 @@ static napi_value js_sendmsg(napi_env env, napi_callback_info info) {
   return make_int(env, n);
 }
 
-/* recvmsg(fd, maxBytes, maxFds, dontwait, out: Int32Array) -> Buffer | null
- * (null on EAGAIN). Results other than the bytes go into `out` (length >=
- * 2 + maxFds): out[0] = RECV_* bits, out[1] = fd count, out[2..] = the fds.
- * The TS wrapper builds the result object: creating it here through Node-API
- * (one napi_set_named_property per field) cost more than the syscall. */
+/* The results of a recvmsg other than the bytes go into `out`, an Int32Array
+ * of length >= 2 + maxFds: out[0] = RECV_* bits, out[1] = fd count, out[2..] =
+ * the fds. The TS wrapper builds the result object: creating it here through
+ * Node-API (one napi_set_named_property per field) cost more than the syscall. */
 #define RECV_TRUNC 1
 #define RECV_CTRUNC 2
 #define RECV_CLOSED 4
-static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
-  args_t a;
-  int fd;
-  int64_t max_bytes, max_fds;
-  bool dontwait = false;
-  int flags = MSG_CMSG_CLOEXEC;
-  static _Thread_local char scratch[65536];
-  if (!get_args(env, info, "recvmsg", 5, &a)) return NULL;
-  if (!get_fd(env, a.argv[0], "recvmsg", &fd)) return NULL;
-  if (!get_int(env, a.argv[1], "recvmsg", "maxBytes", 1, MAX_IO_LEN, &max_bytes)) return NULL;
-  if (!get_int(env, a.argv[2], "recvmsg", "maxFds", 0, MAX_RECV_FDS, &max_fds)) return NULL;
-  if (!get_bool(env, a.argv[3], "recvmsg", "dontwait", &dontwait)) return NULL;
-  if (dontwait) flags |= MSG_DONTWAIT;
+
+static bool get_recv_out(napi_env env, napi_value v, const char *fn, int64_t max_fds, int32_t **out) {
   bool is_ta = false;
   napi_typedarray_type ot;
   size_t olen = 0;
   void *odata = NULL;
-  napi_is_typedarray(env, a.argv[4], &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, a.argv[4], &ot, &olen, &odata, NULL, NULL) != napi_ok ||
-      ot != napi_int32_array || olen < 2 + (size_t)max_fds)
-    return throw_type(env, "recvmsg: out must be an Int32Array of length >= 2 + maxFds");
-  int32_t *out = odata;
-
-  char *buf = scratch;
-  if ((size_t)max_bytes > sizeof scratch) {
-    buf = malloc((size_t)max_bytes);
-    if (buf == NULL) return throw_errno(env, "recvmsg", ENOMEM);
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, v, &ot, &olen, &odata, NULL, NULL) != napi_ok ||
+      ot != napi_int32_array || olen < 2 + (size_t)max_fds) {
+    throw_type(env, "%s: out must be an Int32Array of length >= 2 + maxFds", fn);
+    return false;
   }
+  *out = odata;
+  return true;
+}
+
+/* One recvmsg(MSG_CMSG_CLOEXEC) of at most len bytes into buf, results other
+ * than the bytes into out. Returns the byte count, or -errno (-EAGAIN when a
+ * non-blocking receive finds nothing). */
+static ssize_t recv_into(int fd, void *buf, size_t len, int64_t max_fds, bool dontwait, int32_t *out) {
   union {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
   } ctl;
-  struct iovec iov = {.iov_base = buf, .iov_len = (size_t)max_bytes};
+  struct iovec iov = {.iov_base = buf, .iov_len = len};
   struct msghdr m;
   memset(&m, 0, sizeof m);
   m.msg_iov = &iov;
@@ -1009,13 +1001,8 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
     m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)max_fds);
   }
   ssize_t n;
-  do n = recvmsg(fd, &m, flags); while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    int e = errno;
-    if (buf != scratch) free(buf);
-    if (e == EAGAIN || e == EWOULDBLOCK) return make_null(env);
-    return throw_errno(env, "recvmsg", e);
-  }
+  do n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | (dontwait ? MSG_DONTWAIT : 0)); while (n < 0 && errno == EINTR);
+  if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 
   int got[MAX_RECV_FDS];
   size_t ngot = 0;
@@ -1036,20 +1023,75 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
     for (size_t i = 0; i < ngot; i++) close(got[i]);
     ngot = 0;
   }
-
-  napi_value data;
-  napi_status s = napi_create_buffer_copy(env, (size_t)n, buf, NULL, &data);
-  if (buf != scratch) free(buf);
-  if (s != napi_ok) {
-    for (size_t i = 0; i < ngot; i++) close(got[i]);
-    throw_napi_failure(env, "recvmsg");
-    return NULL;
-  }
   out[0] = ((m.msg_flags & MSG_TRUNC) ? RECV_TRUNC : 0) | (ctrunc ? RECV_CTRUNC : 0) |
            (n == 0 && ngot == 0 && !ctrunc ? RECV_CLOSED : 0);
   out[1] = (int32_t)ngot;
   for (size_t i = 0; i < ngot; i++) out[2 + i] = got[i];
+  return n;
+}
+
+/* recvmsg(fd, maxBytes, maxFds, dontwait, out: Int32Array) -> Buffer | null
+ * (null on EAGAIN): the bytes in a new Buffer. */
+static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
+  args_t a;
+  int fd;
+  int64_t max_bytes, max_fds;
+  bool dontwait = false;
+  int32_t *out;
+  static _Thread_local char scratch[65536];
+  if (!get_args(env, info, "recvmsg", 5, &a)) return NULL;
+  if (!get_fd(env, a.argv[0], "recvmsg", &fd)) return NULL;
+  if (!get_int(env, a.argv[1], "recvmsg", "maxBytes", 1, MAX_IO_LEN, &max_bytes)) return NULL;
+  if (!get_int(env, a.argv[2], "recvmsg", "maxFds", 0, MAX_RECV_FDS, &max_fds)) return NULL;
+  if (!get_bool(env, a.argv[3], "recvmsg", "dontwait", &dontwait)) return NULL;
+  if (!get_recv_out(env, a.argv[4], "recvmsg", max_fds, &out)) return NULL;
+
+  char *buf = scratch;
+  if ((size_t)max_bytes > sizeof scratch) {
+    buf = malloc((size_t)max_bytes);
+    if (buf == NULL) return throw_errno(env, "recvmsg", ENOMEM);
+  }
+  ssize_t n = recv_into(fd, buf, (size_t)max_bytes, max_fds, dontwait, out);
+  if (n < 0) {
+    if (buf != scratch) free(buf);
+    if (n == -EAGAIN) return make_null(env);
+    return throw_errno(env, "recvmsg", (int)-n);
+  }
+  napi_value data;
+  napi_status s = napi_create_buffer_copy(env, (size_t)n, buf, NULL, &data);
+  if (buf != scratch) free(buf);
+  if (s != napi_ok) {
+    for (int32_t i = 0; i < out[1]; i++) close(out[2 + i]);
+    throw_napi_failure(env, "recvmsg");
+    return NULL;
+  }
   return data;
+}
+
+/* recvmsgInto(fd, target: ArrayBufferView, maxFds, dontwait, out: Int32Array)
+ * -> number | null (null on EAGAIN): the bytes land in the caller's buffer, so
+ * a reader that reuses one buffer allocates nothing per message (creating a
+ * Buffer cost more than the syscall). */
+static napi_value js_recvmsg_into(napi_env env, napi_callback_info info) {
+  args_t a;
+  int fd;
+  void *buf = NULL;
+  size_t len = 0;
+  int64_t max_fds;
+  bool dontwait = false;
+  int32_t *out;
+  if (!get_args(env, info, "recvmsgInto", 5, &a)) return NULL;
+  if (!get_fd(env, a.argv[0], "recvmsgInto", &fd)) return NULL;
+  if (!get_bytes(env, a.argv[1], "recvmsgInto", "target", &buf, &len)) return NULL;
+  /* A zero-byte receive on a stream returns 0, which would read as the peer's hang-up. */
+  if (len == 0) return throw_range(env, "recvmsgInto: target must have room for at least one byte");
+  if (!get_int(env, a.argv[2], "recvmsgInto", "maxFds", 0, MAX_RECV_FDS, &max_fds)) return NULL;
+  if (!get_bool(env, a.argv[3], "recvmsgInto", "dontwait", &dontwait)) return NULL;
+  if (!get_recv_out(env, a.argv[4], "recvmsgInto", max_fds, &out)) return NULL;
+  ssize_t n = recv_into(fd, buf, len, max_fds, dontwait, out);
+  if (n == -EAGAIN) return make_null(env);
+  if (n < 0) return throw_errno(env, "recvmsgInto", (int)-n);
+  return make_int(env, n);
 }
 
 static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
@@ -1063,6 +1105,24 @@ static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
   if (fl < 0) return throw_errno(env, "fcntl(F_GETFL)", errno);
   int nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
   if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0) return throw_errno(env, "fcntl(F_SETFL)", errno);
+  return NULL;
+}
+
+/* setIoTimeout(fd, timeoutMs): SO_RCVTIMEO and SO_SNDTIMEO, so a blocking
+ * recvmsg/sendmsg on a blocking socket gives up with EAGAIN after timeoutMs
+ * (the kernel counts it in clock ticks: socket(7)). A blocking receive is one
+ * syscall where poll + a non-blocking receive are two, and it arms no hrtimer.
+ * 0 would mean "never time out" to the kernel, so it is refused. */
+static napi_value js_set_io_timeout(napi_env env, napi_callback_info info) {
+  args_t a;
+  int fd;
+  int64_t ms;
+  if (!get_args(env, info, "setIoTimeout", 2, &a)) return NULL;
+  if (!get_fd(env, a.argv[0], "setIoTimeout", &fd)) return NULL;
+  if (!get_int(env, a.argv[1], "setIoTimeout", "timeoutMs", 1, INT_MAX, &ms)) return NULL;
+  struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)((ms % 1000) * 1000)};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) return throw_errno(env, "setsockopt(SO_RCVTIMEO)", errno);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) return throw_errno(env, "setsockopt(SO_SNDTIMEO)", errno);
   return NULL;
 }
 
@@ -1233,7 +1293,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       FN("socketpair", js_socketpair),
       FN("sendmsg", js_sendmsg),
       FN("recvmsg", js_recvmsg),
+      FN("recvmsgInto", js_recvmsg_into),
       FN("setNonblocking", js_set_nonblocking),
+      FN("setIoTimeout", js_set_io_timeout),
       FN("shutdown", js_shutdown),
       FN("ioctl", js_ioctl),
       FN("openFile", js_open_file),

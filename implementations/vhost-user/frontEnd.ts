@@ -20,9 +20,10 @@ import {
 import * as M from '../../spec/vhostUser/messages.ts';
 import { encodePayload, VHOST_USER_VRING_IDX_MASK, VHOST_USER_VRING_NOFD_MASK, type Payload } from '../../spec/vhostUser/payloads.ts';
 import { hasProtocolFeature } from '../../spec/vhostUser/protocolFeatures.ts';
-import { close as closeFd, EventFd, isErrnoError, type OwnedFd, sendmsg, SharedMemory, UnixSocket, type RecvResult } from '../../native/index.ts';
+import { close as closeFd, EventFd, isErrnoError, type OwnedFd, sendmsg, SharedMemory, UnixSocket, type RecvIntoResult } from '../../native/index.ts';
 import { backingSize, layOutGuestMemory } from '../guestMemory.ts';
 import type { DeviceType, GuestMemory, Health, RawFrame, Target, TargetInfo } from '../target.ts';
+import { ReceiveBuffer } from './receiveBuffer.ts';
 
 /** What a spawned back-end contributes to a session: its process status, and what to do when the session closes. */
 export interface VhostUserPeer {
@@ -49,11 +50,13 @@ export interface VhostUserOptions {
   /** How long sendRaw waits for a reply that may never come (default 200 ms). */
   readonly rawReplyTimeoutMs?: number;
   /**
-   * How long a wait for the back-end (a reply, a call) may block in poll(2) before it yields to the
-   * event loop (default 1 ms). A back-end in another process answers a control message within tens of
+   * How long a wait for the back-end may block before it yields to the event loop (default 1 ms): a
+   * reply in recvmsg on the socket, whose receive and send timeouts are set to it (SO_RCVTIMEO and
+   * SO_SNDTIMEO, counted by the kernel in clock ticks, so a wait may run over by up to one tick); a
+   * call in poll(2). A back-end in another process answers a control message within tens of
    * microseconds, and waking through the event loop costs about as much again (bench/roundTrips.ts).
    * It must be 0 for a back-end served by this process's own event loop, which cannot answer while
-   * the loop is blocked.
+   * the loop is blocked: the socket is then non-blocking.
    */
   readonly blockingWaitMs?: number;
   readonly peer?: VhostUserPeer;
@@ -71,6 +74,16 @@ interface Frame {
 
 const CLOSED: Failure = { closed: true };
 const TIMEOUT: Failure = { timeout: true };
+const NO_PAYLOAD: Payload = { type: 'none' };
+
+/** A result that is there at once when no wait was needed, or comes when the wait on the event loop ends. */
+type Pending<T> = T | Promise<T>;
+type Transacted = Failure | { ok: true } | { payload: Uint8Array; decoded: Payload };
+
+/** `next(value)`, at once when `value` is already there: the round trip's common case costs no promise. */
+function whenSettled<T, U>(value: Pending<T>, next: (v: T) => Pending<U>): Pending<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
 const RECV_BYTES = 4096;
 // No front-end message we send solicits fds except GET_INFLIGHT_FD (one) and
 // GET_SHARED_OBJECT (zero or one); room for a few more so a misbehaving peer
@@ -138,14 +151,17 @@ export class VhostUserTarget implements Target {
   readonly #rawReplyTimeoutMs: number;
   readonly #blockingWaitMs: number;
   readonly #peer: VhostUserPeer | undefined;
-  #rx: Buffer = Buffer.alloc(0);
+  readonly #rx = new ReceiveBuffer(2 * RECV_BYTES);
   #protocolFeatures = 0n;
   #peerClosed = false;
   #released = false;
   // A request that timed out may still be answered later; those bytes must
   // not be taken for the reply to the next request.
   #stale = false;
+  /** Settles once the last queued request has finished (#exclusive). */
   #lock: Promise<unknown> = Promise.resolve();
+  /** Requests queued or running on the event loop. */
+  #inFlight = 0;
 
   private constructor(sock: UnixSocket, shm: SharedMemory, opts: VhostUserOptions) {
     this.#sock = sock;
@@ -181,7 +197,10 @@ export class VhostUserTarget implements Target {
       }
     }
     try {
-      sock.setNonblocking(true);
+      const blockingWaitMs = opts.blockingWaitMs ?? 1;
+      // One blocking recvmsg waits for a reply where poll + a non-blocking recvmsg took two syscalls.
+      if (blockingWaitMs > 0) sock.setIoTimeout(blockingWaitMs);
+      else sock.setNonblocking(true);
       const shm = SharedMemory.create('vhostcheck-guest', backingSize());
       return new VhostUserTarget(sock, shm, opts);
     } catch (e) {
@@ -304,7 +323,7 @@ export class VhostUserTarget implements Target {
     this.#logFd = undefined;
     this.#inflight?.shm.close();
     this.#inflight = undefined;
-    await this.#lock.catch(() => undefined);
+    await this.#lock;
     await this.#peer?.release();
   }
 
@@ -312,13 +331,36 @@ export class VhostUserTarget implements Target {
     return this.#released || this.#peerClosed;
   }
 
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(fn, fn);
-    this.#lock = run.catch(() => undefined);
+  /**
+   * Runs `fn` once every request sent before it has finished (one request on the stream at a time).
+   * With none queued or running it runs at once, and a request that needs no wait completes without
+   * entering the queue at all.
+   */
+  #exclusive<T>(fn: () => Pending<T>): Promise<T> {
+    if (this.#inFlight === 0) {
+      let now: Pending<T>;
+      try {
+        now = fn();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return now instanceof Promise ? this.#queue(now) : Promise.resolve(now);
+    }
+    return this.#queue(this.#lock.then(fn, fn));
+  }
+
+  /** Holds back later requests until `run` settles. */
+  #queue<T>(run: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    this.#lock = run.then(this.#dequeue, this.#dequeue);
     return run;
   }
 
-  async #send(req: VhostRequest): Promise<Reply> {
+  readonly #dequeue = (): void => {
+    this.#inFlight--;
+  };
+
+  #send(req: VhostRequest): Pending<Reply> {
     switch (req.op) {
       case 'getFeatures':
         return this.#get(M.VHOST_USER_GET_FEATURES, (p) => (p.type === 'u64' ? p.value.u64 : undefined));
@@ -349,11 +391,11 @@ export class VhostUserTarget implements Target {
         });
       case 'setFeatures':
         return this.#set(M.VHOST_USER_SET_FEATURES, { type: 'u64', value: { u64: req.features } });
-      case 'setProtocolFeatures': {
-        const r = await this.#set(M.VHOST_USER_SET_PROTOCOL_FEATURES, { type: 'u64', value: { u64: req.features } });
-        if ('ok' in r && r.ok) this.#protocolFeatures = req.features;
-        return r;
-      }
+      case 'setProtocolFeatures':
+        return whenSettled(this.#set(M.VHOST_USER_SET_PROTOCOL_FEATURES, { type: 'u64', value: { u64: req.features } }), (r) => {
+          if ('ok' in r && r.ok) this.#protocolFeatures = req.features;
+          return r;
+        });
       case 'setOwner':
         return this.#set(M.VHOST_USER_SET_OWNER, { type: 'none' });
       case 'resetDevice':
@@ -415,10 +457,11 @@ export class VhostUserTarget implements Target {
         // "VHOST_USER_SET_LOG_FD": no payload, the eventfd as ancillary data; "an optional message ... used
         // to inform the front-end that the log has been modified" (Migration).
         const fd = EventFd.create();
-        const r = await this.#set(M.VHOST_USER_SET_LOG_FD, { type: 'none' }, [fd.fd]);
-        this.#logFd?.close();
-        this.#logFd = fd;
-        return r;
+        return whenSettled(this.#set(M.VHOST_USER_SET_LOG_FD, { type: 'none' }, [fd.fd]), (r) => {
+          this.#logFd?.close();
+          this.#logFd = fd;
+          return r;
+        });
       }
       case 'getInflightFd':
         return this.#getInflightFd(req.numQueues, req.queueSize);
@@ -440,10 +483,13 @@ export class VhostUserTarget implements Target {
     this.#drainStale();
     this.#replyFds = [];
     let fds: number[] = [];
-    const r = await this.#transact(M.VHOST_USER_GET_INFLIGHT_FD, 0, payload, [], true).finally(() => {
+    let r: Transacted;
+    try {
+      r = await this.#transact(M.VHOST_USER_GET_INFLIGHT_FD, 0, payload, [], true);
+    } finally {
       fds = this.#replyFds ?? [];
       this.#replyFds = undefined;
-    });
+    }
     const [fd, ...surplus] = fds;
     surplus.forEach(closeFd);
     if (!('payload' in r) || r.decoded.type !== 'inflight' || r.decoded.value.mmap_size === 0n) {
@@ -552,7 +598,7 @@ export class VhostUserTarget implements Target {
     return { guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: r.uaddr, mmap_offset };
   }
 
-  #setMemTable(regions: readonly { gpa: bigint; size: bigint; uaddr: bigint }[]): Promise<Reply> {
+  #setMemTable(regions: readonly { gpa: bigint; size: bigint; uaddr: bigint }[]): Pending<Reply> {
     // "VHOST_USER_SET_MEM_TABLE": one fd per region in the ancillary data;
     // the back-end maps that fd and finds the region at mmap_offset. Every
     // region lives in the one memfd, so its offset is where the region's
@@ -585,13 +631,14 @@ export class VhostUserTarget implements Target {
   }
 
   /** A message whose entry names a reply payload: the reply is the answer. */
-  async #get(code: number, pick: (p: Payload) => bigint | number | Uint8Array | undefined, payload: Payload = { type: 'none' }): Promise<Reply> {
-    const r = await this.#transact(code, 0, payload, [], true);
-    if (!('payload' in r)) return r;
-    // "VHOST_USER_GET_CONFIG": an empty payload reports an error.
-    if (r.decoded.type === 'none') return { ok: false, errno: 'EIO' };
-    const value = pick(r.decoded);
-    return value === undefined ? { ok: true } : { ok: true, value };
+  #get(code: number, pick: (p: Payload) => bigint | number | Uint8Array | undefined, payload: Payload = NO_PAYLOAD): Pending<Reply> {
+    return whenSettled(this.#transact(code, 0, payload, [], true), (r) => {
+      if (!('payload' in r)) return r;
+      // "VHOST_USER_GET_CONFIG": an empty payload reports an error.
+      if (r.decoded.type === 'none') return { ok: false, errno: 'EIO' };
+      const value = pick(r.decoded);
+      return value === undefined ? { ok: true } : { ok: true, value };
+    });
   }
 
   /**
@@ -599,10 +646,11 @@ export class VhostUserTarget implements Target {
    * to acknowledge the request with sending zero as u64 payload for success, non-zero otherwise"). Left
    * unread, that reply would be taken for the next message's.
    */
-  async #status(code: number, payload: Payload): Promise<Reply> {
-    const r = await this.#transact(code, 0, payload, [], true);
-    if (!('payload' in r)) return r;
-    return r.decoded.type === 'u64' && r.decoded.value.u64 === 0n ? { ok: true } : { ok: false, errno: 'EIO' };
+  #status(code: number, payload: Payload): Pending<Reply> {
+    return whenSettled(this.#transact(code, 0, payload, [], true), (r) => {
+      if (!('payload' in r)) return r;
+      return r.decoded.type === 'u64' && r.decoded.value.u64 === 0n ? { ok: true } : { ok: false, errno: 'EIO' };
+    });
   }
 
   /**
@@ -611,21 +659,22 @@ export class VhostUserTarget implements Target {
    * with a u64, zero for success; anything else is reported as EIO, since
    * the doc gives the non-zero values no meaning.
    */
-  async #set(code: number, payload: Payload, fds: readonly number[] = []): Promise<Reply> {
+  #set(code: number, payload: Payload, fds: readonly number[] = []): Pending<Reply> {
     const ack = hasProtocolFeature(this.#protocolFeatures, 'REPLY_ACK');
-    const r = await this.#transact(code, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload, fds, ack);
-    if (!('payload' in r)) return r;
-    if (r.decoded.type === 'u64' && r.decoded.value.u64 !== 0n) return { ok: false, errno: 'EIO' };
-    return { ok: true };
+    return whenSettled(this.#transact(code, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload, fds, ack), (r) => {
+      if (!('payload' in r)) return r;
+      if (r.decoded.type === 'u64' && r.decoded.value.u64 !== 0n) return { ok: false, errno: 'EIO' };
+      return { ok: true };
+    });
   }
 
-  async #transact(
-    code: number,
-    extraFlags: number,
-    payload: Payload,
-    fds: readonly number[],
-    expectReply: boolean,
-  ): Promise<Failure | { ok: true } | { payload: Uint8Array; decoded: Payload }> {
+  /**
+   * One request and, when one is expected, its reply. Synchronous while the socket is ready (the
+   * frame goes out in one sendmsg, the reply arrives within the blocking wait), so a round trip
+   * costs no event-loop turn and no promise of its own; the event loop is used only when a wait
+   * outlasts blockingWaitMs. Every wait is still bounded by the same deadline.
+   */
+  #transact(code: number, extraFlags: number, payload: Payload, fds: readonly number[], expectReply: boolean): Pending<Transacted> {
     if (this.#isClosed()) return CLOSED;
     this.#drainStale();
     const xenMmap = hasProtocolFeature(this.#protocolFeatures, 'XEN_MMAP');
@@ -633,10 +682,14 @@ export class VhostUserTarget implements Target {
     // go out in one sendmsg so the back-end reads them as one message.
     const bytes = encodeFrame(code, VHOST_USER_VERSION | extraFlags, encodePayload(payload, { xenMmap }));
     const deadline = Date.now() + this.#replyTimeoutMs;
-    const sent = await this.#write(bytes, fds, deadline);
-    if (sent) return sent;
-    if (!expectReply) return { ok: true };
-    const f = await this.#readFrame(deadline);
+    return whenSettled(this.#write(bytes, fds, deadline), (sent) => {
+      if (sent) return sent;
+      if (!expectReply) return { ok: true };
+      return whenSettled(this.#readFrame(deadline), (f) => this.#judgeReply(code, f));
+    });
+  }
+
+  #judgeReply(code: number, f: Failure | Frame): Transacted {
     if (!('raw' in f)) {
       if ('timeout' in f) this.#stale = true;
       return f;
@@ -666,30 +719,19 @@ export class VhostUserTarget implements Target {
     return CLOSED;
   }
 
-  /** Sends all of `bytes` (fds with the first chunk); a Failure, or undefined once everything is out. */
-  async #write(bytes: Uint8Array, fds: readonly number[], deadline: number): Promise<Failure | undefined> {
+  /**
+   * Sends `bytes` from `off` on (fds with the first chunk that goes out); a Failure, or undefined once
+   * everything is out. Synchronous unless the socket is full: then it waits on the event loop.
+   */
+  #write(bytes: Uint8Array, fds: readonly number[], deadline: number, off = 0): Pending<Failure | undefined> {
     // An empty frame sends nothing: sendmsg needs a data byte to carry fds.
-    let off = 0;
-    let first = true;
+    let unsent = fds;
     while (off < bytes.length) {
       try {
-        off += sendmsg(this.#sock.fd, bytes.subarray(off), first ? fds : []);
-        first = false;
+        off += sendmsg(this.#sock.fd, off === 0 ? bytes : bytes.subarray(off), unsent);
+        unsent = [];
       } catch (e) {
-        if (isErrnoError(e, 'EAGAIN')) {
-          const left = deadline - Date.now();
-          if (left <= 0) {
-            this.#stale = true;
-            return TIMEOUT;
-          }
-          try {
-            await this.#sock.wait('out', left);
-          } catch (pe) {
-            if (isTransportErrno(pe)) return this.#markClosed();
-            throw pe;
-          }
-          continue;
-        }
+        if (isErrnoError(e, 'EAGAIN')) return this.#writeWhenWritable(bytes, unsent, deadline, off);
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
       }
@@ -697,8 +739,26 @@ export class VhostUserTarget implements Target {
     return undefined;
   }
 
-  /** Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs, then the event loop. */
-  async #waitReadable(fd: OwnedFd, timeoutMs: number): Promise<boolean> {
+  async #writeWhenWritable(bytes: Uint8Array, fds: readonly number[], deadline: number, off: number): Promise<Failure | undefined> {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      this.#stale = true;
+      return TIMEOUT;
+    }
+    try {
+      await this.#sock.wait('out', left);
+    } catch (pe) {
+      if (isTransportErrno(pe)) return this.#markClosed();
+      throw pe;
+    }
+    return this.#write(bytes, fds, deadline, off);
+  }
+
+  /**
+   * Readiness of `fd` within `timeoutMs`: first a blocking poll of at most blockingWaitMs (answered
+   * synchronously when it sees the fd ready), then the event loop for the rest.
+   */
+  #waitReadable(fd: OwnedFd, timeoutMs: number): Pending<boolean> {
     const blocking = Math.min(this.#blockingWaitMs, timeoutMs);
     if (blocking > 0 && fd.waitSync('in', blocking)) return true;
     return fd.wait('in', Math.max(0, timeoutMs - blocking));
@@ -709,44 +769,89 @@ export class VhostUserTarget implements Target {
     return CLOSED;
   }
 
-  /** One whole frame from the stream, or why none came before the deadline. */
-  async #readFrame(deadline: number): Promise<Failure | Frame> {
+  /**
+   * One whole frame from the stream, or why none came before the deadline. Synchronous while the
+   * blocking receive suffices; then the event loop waits for the rest of the time.
+   */
+  #readFrame(deadline: number): Pending<Failure | Frame> {
     for (;;) {
-      if (this.#rx.length >= VHOST_USER_HEADER.size) {
-        let size: number;
-        try {
-          size = decodeHeader(this.#rx).size;
-        } catch (e) {
-          return this.#protocolError(`malformed reply header ${this.#rx.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
-        }
-        const end = VHOST_USER_HEADER.size + size;
-        if (this.#rx.length >= end) {
-          const raw = this.#rx.subarray(0, end);
-          this.#rx = this.#rx.subarray(end);
-          this.#replies++;
-          return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
-        }
-      }
-      const left = deadline - Date.now();
+      const f = this.#takeFrame();
+      if (f) return f;
+      let left = deadline - Date.now();
       if (left <= 0) return TIMEOUT;
-      let ready: boolean;
+      if (this.#blockingWaitMs > 0) {
+        const got = this.#receiveBlocking(Math.min(this.#blockingWaitMs, left));
+        if (got === 'closed') return CLOSED;
+        if (got === 'data') continue;
+        left = deadline - Date.now();
+        if (left <= 0) return TIMEOUT;
+      }
+      let ready: Promise<boolean>;
       try {
-        ready = await this.#waitReadable(this.#sock, left);
+        ready = this.#sock.wait('in', left);
       } catch (e) {
         if (isTransportErrno(e)) return this.#markClosed();
         throw e;
       }
-      if (!ready) return TIMEOUT;
-      const got = this.#recv();
-      if (got === 'closed') return CLOSED;
+      return this.#readFrameWhenReadable(ready, deadline);
     }
   }
 
-  /** One non-blocking recvmsg into the buffer. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting them (#replyFds). */
-  #recv(): 'closed' | 'data' | 'empty' {
-    let r: RecvResult | null;
+  /**
+   * Blocking receives (the socket's receive timeout bounds each) until bytes come or `ms` has passed:
+   * the kernel counts that timeout in clock ticks, so one receive may give up before `ms`.
+   */
+  #receiveBlocking(ms: number): 'closed' | 'data' | 'empty' {
+    const until = performance.now() + ms;
+    for (;;) {
+      const got = this.#recv(false);
+      if (got !== 'empty' || performance.now() >= until) return got;
+    }
+  }
+
+  async #readFrameWhenReadable(ready: Promise<boolean>, deadline: number): Promise<Failure | Frame> {
+    let r: boolean;
     try {
-      r = this.#sock.recv(RECV_BYTES, RECV_FDS, { dontwait: true });
+      r = await ready;
+    } catch (e) {
+      if (isTransportErrno(e)) return this.#markClosed();
+      throw e;
+    }
+    return this.#receiveReady(r) ?? this.#readFrame(deadline);
+  }
+
+  /** After a wait: why reading stops (nothing came, or the peer closed), or undefined once more bytes are in. */
+  #receiveReady(ready: boolean): Failure | undefined {
+    if (!ready) return TIMEOUT;
+    return this.#recv() === 'closed' ? CLOSED : undefined;
+  }
+
+  /** The first whole frame in the buffer (taken out of it), a Failure when its header is malformed, or undefined when it is not all in yet. */
+  #takeFrame(): Failure | Frame | undefined {
+    if (this.#rx.length < VHOST_USER_HEADER.size) return undefined;
+    const held = this.#rx.held();
+    let size: number;
+    try {
+      size = decodeHeader(held).size;
+    } catch (e) {
+      return this.#protocolError(`malformed reply header ${held.subarray(0, VHOST_USER_HEADER.size).toString('hex')}: ${(e as Error).message}`);
+    }
+    const end = VHOST_USER_HEADER.size + size;
+    if (held.length < end) return undefined;
+    const raw = this.#rx.take(end);
+    this.#replies++;
+    return { request: raw.readUInt32LE(0), flags: raw.readUInt32LE(4), payload: raw.subarray(VHOST_USER_HEADER.size), raw };
+  }
+
+  /**
+   * One recvmsg into the buffer: non-blocking, or with `dontwait` false, blocking for at most the
+   * socket's receive timeout. Fds a reply carries are closed unless a GET_INFLIGHT_FD is collecting
+   * them (#replyFds).
+   */
+  #recv(dontwait = true): 'closed' | 'data' | 'empty' {
+    let r: RecvIntoResult | null;
+    try {
+      r = this.#sock.recvInto(this.#rx.room(RECV_BYTES), RECV_FDS, { dontwait });
     } catch (e) {
       if (isTransportErrno(e)) {
         this.#markClosed();
@@ -763,7 +868,7 @@ export class VhostUserTarget implements Target {
       this.#markClosed();
       return 'closed';
     }
-    this.#rx = this.#rx.length ? Buffer.concat([this.#rx, r.data]) : r.data;
+    this.#rx.filled(r.bytes);
     return 'data';
   }
 
@@ -776,7 +881,7 @@ export class VhostUserTarget implements Target {
     if (!this.#stale) return;
     this.#stale = false;
     this.#notice();
-    this.#rx = Buffer.alloc(0);
+    this.#rx.clear();
   }
 }
 

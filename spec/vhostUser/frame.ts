@@ -3,7 +3,7 @@
 // 32-bit native-endian — then `size` bytes of payload. Framing is kept apart
 // from payload parsing: decodeFrame checks only the header and the byte
 // count; decodePayload interprets the bytes for a given message.
-import { decode, DecodeError, defineStruct, encode, type StructValue } from '../codec.ts';
+import { decode, DecodeError, defineStruct, encodeInto, type StructValue } from '../codec.ts';
 import { effectiveRules, messageSpec, type Direction, type SessionContext } from './messages.ts';
 import { decodePayloadAs, PAYLOAD_TYPES, payloadSizeBounds, type Payload } from './payloads.ts';
 import { hasProtocolFeature } from './protocolFeatures.ts';
@@ -46,7 +46,11 @@ export interface FrameOptions {
  * is how the fuzzers build truncated and overlong frames.
  */
 export function encodeFrame(request: number, flags: number, payload: Uint8Array, size = payload.length): Buffer {
-  return Buffer.concat([encode(VHOST_USER_HEADER, { request, flags, size }), payload]);
+  // One allocation, as the front-end sends a frame per request: header written in place, payload after it.
+  const frame = Buffer.allocUnsafe(VHOST_USER_HEADER.size + payload.length);
+  encodeInto(VHOST_USER_HEADER, { request, flags, size }, frame, 0);
+  frame.set(payload, VHOST_USER_HEADER.size);
+  return frame;
 }
 
 /**

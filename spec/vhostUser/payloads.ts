@@ -281,6 +281,9 @@ export function decodePayloadAs(type: PayloadType, bytes: Uint8Array, ctx: Paylo
  * Encodes a payload. Counts are written as given, so hostile payloads (a
  * `nregions` or config `size` that disagrees with what follows) can be built.
  */
+/** What a payload-less message encodes to: nothing, so one empty buffer serves every request. */
+const NO_BYTES = Buffer.alloc(0);
+
 export function encodePayload(p: Payload, ctx: PayloadContext = {}): Buffer {
   switch (p.type) {
     case 'memoryTable': {
@@ -299,7 +302,7 @@ export function encodePayload(p: Payload, ctx: PayloadContext = {}): Buffer {
     case 'opaque':
       return Buffer.from(p.value);
     case 'none':
-      return Buffer.alloc(0);
+      return NO_BYTES;
     default:
       return encode(FIXED_PAYLOADS[p.type] as StructSpec, p.value as StructValue<StructSpec>);
   }
