@@ -68,7 +68,7 @@ const KNOWN: readonly { readonly what: string; readonly matches: (o: Seen) => bo
     matches: (o) => o.requirement === 'virtio.robust.survives.valid-chains' && o.verdict === 'FAIL' && o.device === 'net' && o.steps.some((s) => s.t === 'unmapIotlb'),
   },
 ];
-const knownOn = (device: Profile['deviceType'], steps: readonly Step[] = []) => (o: Omit<Seen, 'device' | 'steps'>) => KNOWN.some((k) => k.matches({ ...o, device, steps }));
+const knownOn = (device: Profile['deviceType'], steps: readonly Step[] = []) => (o: Omit<Seen, 'device' | 'steps'>) => KNOWN.some((k) => k.matches({ requirement: o.requirement, verdict: o.verdict, detail: o.detail, device, steps }));
 
 function spec(text: string): GuestTargetSpec {
   const s = parseGuestTarget(text);

@@ -1,6 +1,10 @@
 // What an oracle reports: one verdict for one requirement, with the evidence.
 import type { Verdict } from '../../spec/verdicts.ts';
 
+/**
+ * An observation may be a class instance whose `detail` is a prototype getter (formatted only when read: see
+ * LazyObservation): copy its fields by name, never with `{ ...o }`, which drops the detail.
+ */
 export interface Observation {
   readonly requirement: string;
   readonly verdict: Verdict;
