@@ -1,6 +1,8 @@
 // The host's agent process (no guest needed): it speaks the agent protocol
 // over its inherited socket, reaches this host's kernel, and never outlives
 // its close(). A killed agent is a crash that answers every pending request.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { release } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errnoName, GuestFlags } from '../guest/agent.ts';
@@ -79,4 +81,35 @@ describe('the host agent process', () => {
     await expect(startLocalMachine('/nonexistent/vhostcheck-agent')).rejects.toThrow(LocalAgentNotBuilt);
     await expect(startLocalMachine('/nonexistent/vhostcheck-agent')).rejects.toThrow(/is not built: run npm ci/);
   });
+});
+
+/** Starts the fixture (a process holding a host agent), waits for the agent's pid, sends `signal` to the fixture. */
+async function holdAndSignal(signal: NodeJS.Signals): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'holdAgent.fixture.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', () => reject(new Error(`the fixture ended before its agent was ready: ${out}`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+  return pid;
+}
+
+describe('no host agent outlives the process that started it', () => {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
+    it(`${signal} of the parent: the agent is gone`, async () => {
+      const pid = await holdAndSignal(signal);
+      // The fixture has no signal handler: each signal ends it at once, without its exit hook. The agent goes by itself:
+      // PR_SET_PDEATHSIG, and end of file on its channel.
+      const deadline = Date.now() + 3_000;
+      while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(processAlive(pid), `agent ${pid}`).toBe(false);
+    }, 20_000);
+  }
 });
