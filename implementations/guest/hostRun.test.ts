@@ -52,7 +52,7 @@ describe.skipIf(!image)('hostrun: a host script inside the guest, against its vd
       'set -e',
       'test -c /dev/vhost-vdpa-0',
       `cd ${JSON.stringify(process.cwd())}`,
-      `node -e 'require("fs").writeFileSync(require("path").join(require("os").tmpdir(), "out.txt"), "node " + process.version + " in " + process.cwd())'`,
+      `${JSON.stringify(process.execPath)} -e 'require("fs").writeFileSync(require("path").join(require("os").tmpdir(), "out.txt"), "node " + process.version + " in " + process.cwd())'`,
       `cp ${JSON.stringify(join(elsewhere, 'marker'))} "$TMPDIR/marker"`,
       'echo script done',
     ].join('\n');

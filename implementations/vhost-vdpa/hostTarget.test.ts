@@ -14,6 +14,8 @@ const image = await builtGuest('the vhost-vdpa host target tests');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Boot (~4 s), node and tsx starting under TCG (~10 s), the run itself. */
 const RUN_MS = 240_000;
+/** This very node, by its host path (the guest sees the host's files at their paths): PATH inside need not have it. */
+const NODE = `'${process.execPath}'`;
 
 interface Report {
   readonly target: { readonly spec: string; readonly name: string; readonly kind: string; readonly deviceType: string };
@@ -27,7 +29,7 @@ interface Report {
  * the run's exit status, its report and the whole output.
  */
 async function runOnNode(deviceType: 'net' | 'blk', args: string, then = ''): Promise<{ status: number; report: Report; log: string }> {
-  const script = `cd '${REPO}' && node bin/vhostcheck.js run --target vhost-vdpa:/dev/vhost-vdpa-0 --seed 1 --report-dir "$TMPDIR/report" --regression-dir "$TMPDIR/regressions" ${args}\necho "vhostcheck exit $?"\n${then}`;
+  const script = `cd '${REPO}' && ${NODE} bin/vhostcheck.js run --target vhost-vdpa:/dev/vhost-vdpa-0 --seed 1 --report-dir "$TMPDIR/report" --regression-dir "$TMPDIR/regressions" ${args}\necho "vhostcheck exit $?"\n${then}`;
   const r = await withGuestLock(() => runOnGuestAsHost({ image: image!, deviceType, script, timeoutMs: RUN_MS }));
   try {
     const log = readFileSync(join(r.workDir, 'run.log'), 'utf8');
@@ -43,7 +45,7 @@ const verdictOf = (report: Report, id: string) => report.results.find((x) => x.i
 
 describe.skipIf(!image)('vhost-vdpa:/dev/vhost-vdpa-0 on a machine that has it (inside the guest)', () => {
   it('net: the kernel suites and the data path run through the host agent; the device id picks net; the known vhost-vdpa finding is found, and its saved case replays', async () => {
-    const replay = 'node bin/vhostcheck.js replay "$TMPDIR"/regressions/vhost-vdpa-0--vhost.vring.num-immutable--*.json\necho "replay exit $?"\n';
+    const replay = `${NODE} bin/vhostcheck.js replay "$TMPDIR"/regressions/vhost-vdpa-0--vhost.vring.num-immutable--*.json\necho "replay exit $?"\n`;
     const { status, report, log } = await runOnNode('net', '--suite vdpa-control,split-datapath --runs 5', replay);
     expect(report.target).toMatchObject({ spec: 'vhost-vdpa:/dev/vhost-vdpa-0', name: 'linux vhost-vdpa /dev/vhost-vdpa-0', kind: 'kernel', deviceType: 'net' });
     expect(report.profile).toMatchObject({ family: 'vhost-vdpa', deviceId: 1, transport: 'ioctl' });
