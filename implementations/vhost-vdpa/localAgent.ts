@@ -24,7 +24,7 @@ import type { KernelMachine } from '../guest/boot.ts';
 import type { GuestCrash } from '../guest/qemu.ts';
 
 /** Where `npm ci` (node-gyp, native/binding.gyp target vhostcheck-agent) puts the host's agent. */
-export const LOCAL_AGENT_PATH = fileURLToPath(new URL('../../native/build/Release/vhostcheck-agent', import.meta.url));
+const LOCAL_AGENT_PATH = fileURLToPath(new URL('../../native/build/Release/vhostcheck-agent', import.meta.url));
 
 /** The local agent announces itself within milliseconds; this bounds a machine too loaded to start a process. */
 const START_TIMEOUT_MS = 10_000;

@@ -55,14 +55,17 @@ const offers = (p: KernelProfile, bit: number) => ((vdpaDevice(p).backendFeature
 const common = {
   families: ['vhost-vdpa'],
   // The ".unsupported" rules are about parents without SUSPEND / RESUME (vhost_vdpa_suspend(), vhost_vdpa_resume()).
-  notApplicable: (p: KernelProfile) => ({
-    ...(offers(p, VHOST_BACKEND_F_SUSPEND) && { 'vhost-vdpa.suspend.unsupported': 'the parent offers VHOST_BACKEND_F_SUSPEND: the rule is about parents without it' }),
-    ...(offers(p, VHOST_BACKEND_F_RESUME) && { 'vhost-vdpa.resume.unsupported': 'the parent offers VHOST_BACKEND_F_RESUME: the rule is about parents without it' }),
-    // vhost_vdpa_process_iotlb_msg() looks the ASID up (vhost_vdpa_find_alloc_as(), asid_to_iotlb()) before the batch check.
-    ...(vdpaDevice(p).asNum < 2 && {
-      'vhost-vdpa.iotlb.batch-asid-mismatch': `the device has ${vdpaDevice(p).asNum} address space (VHOST_VDPA_GET_AS_NUM): a message for another ASID is refused as out of range (vhost-vdpa.asid.alloc-limit) before a batch's ASID is compared`,
-    }),
-  }),
+  notApplicable: (p: KernelProfile) => {
+    const { asNum } = vdpaDevice(p);
+    return {
+      ...(offers(p, VHOST_BACKEND_F_SUSPEND) && { 'vhost-vdpa.suspend.unsupported': 'the parent offers VHOST_BACKEND_F_SUSPEND: the rule is about parents without it' }),
+      ...(offers(p, VHOST_BACKEND_F_RESUME) && { 'vhost-vdpa.resume.unsupported': 'the parent offers VHOST_BACKEND_F_RESUME: the rule is about parents without it' }),
+      // vhost_vdpa_process_iotlb_msg() looks the ASID up (vhost_vdpa_find_alloc_as(), asid_to_iotlb()) before the batch check.
+      ...(asNum < 2 && {
+        'vhost-vdpa.iotlb.batch-asid-mismatch': `the device has ${asNum} address space (VHOST_VDPA_GET_AS_NUM): a message for another ASID is refused as out of range (vhost-vdpa.asid.alloc-limit) before a batch's ASID is compared`,
+      }),
+    };
+  },
   deviceTypes: ['net', 'blk'],
   open: (ctx: Parameters<KernelSuite['open']>[0]) => openVdpaCase(ctx, vdpaDevice(ctx.profile)),
   requirementOf: vdpaRequirementOf,
