@@ -21,8 +21,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function guestFault(ctx: KernelContext, step: KernelStep): Promise<never> | undefined {
   if (step.op !== 'oops') return undefined;
   return (async () => {
-    const f = await ctx.agent.open('/proc/sysrq-trigger', GuestFlags.O_RDWR);
-    if (f.kind === 'ok' && f.result >= 0) await ctx.agent.write(f.result, Buffer.from('c'));
+    const f = await ctx.machine.agent.open('/proc/sysrq-trigger', GuestFlags.O_RDWR);
+    if (f.kind === 'ok' && f.result >= 0) await ctx.machine.agent.write(f.result, Buffer.from('c'));
     throw new Error('the guest survived sysrq c');
   })();
 }

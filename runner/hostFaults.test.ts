@@ -24,9 +24,9 @@ function agentDeath(pids: readonly number[]) {
   return (ctx: KernelContext, step: KernelStep): Promise<never> | undefined => {
     if (step.op !== 'die') return undefined;
     return (async () => {
-      const e = await ctx.agent.eventfd(0, 0);
+      const e = await ctx.machine.agent.eventfd(0, 0);
       if (e.kind !== 'ok') throw new Error(`agent: ${e.kind}`);
-      const waiting = ctx.agent.eventfdWait(e.result, 4_000);
+      const waiting = ctx.machine.agent.eventfdWait(e.result, 4_000);
       process.kill(pids.at(-1)!, 'SIGSEGV');
       const r = await waiting;
       throw new Error(`the agent's wait ended with ${r.kind}`);

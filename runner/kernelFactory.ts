@@ -98,7 +98,7 @@ export function kernelFactory<M extends KernelMachine>(spec: TargetSpec, source:
     },
     context: async () => {
       const m = await running();
-      return { machine: m, agent: m.agent, target: target!, profile: await kernel.profile() };
+      return { machine: m, target: target!, profile: await kernel.profile() };
     },
   };
 

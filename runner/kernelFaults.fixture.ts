@@ -20,7 +20,7 @@ export const faultStep = (op: string): KernelStep => ({ t: 'kernel', op });
 
 /** The steps every machine has: an answer, and a syscall that never returns (the agent reads an unsignalled eventfd for ten minutes; the host gives up after 1.5 s). */
 async function commonFault(ctx: KernelContext, step: KernelStep): Promise<readonly KernelObservation[]> {
-  const { agent } = ctx;
+  const { agent } = ctx.machine;
   switch (step.op) {
     case 'answer': {
       const r = await agent.request(Op.hello, Buffer.alloc(0));

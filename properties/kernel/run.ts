@@ -12,10 +12,10 @@ export interface KernelStepsOutcome {
 
 /** What the guest's state says about a step that threw: a crash or hang with the console's words, else null. */
 function guestFault(ctx: KernelContext, step: KernelStep, suite: KernelSuite, e: unknown): KernelObservation | null {
-  const crash = ctx.agent.crash ?? ctx.agent.host.crash;
+  const crash = ctx.machine.agent.crash ?? ctx.machine.agent.host.crash;
   const requirement = suite.requirementOf(step);
   if (crash) return { requirement, verdict: 'CRASH', detail: `crashed during ${suite.formatStep(step)}: ${crash.summary}`, trigger: `kernel:${step.op}/crash` };
-  if (ctx.agent.stuck) return { requirement, verdict: 'TIMEOUT', detail: `the agent stopped answering during ${suite.formatStep(step)}: ${String((e as Error)?.message ?? e)}`, trigger: `kernel:${step.op}/timeout` };
+  if (ctx.machine.agent.stuck) return { requirement, verdict: 'TIMEOUT', detail: `the agent stopped answering during ${suite.formatStep(step)}: ${String((e as Error)?.message ?? e)}`, trigger: `kernel:${step.op}/timeout` };
   return null;
 }
 
@@ -57,6 +57,6 @@ export async function runKernelSteps(
     const r = await attempt(steps[last], last, () => open.finish());
     return { observations, ...(r.failure && { failure: r.failure }) };
   } finally {
-    if (kcase && !ctx.agent.crash && !ctx.agent.stuck) await kcase.close();
+    if (kcase && !ctx.machine.agent.crash && !ctx.machine.agent.stuck) await kcase.close();
   }
 }

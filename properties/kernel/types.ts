@@ -4,7 +4,6 @@
 // steps of properties/steps.ts. Each suite owns its steps, its model and its
 // oracles; the engine only generates, runs, shrinks, saves and replays them.
 import type fc from 'fast-check';
-import type { AgentClient } from '../../implementations/guest/agent.ts';
 import type { KernelMachine } from '../../implementations/guest/boot.ts';
 import type { GuestTargetSpec } from '../../implementations/guest/spec.ts';
 import type { Observation } from '../oracles/observation.ts';
@@ -49,8 +48,8 @@ export type KernelTarget = GuestTargetSpec | HostVdpaTarget;
 
 /** What one case runs against: a booted guest, or this host through its agent process. */
 export interface KernelContext {
+  /** Where the device is: its agent is `machine.agent`. */
   readonly machine: KernelMachine;
-  readonly agent: AgentClient;
   readonly target: KernelTarget;
   readonly profile: KernelProfile;
 }

@@ -54,7 +54,7 @@ for (const variant of VARIANTS) {
         const target = spec(`${name},${variant.options}`);
         const profile = await probeVdpa(guest(), target);
         expect(profile.kernelRelease).toBe(image!.manifest.kernelRelease);
-        const ctx: KernelContext = { machine: guest(), agent: guest().agent, target, profile };
+        const ctx: KernelContext = { machine: guest(), target, profile };
         for (const suite of VDPA_SUITES) {
           if (suite.unsupported?.(profile)) continue;
           for (const seed of SEEDS) {
@@ -71,7 +71,7 @@ for (const variant of VARIANTS) {
 
       it(`${name}: the finding, SET_VRING_NUM on a running ring is taken (FAIL at vhost.vring.num-immutable)`, async () => {
         const target = spec(`${name},${variant.options}`);
-        const ctx: KernelContext = { machine: guest(), agent: guest().agent, target, profile: await probeVdpa(guest(), target) };
+        const ctx: KernelContext = { machine: guest(), target, profile: await probeVdpa(guest(), target) };
         const running: VdpaRequest[] = [{ op: 'setOwner' }, { op: 'setVringEnable', index: 0, enable: true }, { op: 'setStatus', status: 0xf }];
         const then = (r: VdpaRequest) => [...running, r].map(vdpaStep);
         const resize = await runKernelSteps(suite('vdpa-control'), ctx, then({ op: 'setVringNum', index: 0, num: 1 }), notPass);
@@ -99,7 +99,7 @@ for (const variant of VARIANTS) {
     async function lastVerdict(suite: KernelSuite, requests: readonly VdpaRequest[], lie: (r: VdpaRequest, a: VdpaAnswer) => VdpaAnswer) {
       const target = spec(`vdpa-sim-net,${variant.options}`);
       const profile = await probeVdpa(guest(), target);
-      const ctx: KernelContext = { machine: guest(), agent: guest().agent, target, profile };
+      const ctx: KernelContext = { machine: guest(), target, profile };
       const honest = await runKernelSteps(suite, ctx, requests.map(vdpaStep), notPass);
       expect(honest.failure, 'the same steps pass when nobody lies').toBeUndefined();
       const out = await runKernelSteps(lyingSuite(suite, lie), ctx, requests.map(vdpaStep), notPass);

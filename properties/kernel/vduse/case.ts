@@ -143,7 +143,7 @@ export class VduseCase implements KernelCase {
   readonly #disk = new Map<number, Buffer>();
 
   private constructor(ctx: KernelContext, settings: VduseCaseSettings) {
-    this.#agent = ctx.agent;
+    this.#agent = ctx.machine.agent;
     this.#settings = settings;
     this.#s = M.initialVduseState(settings.model);
   }

@@ -23,7 +23,7 @@ describe.skipIf(!image)('VDUSE suites exercise every listed requirement at the C
   for (const target of ['vduse-blk', 'vduse-net'] as const) {
     it(`guest:${target}: seed ${SEED}, ${RUNS} cases per suite, no listed requirement left unexercised`, async () => {
       const profile = await probeVduse(guest(), { target });
-      const ctx: KernelContext = { machine: guest(), agent: guest().agent, target: { target }, profile };
+      const ctx: KernelContext = { machine: guest(), target: { target }, profile };
       const suites = VDUSE_SUITES.filter((s) => s.deviceTypes.includes(profile.deviceType) && !s.unsupported?.(profile));
       const exercised = new Set<string>();
       for (const suite of suites) {

@@ -54,7 +54,7 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk, guest
   const guest = sharedGuest(image);
   let profile: KernelProfile;
   let netProfile: KernelProfile;
-  const ctx = (): KernelContext => ({ machine: guest(), agent: guest().agent, target: { target: 'vduse-blk' }, profile });
+  const ctx = (): KernelContext => ({ machine: guest(), target: { target: 'vduse-blk' }, profile });
 
   it('probes the device instead of assuming it', async () => {
     profile = await probeVduse(guest(), { target: 'vduse-blk' });
@@ -72,7 +72,7 @@ describe.skipIf(!image)('VDUSE suites on the real kernel (guest:vduse-blk, guest
 
   for (const suite of VDUSE_SUITES.filter((s) => s.deviceTypes.includes('net'))) {
     it(`guest:vduse-net ${suite.name}: seed 1 gives no failing verdict`, async () => {
-      const netCtx: KernelContext = { machine: guest(), agent: guest().agent, target: { target: 'vduse-net' }, profile: netProfile };
+      const netCtx: KernelContext = { machine: guest(), target: { target: 'vduse-net' }, profile: netProfile };
       for (const steps of fc.sample(suite.scenario(netProfile), { seed: 1, numRuns: 4 })) {
         const out = await runKernelSteps(suite, netCtx, steps, (o) => failing(o) && !KNOWN_FINDINGS.has(o.requirement));
         expect(out.failure, out.failure ? `${out.failure.actual}\n${steps.map((s, i) => `${i + 1}. ${suite.formatStep(s)}`).join('\n')}` : '').toBeUndefined();

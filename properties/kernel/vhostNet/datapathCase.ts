@@ -91,7 +91,7 @@ export class DatapathCase implements KernelCase {
       await c.#setUp(opts.features);
       return c;
     } catch (e) {
-      if (packetFd >= 0) await ctx.agent.closeFd(packetFd);
+      if (packetFd >= 0) await ctx.machine.agent.closeFd(packetFd);
       await session.close();
       throw e;
     }

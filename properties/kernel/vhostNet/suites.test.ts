@@ -49,7 +49,7 @@ const step = (op: string, fields: Record<string, unknown> = {}): KernelStep => (
 describe.skipIf(!image)('guest:vhost-net suites (real kernel)', () => {
   const guest = sharedGuest(image);
   const target = { target: 'vhost-net' as const };
-  const ctx = async (): Promise<KernelContext> => ({ machine: guest(), agent: guest().agent, target, profile: await probeVhostNet(guest(), target) });
+  const ctx = async (): Promise<KernelContext> => ({ machine: guest(), target, profile: await probeVhostNet(guest(), target) });
 
   for (const suite of VHOST_NET_SUITES) {
     it(`${suite.name}: seeds ${SEEDS.join(', ')} find nothing on the healthy kernel`, async () => {
@@ -132,12 +132,12 @@ describe.skipIf(!image)('guest:vhost-net suites (real kernel)', () => {
     const datapath = VHOST_NET_SUITES.find((s) => s.name === 'vhost-datapath')!;
     const datapathIotlb = VHOST_NET_SUITES.find((s) => s.name === 'vhost-datapath-iotlb')!;
     /** The suite with the guest agent's answers to the case's own reads passed through `lie` while the case is open. */
-    function tampered(suite: KernelSuite, lie: (c: DatapathCase, op: 'read' | 'memRead', a: bigint | number, r: Awaited<ReturnType<KernelContext['agent']['read']>>) => typeof r): KernelSuite {
+    function tampered(suite: KernelSuite, lie: (c: DatapathCase, op: 'read' | 'memRead', a: bigint | number, r: Awaited<ReturnType<KernelContext['machine']['agent']['read']>>) => typeof r): KernelSuite {
       return {
         ...suite,
         open: async (ctx: KernelContext): Promise<KernelCase> => {
           const c = (await suite.open(ctx)) as DatapathCase;
-          const agent = ctx.agent;
+          const agent = ctx.machine.agent;
           const read = agent.read.bind(agent);
           const memRead = agent.memRead.bind(agent);
           agent.read = async (fd, n, t) => lie(c, 'read', fd, await read(fd, n, t));
